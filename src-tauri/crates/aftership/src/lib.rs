@@ -1,0 +1,16 @@
+//! The AfterShip domain, with no I/O: how a webhook is signed and why a signature fails
+//! ([`signature`]), what a delivery says ([`payload`]), status tags ([`tags`]), the lenient dates
+//! AfterShip sends ([`dates`]) and sample deliveries for tests and "send a test delivery" ([`sample`]).
+
+pub mod dates;
+pub mod payload;
+mod reserialise;
+pub mod sample;
+pub mod signature;
+pub mod tags;
+
+pub use payload::{parse_envelope, Checkpoint, Envelope, EventKind, PayloadError, Tracking};
+pub use signature::{
+    diagnose, sign, verify_signature, DeliveryVerdict, Diagnosis, SecretSlot, Secrets, SIGNATURE_HEADER,
+};
+pub use tags::Tag;

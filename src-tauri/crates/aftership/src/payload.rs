@@ -1,0 +1,297 @@
+//! The webhook payload: the envelope (`event`, `event_id`, `is_tracking_first_tag`, `msg`, `ts`) and the
+//! tracking object in both the legacy v4 and the versioned (2023-10 onward) shapes. Lenient: unknown
+//! values are kept as strings, wrong types become `None`, only a body that is not a JSON object fails.
+
+use serde_json::{Map, Value};
+
+use crate::tags::Tag;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PayloadError {
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+    #[error("the body is JSON but not an object")]
+    NotAnObject,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    TrackingUpdate,
+    EddRevise,
+    TrackingPendingTime,
+    Unknown(String),
+}
+
+impl EventKind {
+    pub fn parse(s: &str) -> EventKind {
+        match s {
+            "tracking_update" => EventKind::TrackingUpdate,
+            "edd_revise" => EventKind::EddRevise,
+            "tracking_pending_time" => EventKind::TrackingPendingTime,
+            other => EventKind::Unknown(other.to_string()),
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        match self {
+            EventKind::TrackingUpdate => "tracking_update",
+            EventKind::EddRevise => "edd_revise",
+            EventKind::TrackingPendingTime => "tracking_pending_time",
+            EventKind::Unknown(s) => s,
+        }
+    }
+}
+
+/// The envelope of a delivery.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Envelope {
+    pub event: Option<EventKind>,
+    pub event_id: Option<String>,
+    /// Unix seconds of the event.
+    pub ts: Option<i64>,
+    /// Lenient: `true`, `"true"`, `1` are all true.
+    pub is_tracking_first_tag: Option<bool>,
+    pub msg: Option<Tracking>,
+}
+
+/// The tracking object (`msg`).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Tracking {
+    /// `msg.id` (legacy: 24 chars; versioned: 32 hex).
+    pub id: Option<String>,
+    pub legacy_id: Option<String>,
+    pub tracking_number: Option<String>,
+    pub slug: Option<String>,
+    pub title: Option<String>,
+    pub order_id: Option<String>,
+    /// Legacy `customer_name`, or the first `customers[].name`.
+    pub customer_name: Option<String>,
+    pub tag: Option<Tag>,
+    pub subtag: Option<String>,
+    pub subtag_message: Option<String>,
+    /// Legacy `expected_delivery`, raw.
+    pub expected_delivery: Option<String>,
+    /// The best single expected-delivery string we can show: legacy `expected_delivery`, else
+    /// `latest_estimated_delivery.datetime`, else `aftership_estimated_delivery_date.estimated_delivery_date`,
+    /// else `courier_estimated_delivery_date.estimated_delivery_date`, else `first_estimated_delivery.datetime`.
+    pub best_expected_delivery: Option<String>,
+    /// The versioned EDD objects as sent, keyed by their field names (only those present and non-null).
+    pub estimated_delivery: Option<serde_json::Value>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub last_updated_at: Option<String>,
+    pub courier_tracking_link: Option<String>,
+    pub courier_redirect_link: Option<String>,
+    pub signed_by: Option<String>,
+    /// `origin_country_iso3` or `origin_country_region`.
+    pub origin_country: Option<String>,
+    pub destination_country: Option<String>,
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+/// One checkpoint.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Checkpoint {
+    pub checkpoint_time: Option<String>,
+    pub tag: Option<Tag>,
+    pub subtag: Option<String>,
+    pub subtag_message: Option<String>,
+    pub message: Option<String>,
+    pub location: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    /// `zip` or `postal_code`.
+    pub postal_code: Option<String>,
+    /// `country_iso3` or `country_region`.
+    pub country: Option<String>,
+    pub slug: Option<String>,
+    pub raw_tag: Option<String>,
+    pub created_at: Option<String>,
+    /// `events[].code`.
+    pub events: Vec<String>,
+}
+
+impl Tracking {
+    /// The most recent state time for ordering updates: `last_updated_at`, else `updated_at`, in ms.
+    pub fn state_time_ms(&self) -> Option<i64> {
+        self.last_updated_at
+            .as_deref()
+            .and_then(crate::dates::parse_lenient_ms)
+            .or_else(|| self.updated_at.as_deref().and_then(crate::dates::parse_lenient_ms))
+    }
+}
+
+/// The versioned estimated-delivery objects, in the order [`Tracking::best_expected_delivery`]
+/// prefers them, each with the field that holds its date.
+const ESTIMATED_DELIVERY_FIELDS: [(&str, &str); 4] = [
+    ("latest_estimated_delivery", "datetime"),
+    ("aftership_estimated_delivery_date", "estimated_delivery_date"),
+    ("courier_estimated_delivery_date", "estimated_delivery_date"),
+    ("first_estimated_delivery", "datetime"),
+];
+
+/// Parses a raw body. Fails only when it is not a JSON object.
+pub fn parse_envelope(body: &[u8]) -> Result<Envelope, PayloadError> {
+    let value: Value = serde_json::from_slice(body).map_err(|err| PayloadError::NotJson(err.to_string()))?;
+    let Value::Object(envelope) = value else {
+        return Err(PayloadError::NotAnObject);
+    };
+    Ok(Envelope {
+        event: text(&envelope, "event").map(|s| EventKind::parse(&s)),
+        event_id: text(&envelope, "event_id"),
+        ts: envelope.get("ts").and_then(lenient_i64),
+        is_tracking_first_tag: envelope.get("is_tracking_first_tag").and_then(lenient_bool),
+        msg: match envelope.get("msg") {
+            Some(Value::Object(msg)) => Some(parse_tracking(msg)),
+            _ => None,
+        },
+    })
+}
+
+/// Reads a checkpoint's coordinates, `coordinate` (2024-04 onward) or `coordinates` (before), as
+/// `(latitude, longitude)`. Accepts `[lat, lng]` and `{ "latitude": .., "longitude": .. }` (numbers or
+/// numeric strings); `None` for an empty array, `null` or anything else.
+pub fn checkpoint_coordinates(checkpoint: &Value) -> Option<(f64, f64)> {
+    let raw =
+        checkpoint.get("coordinate").filter(|v| !v.is_null()).or_else(|| checkpoint.get("coordinates"))?;
+    let (lat, lng) = match raw {
+        Value::Array(pair) if pair.len() == 2 => (&pair[0], &pair[1]),
+        Value::Object(map) => (map.get("latitude")?, map.get("longitude")?),
+        _ => return None,
+    };
+    let (lat, lng) = (lenient_f64(lat)?, lenient_f64(lng)?);
+    ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng)).then_some((lat, lng))
+}
+
+fn parse_tracking(msg: &Map<String, Value>) -> Tracking {
+    let expected_delivery = text(msg, "expected_delivery");
+    let best_expected_delivery = expected_delivery.clone().or_else(|| {
+        ESTIMATED_DELIVERY_FIELDS
+            .iter()
+            .find_map(|(object, field)| msg.get(*object).and_then(|o| o.get(*field)).and_then(non_empty_str))
+    });
+    let estimated_delivery: Map<String, Value> = ESTIMATED_DELIVERY_FIELDS
+        .iter()
+        .filter_map(|(object, _)| {
+            msg.get(*object).filter(|v| !v.is_null()).map(|v| (object.to_string(), v.clone()))
+        })
+        .collect();
+    let customer_name = text(msg, "customer_name").or_else(|| {
+        msg.get("customers").and_then(Value::as_array).and_then(|customers| {
+            customers.iter().find_map(|customer| customer.get("name").and_then(non_empty_str))
+        })
+    });
+    let checkpoints = msg
+        .get("checkpoints")
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(Value::as_object).map(parse_checkpoint).collect())
+        .unwrap_or_default();
+
+    Tracking {
+        id: text(msg, "id"),
+        legacy_id: text(msg, "legacy_id"),
+        tracking_number: text(msg, "tracking_number"),
+        slug: text(msg, "slug"),
+        title: text(msg, "title"),
+        order_id: text(msg, "order_id"),
+        customer_name,
+        tag: text(msg, "tag").map(|s| Tag::parse(&s)),
+        subtag: text(msg, "subtag"),
+        subtag_message: text(msg, "subtag_message"),
+        expected_delivery,
+        best_expected_delivery,
+        estimated_delivery: (!estimated_delivery.is_empty()).then_some(Value::Object(estimated_delivery)),
+        created_at: text(msg, "created_at"),
+        updated_at: text(msg, "updated_at"),
+        last_updated_at: text(msg, "last_updated_at"),
+        courier_tracking_link: text(msg, "courier_tracking_link"),
+        courier_redirect_link: text(msg, "courier_redirect_link"),
+        signed_by: text(msg, "signed_by"),
+        origin_country: text(msg, "origin_country_iso3").or_else(|| text(msg, "origin_country_region")),
+        destination_country: text(msg, "destination_country_iso3")
+            .or_else(|| text(msg, "destination_country_region")),
+        checkpoints,
+    }
+}
+
+fn parse_checkpoint(checkpoint: &Map<String, Value>) -> Checkpoint {
+    let events = checkpoint
+        .get("events")
+        .and_then(Value::as_array)
+        .map(|events| events.iter().filter_map(|event| event.get("code").and_then(non_empty_str)).collect())
+        .unwrap_or_default();
+    Checkpoint {
+        checkpoint_time: text(checkpoint, "checkpoint_time"),
+        tag: text(checkpoint, "tag").map(|s| Tag::parse(&s)),
+        subtag: text(checkpoint, "subtag"),
+        subtag_message: text(checkpoint, "subtag_message"),
+        message: text(checkpoint, "message"),
+        location: text(checkpoint, "location"),
+        city: text(checkpoint, "city"),
+        state: text(checkpoint, "state"),
+        postal_code: text(checkpoint, "zip").or_else(|| text(checkpoint, "postal_code")),
+        country: text(checkpoint, "country_iso3").or_else(|| text(checkpoint, "country_region")),
+        slug: text(checkpoint, "slug"),
+        raw_tag: text(checkpoint, "raw_tag"),
+        created_at: text(checkpoint, "created_at"),
+        events,
+    }
+}
+
+/// A string field as sent; `None` when absent, not a string, empty or only whitespace.
+fn text(object: &Map<String, Value>, key: &str) -> Option<String> {
+    object.get(key).and_then(non_empty_str)
+}
+
+fn non_empty_str(value: &Value) -> Option<String> {
+    value.as_str().filter(|s| !s.trim().is_empty()).map(str::to_string)
+}
+
+/// An integer, a float (truncated) or a string holding either.
+fn lenient_i64(value: &Value) -> Option<i64> {
+    let number = match value {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().and_then(f64_to_i64)),
+        Value::String(s) => {
+            let s = s.trim();
+            s.parse::<i64>().ok().or_else(|| s.parse::<f64>().ok().and_then(f64_to_i64))
+        }
+        _ => None,
+    };
+    number
+}
+
+fn f64_to_i64(f: f64) -> Option<i64> {
+    // The range check keeps `as` from saturating silently.
+    (f.is_finite() && f.abs() < 9.0e15).then(|| f.trunc() as i64)
+}
+
+fn lenient_f64(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .filter(|f| f.is_finite())
+}
+
+/// `true`/`false`, the strings `"true"`/`"false"` (any case, also `"1"`/`"0"`) and the numbers 1/0.
+fn lenient_bool(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_f64() {
+            Some(1.0) => Some(true),
+            Some(0.0) => Some(false),
+            _ => None,
+        },
+        Value::String(s) => {
+            let s = s.trim();
+            if s.eq_ignore_ascii_case("true") || s == "1" {
+                Some(true)
+            } else if s.eq_ignore_ascii_case("false") || s == "0" {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,391 @@
+//! Request and response types of the inspector API, declared once here and exported to TypeScript
+//! (`ui/src/generated/`) with ts-rs. Both transports (HTTP on loopback, Tauri IPC) speak exactly these.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// The signature verdict of a delivery, as the API names it.
+#[derive(Serialize, Deserialize, TS, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Verdict {
+    /// The header matches a configured secret.
+    Valid,
+    /// A header is present but matches no configured secret.
+    Invalid,
+    /// No `aftership-hmac-sha256` header.
+    Missing,
+    /// The header is not 32 bytes of standard base64.
+    Malformed,
+    /// No secret is configured, so nothing could be checked.
+    Unverified,
+    /// The body was over the size limit: answered 413 and kept truncated, never verified.
+    TooLarge,
+}
+
+/// Which configured secret a valid delivery matched.
+#[derive(Serialize, Deserialize, TS, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum SecretSlot {
+    Current,
+    Previous,
+}
+
+/// One delivery in a list (the feed).
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct DeliveryItem {
+    #[ts(type = "number")]
+    pub id: i64,
+    /// RFC 3339, UTC, millisecond precision.
+    pub received_at: String,
+    pub event_id: Option<String>,
+    pub event: Option<String>,
+    pub verdict: Verdict,
+    /// The HTTP status we answered.
+    pub status: u16,
+    /// Another attempt of an event already accepted (same `event_id`).
+    pub duplicate: bool,
+    pub tracking_number: Option<String>,
+    pub slug: Option<String>,
+    pub tag: Option<String>,
+    pub order_id: Option<String>,
+    /// The shipment this delivery updated or belongs to, when it could be projected.
+    #[ts(type = "number | null")]
+    pub shipment_id: Option<i64>,
+    /// Body size in bytes as received (for a too-large delivery: as declared or counted).
+    #[ts(type = "number")]
+    pub size: i64,
+}
+
+/// The signature panel of a delivery. `expected` is only ever sent to the local UI.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct SignatureReport {
+    pub verdict: Verdict,
+    /// The `aftership-hmac-sha256` header as received.
+    pub received: Option<String>,
+    /// What the current secret gives for this body (absent when no secret is set).
+    pub expected: Option<String>,
+    /// Which secret matched.
+    pub secret: Option<SecretSlot>,
+    /// One sentence saying why it passed or failed, e.g. "the header is hex, not base64".
+    pub diagnosis: String,
+    /// What to do about it, when there is something to do.
+    pub advice: Option<String>,
+}
+
+/// One delivery with everything we kept.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    pub item: DeliveryItem,
+    /// The request line's method and path.
+    pub method: String,
+    pub path: String,
+    /// The TCP peer (through a tunnel: the tunnel agent).
+    pub peer: String,
+    pub forwarded_for: Option<String>,
+    pub cf_connecting_ip: Option<String>,
+    /// All headers in the order received: `[[name, value], ...]`.
+    pub headers: Vec<(String, String)>,
+    /// The body exactly as received (first 64 KiB for a too-large delivery).
+    pub body_base64: String,
+    pub body_truncated: bool,
+    pub signature: SignatureReport,
+    /// Why the body could not be read as an AfterShip envelope, if it could not.
+    pub parse_error: Option<String>,
+    /// What the delivery did to its shipment ("updated", "stale: older than the stored state", ...).
+    pub projection: Option<String>,
+    /// For a duplicate: the id of the first accepted delivery of the same event.
+    #[ts(type = "number | null")]
+    pub duplicate_of: Option<i64>,
+}
+
+/// A page of results, newest first. Pass `next` back as `before` to get the following page.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export, concrete(T = DeliveryItem))]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// Filters of `GET /api/deliveries`.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, Default, PartialEq)]
+#[ts(export)]
+pub struct DeliveryQuery {
+    /// One verdict, or `failed` for invalid + missing + malformed + too_large.
+    #[ts(optional)]
+    pub verdict: Option<String>,
+    /// Matches tracking number, order id or event id (substring, case-insensitive).
+    #[ts(optional)]
+    pub q: Option<String>,
+    #[ts(optional)]
+    pub tag: Option<String>,
+    /// Courier slug.
+    #[ts(optional)]
+    pub slug: Option<String>,
+    /// 1..=500, default 100.
+    #[ts(optional)]
+    pub limit: Option<u32>,
+    /// Cursor from a previous page's `next`.
+    #[ts(optional)]
+    pub before: Option<String>,
+}
+
+/// One checkpoint of a shipment's timeline.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct CheckpointItem {
+    /// As sent: empty, a date, a local date-time or one with an offset.
+    pub checkpoint_time: Option<String>,
+    pub tag: Option<String>,
+    pub subtag: Option<String>,
+    pub subtag_message: Option<String>,
+    pub message: Option<String>,
+    pub location: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+    pub slug: Option<String>,
+    /// Checkpoint event codes (`delivery_attempt_failed`, ...), when sent.
+    pub events: Vec<String>,
+}
+
+/// One shipment in a list.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct ShipmentItem {
+    #[ts(type = "number")]
+    pub id: i64,
+    /// AfterShip's tracking id (`msg.id`), when sent.
+    pub tracking_id: Option<String>,
+    pub tracking_number: Option<String>,
+    pub slug: Option<String>,
+    pub title: Option<String>,
+    pub order_id: Option<String>,
+    pub tag: Option<String>,
+    pub subtag: Option<String>,
+    pub subtag_message: Option<String>,
+    /// The best expected delivery we know, as sent (legacy `expected_delivery` or an EDD object's date).
+    pub expected_delivery: Option<String>,
+    /// Location of the latest checkpoint.
+    pub last_location: Option<String>,
+    /// RFC 3339: when a delivery last changed this shipment.
+    pub updated_at: String,
+    /// Built from unverified deliveries (no secret was configured).
+    pub unverified: bool,
+}
+
+/// Filters of `GET /api/shipments`.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, Default, PartialEq)]
+#[ts(export)]
+pub struct ShipmentQuery {
+    #[ts(optional)]
+    pub tag: Option<String>,
+    /// Matches tracking number, order id, title.
+    #[ts(optional)]
+    pub q: Option<String>,
+    #[ts(optional)]
+    pub limit: Option<u32>,
+    #[ts(optional)]
+    pub before: Option<String>,
+}
+
+/// How many shipments have a tag.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct TagCount {
+    pub tag: String,
+    #[ts(type = "number")]
+    pub count: i64,
+}
+
+/// `GET /api/shipments`: a page plus the counts by tag (over all shipments, not the filter).
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct ShipmentList {
+    pub items: Vec<ShipmentItem>,
+    pub next: Option<String>,
+    pub counts: Vec<TagCount>,
+}
+
+/// A shipment with its timeline and the deliveries that built it.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct ShipmentDetail {
+    #[serde(flatten)]
+    pub shipment: ShipmentItem,
+    pub courier_tracking_link: Option<String>,
+    pub courier_redirect_link: Option<String>,
+    /// The versioned estimated-delivery objects as sent (`aftership_estimated_delivery_date`, ...).
+    #[ts(type = "Record<string, unknown> | null")]
+    pub estimated_delivery: Option<serde_json::Value>,
+    /// Oldest first.
+    pub checkpoints: Vec<CheckpointItem>,
+    /// Newest first.
+    pub deliveries: Vec<DeliveryItem>,
+}
+
+/// Live events pushed to the UI (SSE `event:` name / Tauri event name = the variant, snake_case).
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export)]
+pub enum LiveEvent {
+    /// A delivery was stored (whatever its verdict).
+    Delivery { delivery: DeliveryItem },
+    /// A shipment changed because of a delivery.
+    Shipment { shipment: ShipmentItem },
+    /// The client fell behind and missed events: refetch.
+    Lagged {
+        #[ts(type = "number")]
+        missed: u64,
+    },
+}
+
+/// Receiver (tunnel-facing listener) state.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[ts(export)]
+pub enum ReceiverState {
+    Listening {
+        addr: String,
+    },
+    /// Could not listen, e.g. the port is in use; `message` says what to do.
+    Failed {
+        addr: String,
+        message: String,
+    },
+    Stopped,
+}
+
+/// `GET /api/status`: what the status bar shows.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct Status {
+    pub version: String,
+    pub receiver: ReceiverState,
+    /// The path AfterShip must POST to, e.g. `/webhooks/aftership`.
+    pub webhook_path: String,
+    /// e.g. `http://127.0.0.1:8787/webhooks/aftership`.
+    pub local_webhook_url: Option<String>,
+    /// The user's public tunnel base URL, when set.
+    pub public_url: Option<String>,
+    /// `public_url` + `webhook_path`: what to paste into AfterShip.
+    pub public_webhook_url: Option<String>,
+    pub data_dir: String,
+    pub secret_configured: bool,
+    pub previous_secret_configured: bool,
+    #[ts(type = "number")]
+    pub deliveries_today: i64,
+    #[ts(type = "number")]
+    pub failures_today: i64,
+    #[ts(type = "number")]
+    pub deliveries_total: i64,
+    /// RFC 3339 of the newest delivery, if any.
+    pub last_delivery_at: Option<String>,
+    /// Warnings to show (no notification server, ...).
+    pub warnings: Vec<String>,
+}
+
+/// Quiet hours, local time, `HH:MM`. An interval that wraps midnight (22:00–07:00) is fine.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq, Eq)]
+#[ts(export)]
+pub struct QuietHours {
+    pub start: String,
+    pub end: String,
+}
+
+/// Settings as shown to the UI: secrets are masked, never sent.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct SettingsView {
+    pub secret_set: bool,
+    /// e.g. `••••a1b2` (last four characters), when set.
+    pub secret_hint: Option<String>,
+    pub previous_secret_set: bool,
+    pub previous_secret_hint: Option<String>,
+    /// Set by the environment (`SHIPWATCH_SECRET`...): the settings file value is overridden.
+    pub secrets_from_env: bool,
+    pub listen: String,
+    pub webhook_path: String,
+    #[ts(type = "number")]
+    pub body_limit: u64,
+    pub notify_tags: Vec<String>,
+    pub quiet_hours: Option<QuietHours>,
+    pub notifications_paused: bool,
+    pub autostart: bool,
+    pub public_url: Option<String>,
+    pub tunnel_command: Option<String>,
+}
+
+/// A change of settings: absent fields stay as they are. For secrets, `""` clears.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, Default, PartialEq)]
+#[ts(export)]
+pub struct SettingsUpdate {
+    #[ts(optional)]
+    pub secret: Option<String>,
+    #[ts(optional)]
+    pub previous_secret: Option<String>,
+    #[ts(optional)]
+    pub listen: Option<String>,
+    #[ts(optional)]
+    pub webhook_path: Option<String>,
+    #[ts(optional)]
+    #[ts(type = "number | null")]
+    pub body_limit: Option<u64>,
+    #[ts(optional)]
+    pub notify_tags: Option<Vec<String>>,
+    /// `null` clears quiet hours.
+    #[ts(optional)]
+    pub quiet_hours: Option<Option<QuietHours>>,
+    #[ts(optional)]
+    pub notifications_paused: Option<bool>,
+    #[ts(optional)]
+    pub autostart: Option<bool>,
+    /// `""` clears.
+    #[ts(optional)]
+    pub public_url: Option<String>,
+    /// `""` clears.
+    #[ts(optional)]
+    pub tunnel_command: Option<String>,
+}
+
+/// `POST /api/deliveries/{id}/reverify`: check a stored delivery against a secret typed in the UI.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct ReverifyRequest {
+    pub secret: String,
+}
+
+/// `POST /api/test-delivery`: sign a sample delivery with the current secret and post it to our own
+/// receiver, as AfterShip would.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, Default, PartialEq)]
+#[ts(export)]
+pub struct TestDeliveryRequest {
+    /// Tag of the sample (default `InTransit`).
+    #[ts(optional)]
+    pub tag: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct TestDeliveryResult {
+    /// The status our receiver answered.
+    pub status: u16,
+    /// The stored delivery, when it was stored.
+    #[ts(type = "number | null")]
+    pub delivery_id: Option<i64>,
+    pub event_id: String,
+    pub tracking_number: String,
+}
+
+/// Error body of every API call: `{"error": "..."}` with a message that says what to do.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct ApiErrorBody {
+    pub error: String,
+}

@@ -1,0 +1,60 @@
+//! [`Api`]: the one service behind both transports. Each method is an inspector endpoint
+//! (`docs/api.md`); the HTTP inspector and the desktop's Tauri commands are thin wrappers over it.
+
+use std::sync::Arc;
+
+use shipwatch_api::*;
+use tokio::sync::broadcast;
+
+pub(crate) use crate::engine_impl::ApiInner;
+
+/// Cheap to clone; all clones talk to the same engine.
+#[derive(Clone)]
+pub struct Api {
+    pub(crate) inner: Arc<ApiInner>,
+}
+
+impl Api {
+    pub async fn status(&self) -> Result<Status, ApiError> {
+        self.inner.status().await
+    }
+    pub async fn list_deliveries(&self, query: DeliveryQuery) -> Result<Page<DeliveryItem>, ApiError> {
+        self.inner.list_deliveries(query).await
+    }
+    pub async fn get_delivery(&self, id: i64) -> Result<DeliveryDetail, ApiError> {
+        self.inner.get_delivery(id).await
+    }
+    pub async fn reverify_delivery(
+        &self,
+        id: i64,
+        request: ReverifyRequest,
+    ) -> Result<SignatureReport, ApiError> {
+        self.inner.reverify_delivery(id, request).await
+    }
+    pub async fn list_shipments(&self, query: ShipmentQuery) -> Result<ShipmentList, ApiError> {
+        self.inner.list_shipments(query).await
+    }
+    pub async fn get_shipment(&self, id: i64) -> Result<ShipmentDetail, ApiError> {
+        self.inner.get_shipment(id).await
+    }
+    pub async fn get_settings(&self) -> Result<SettingsView, ApiError> {
+        self.inner.get_settings().await
+    }
+    pub async fn update_settings(&self, update: SettingsUpdate) -> Result<SettingsView, ApiError> {
+        self.inner.update_settings(update).await
+    }
+    pub async fn send_test_delivery(
+        &self,
+        request: TestDeliveryRequest,
+    ) -> Result<TestDeliveryResult, ApiError> {
+        self.inner.send_test_delivery(request).await
+    }
+    /// Live events for the UI (SSE over HTTP, the `live` event over Tauri IPC).
+    pub fn subscribe_live(&self) -> broadcast::Receiver<LiveEvent> {
+        self.inner.live.subscribe()
+    }
+    /// The persisted settings with secrets (for the embedder: notifications, autostart, tunnel).
+    pub fn settings(&self) -> crate::config::Settings {
+        self.inner.settings()
+    }
+}

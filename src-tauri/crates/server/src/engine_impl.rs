@@ -1,0 +1,641 @@
+//! The engine's internals: [`ApiInner`] (shared state and every API call's implementation), start-up
+//! in a safe order (data dir → token → store → inspector → receiver) and the graceful stop.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+
+use base64::Engine as _;
+use shipwatch_aftership::sample::{sample_body, SampleOptions};
+use shipwatch_aftership::{diagnose, sign, Secrets, Tag};
+use shipwatch_api::*;
+use shipwatch_store::{queries, Store, StoreError, StoredDelivery, WriterConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, Semaphore};
+
+use crate::config::{non_empty, parse_addr, write_private, EngineConfig, Limits, Settings};
+use crate::engine::{Engine, EngineError, EngineEvent};
+use crate::serve::{self, RunningServer};
+use crate::{inspector, receiver};
+
+/// The inspector token file in the data dir.
+pub const TOKEN_FILE: &str = "inspector-token";
+
+pub(crate) struct Tasks {
+    inspector: Option<RunningServer>,
+}
+
+struct ReceiverSlot {
+    state: ReceiverState,
+    addr: Option<SocketAddr>,
+    path: String,
+}
+
+pub(crate) struct ApiInner {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) store: Store,
+    pub(crate) limits: Limits,
+    pub(crate) in_flight: Semaphore,
+    pub(crate) token: String,
+    pub(crate) events: broadcast::Sender<EngineEvent>,
+    pub(crate) live: broadcast::Sender<LiveEvent>,
+    settings: RwLock<Settings>,
+    env_secrets: Secrets,
+    secrets: RwLock<Secrets>,
+    body_limit: AtomicU64,
+    receiver: Mutex<ReceiverSlot>,
+    receiver_server: tokio::sync::Mutex<Option<RunningServer>>,
+    inspector_addr: OnceLock<SocketAddr>,
+    warnings: Mutex<Vec<String>>,
+    me: Weak<ApiInner>,
+}
+
+fn internal(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::not_found("no such item"),
+        StoreError::BadQuery(m) => ApiError::bad_request(m),
+        e => {
+            tracing::error!(error = %e, "API call failed");
+            ApiError::internal()
+        }
+    }
+}
+
+/// Effective secrets: each environment variable overrides its slot of the settings file.
+fn effective_secrets(env: &Secrets, settings: &Settings) -> Secrets {
+    let file = settings.secrets();
+    Secrets {
+        current: env.current.clone().or(file.current),
+        previous: env.previous.clone().or(file.previous),
+    }
+}
+
+fn mask(secret: &Option<String>) -> Option<String> {
+    secret.as_ref().map(|s| {
+        let n = s.chars().count();
+        if n <= 8 {
+            "••••".to_owned()
+        } else {
+            let tail: String = s.chars().skip(n - 4).collect();
+            format!("••••{tail}")
+        }
+    })
+}
+
+fn bind_hint(addr: SocketAddr, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "Another program (perhaps another Shipwatch) is using {addr}. Stop it, or choose another address with --listen, SHIPWATCH_LISTEN or the receiver address in Settings."
+        ),
+        std::io::ErrorKind::PermissionDenied => format!(
+            "This user may not listen on port {}. Use a port above 1023 and let the tunnel map 443 to it.",
+            addr.port()
+        ),
+        std::io::ErrorKind::AddrNotAvailable => format!("This machine has no address {}.", addr.ip()),
+        _ => "Check the address and try again.".to_owned(),
+    }
+}
+
+/// Loopback address to reach a listener bound to `addr` (0.0.0.0 → 127.0.0.1).
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => SocketAddr::from(([127, 0, 0, 1], a.port())),
+        SocketAddr::V6(a) if a.ip().is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
+        }
+        a => a,
+    }
+}
+
+fn load_or_create_token(data_dir: &Path) -> std::io::Result<String> {
+    let path = data_dir.join(TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(t) if t.trim().len() >= 32 => return Ok(t.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let bytes: [u8; 24] = rand::random();
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    write_private(&path, token.as_bytes())?;
+    Ok(token)
+}
+
+/// Local midnight today, in Unix ms (UTC when the local offset cannot be read).
+fn local_midnight_ms() -> i64 {
+    let offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
+    let now = time::OffsetDateTime::now_utc().to_offset(offset);
+    let midnight = now.replace_time(time::Time::MIDNIGHT);
+    (midnight.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// A random UUID v4, as AfterShip's event ids are.
+pub(crate) fn random_uuid_v4() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+impl ApiInner {
+    pub(crate) fn secrets(&self) -> Secrets {
+        self.secrets.read().expect("secrets lock").clone()
+    }
+
+    pub(crate) fn body_limit(&self) -> usize {
+        self.body_limit.load(Ordering::Relaxed) as usize
+    }
+
+    pub(crate) fn settings(&self) -> Settings {
+        self.settings.read().expect("settings lock").clone()
+    }
+
+    /// Tells every listener about a stored delivery.
+    pub(crate) fn publish(&self, stored: StoredDelivery) {
+        let _ = self.live.send(LiveEvent::Delivery { delivery: stored.item.clone() });
+        if let Some(change) = &stored.shipment {
+            let _ = self.live.send(LiveEvent::Shipment { shipment: change.item.clone() });
+        }
+        let _ = self.events.send(Arc::new(stored));
+    }
+
+    pub(crate) fn receiver_state(&self) -> ReceiverState {
+        self.receiver.lock().expect("receiver lock").state.clone()
+    }
+
+    pub(crate) fn receiver_url(&self) -> Option<String> {
+        let slot = self.receiver.lock().expect("receiver lock");
+        match slot.state {
+            ReceiverState::Listening { .. } => {
+                slot.addr.map(|a| format!("http://{}{}", reachable(a), slot.path))
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn inspector_url(&self) -> Option<String> {
+        self.inspector_addr.get().map(|a| format!("http://{}/?token={}", reachable(*a), self.token))
+    }
+
+    pub(crate) fn add_warning(&self, w: String) {
+        let mut ws = self.warnings.lock().expect("warnings lock");
+        if !ws.contains(&w) {
+            tracing::warn!(warning = %w, "engine warning");
+            ws.push(w);
+        }
+    }
+
+    /// (Re)starts the receiver on `addr` with the current webhook path. A failure to listen is kept
+    /// in the receiver state, not returned.
+    async fn start_receiver(&self, addr: SocketAddr) {
+        let mut server = self.receiver_server.lock().await;
+        if let Some(old) = server.take() {
+            old.stop().await;
+        }
+        let path = self.settings().webhook_path();
+        let me = self.me.upgrade().expect("engine alive");
+        let (state, bound) = match TcpListener::bind(addr).await {
+            Ok(listener) => {
+                let running = serve::spawn(listener, receiver::router(me, &path), &self.limits, "receiver");
+                let bound = running.addr;
+                *server = Some(running);
+                tracing::info!(addr = %bound, %path, "receiver listening");
+                (ReceiverState::Listening { addr: bound.to_string() }, Some(bound))
+            }
+            Err(e) => {
+                let message = format!("cannot listen on {addr}: {e}. {}", bind_hint(addr, &e));
+                tracing::error!("{message}");
+                (ReceiverState::Failed { addr: addr.to_string(), message }, None)
+            }
+        };
+        let mut slot = self.receiver.lock().expect("receiver lock");
+        *slot = ReceiverSlot { state, addr: bound.or(Some(addr)), path };
+    }
+
+    async fn stop_receiver(&self) {
+        if let Some(old) = self.receiver_server.lock().await.take() {
+            old.stop().await;
+        }
+        self.receiver.lock().expect("receiver lock").state = ReceiverState::Stopped;
+    }
+
+    pub(crate) async fn status(&self) -> Result<Status, ApiError> {
+        let since = local_midnight_ms();
+        let counts = self.store.read(move |c| queries::delivery_counts(c, since)).await.map_err(internal)?;
+        let settings = self.settings();
+        let secrets = self.secrets();
+        let path = settings.webhook_path();
+        let public_url = settings.public_url.clone();
+        let mut warnings = self.warnings.lock().expect("warnings lock").clone();
+        if !secrets.any() {
+            warnings.insert(
+                0,
+                "No webhook secret is set: deliveries are accepted unverified. Paste the secret from AfterShip (Settings → Notifications → Webhooks) in Setup.".into(),
+            );
+        }
+        Ok(Status {
+            version: env!("CARGO_PKG_VERSION").into(),
+            receiver: self.receiver_state(),
+            local_webhook_url: self.receiver_url(),
+            public_webhook_url: public_url.as_ref().map(|u| format!("{}{}", u.trim_end_matches('/'), path)),
+            public_url,
+            webhook_path: path,
+            data_dir: self.data_dir.display().to_string(),
+            secret_configured: secrets.current.is_some(),
+            previous_secret_configured: secrets.previous.is_some(),
+            deliveries_today: counts.since,
+            failures_today: counts.failures_since,
+            deliveries_total: counts.total,
+            last_delivery_at: counts.last_received_at_ms.map(queries::rfc3339_ms),
+            warnings,
+        })
+    }
+
+    pub(crate) async fn list_deliveries(&self, q: DeliveryQuery) -> Result<Page<DeliveryItem>, ApiError> {
+        self.store.read(move |c| queries::list_deliveries(c, &q)).await.map_err(internal)
+    }
+
+    pub(crate) async fn get_delivery(&self, id: i64) -> Result<DeliveryDetail, ApiError> {
+        let rec = self.store.read(move |c| queries::get_delivery(c, id)).await.map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found(format!("no delivery {id}")),
+            e => internal(e),
+        })?;
+        let signature = self.signature_report(&rec);
+        Ok(DeliveryDetail {
+            method: rec.method,
+            path: rec.path,
+            peer: rec.peer,
+            forwarded_for: rec.forwarded_for,
+            cf_connecting_ip: rec.cf_connecting_ip,
+            headers: rec.headers,
+            body_base64: base64::engine::general_purpose::STANDARD.encode(&rec.body),
+            body_truncated: rec.body_truncated,
+            signature,
+            parse_error: rec.parse_error,
+            projection: rec.projection,
+            duplicate_of: rec.duplicate_of,
+            item: rec.item,
+        })
+    }
+
+    fn signature_report(&self, rec: &queries::DeliveryRecord) -> SignatureReport {
+        let received = shipwatch_aftership::signature::find_signature_header(
+            rec.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        )
+        .map(str::to_owned);
+        let stored_secret = match rec.secret.as_deref() {
+            Some("current") => Some(SecretSlot::Current),
+            Some("previous") => Some(SecretSlot::Previous),
+            _ => None,
+        };
+        if rec.item.verdict == Verdict::TooLarge {
+            return SignatureReport {
+                verdict: Verdict::TooLarge,
+                received,
+                expected: None,
+                secret: None,
+                diagnosis: "the body was over the size limit, so only its first 64 KiB were kept and it was not verified".into(),
+                advice: Some("Raise the body limit in Settings; AfterShip retries the delivery.".into()),
+            };
+        }
+        let d = diagnose(&rec.headers, &rec.body, &self.secrets());
+        let now = queries::verdict_from_str(d.verdict.as_str());
+        let mut advice = d.advice;
+        if now != rec.item.verdict {
+            let note = format!(
+                "The secrets changed since this delivery arrived: it was {} then; this explanation uses the secrets set now.",
+                serde_json::to_value(rec.item.verdict).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            );
+            advice = Some(match advice {
+                Some(a) => format!("{a} {note}"),
+                None => note,
+            });
+        }
+        SignatureReport {
+            verdict: rec.item.verdict,
+            received,
+            expected: d.expected,
+            secret: stored_secret,
+            diagnosis: d.diagnosis,
+            advice,
+        }
+    }
+
+    pub(crate) async fn reverify_delivery(
+        &self,
+        id: i64,
+        r: ReverifyRequest,
+    ) -> Result<SignatureReport, ApiError> {
+        let secret = r.secret;
+        if secret.is_empty() {
+            return Err(ApiError::bad_request("type a secret to check this delivery against"));
+        }
+        let rec = self.store.read(move |c| queries::get_delivery(c, id)).await.map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found(format!("no delivery {id}")),
+            e => internal(e),
+        })?;
+        if rec.body_truncated {
+            return Err(ApiError::bad_request(
+                "this delivery's body was over the limit and was not kept whole, so it cannot be verified",
+            ));
+        }
+        let d = diagnose(&rec.headers, &rec.body, &Secrets { current: Some(secret), previous: None });
+        Ok(SignatureReport {
+            verdict: queries::verdict_from_str(d.verdict.as_str()),
+            received: shipwatch_aftership::signature::find_signature_header(
+                rec.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            )
+            .map(str::to_owned),
+            expected: d.expected,
+            secret: d.verdict.secret().map(|_| SecretSlot::Current),
+            diagnosis: d.diagnosis,
+            advice: d.advice,
+        })
+    }
+
+    pub(crate) async fn list_shipments(&self, q: ShipmentQuery) -> Result<ShipmentList, ApiError> {
+        self.store.read(move |c| queries::list_shipments(c, &q)).await.map_err(internal)
+    }
+
+    pub(crate) async fn get_shipment(&self, id: i64) -> Result<ShipmentDetail, ApiError> {
+        let rec = self.store.read(move |c| queries::get_shipment(c, id)).await.map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found(format!("no shipment {id}")),
+            e => internal(e),
+        })?;
+        Ok(ShipmentDetail {
+            shipment: rec.item,
+            courier_tracking_link: rec.courier_tracking_link,
+            courier_redirect_link: rec.courier_redirect_link,
+            estimated_delivery: rec.estimated_delivery,
+            checkpoints: rec.checkpoints,
+            deliveries: rec.deliveries,
+        })
+    }
+
+    fn settings_view(&self) -> SettingsView {
+        let s = self.settings();
+        let secrets = self.secrets();
+        let listen = {
+            let slot = self.receiver.lock().expect("receiver lock");
+            slot.addr.map(|a| a.to_string())
+        };
+        SettingsView {
+            secret_set: secrets.current.is_some(),
+            secret_hint: mask(&secrets.current),
+            previous_secret_set: secrets.previous.is_some(),
+            previous_secret_hint: mask(&secrets.previous),
+            secrets_from_env: self.env_secrets.any(),
+            listen: listen.or(s.listen.clone()).unwrap_or_else(|| crate::config::DEFAULT_LISTEN.into()),
+            webhook_path: s.webhook_path(),
+            body_limit: s.body_limit,
+            notify_tags: s.notify_tags,
+            quiet_hours: s.quiet_hours,
+            notifications_paused: s.notifications_paused,
+            autostart: s.autostart,
+            public_url: s.public_url,
+            tunnel_command: s.tunnel_command,
+        }
+    }
+
+    pub(crate) async fn get_settings(&self) -> Result<SettingsView, ApiError> {
+        Ok(self.settings_view())
+    }
+
+    pub(crate) async fn update_settings(&self, u: SettingsUpdate) -> Result<SettingsView, ApiError> {
+        let old = self.settings();
+        let mut s = old.clone();
+        if let Some(v) = u.secret {
+            s.secret = non_empty(Some(v.trim().to_owned()));
+        }
+        if let Some(v) = u.previous_secret {
+            s.previous_secret = non_empty(Some(v.trim().to_owned()));
+        }
+        let mut new_listen = None;
+        if let Some(v) = u.listen {
+            let v = v.trim();
+            let addr = parse_addr(v).ok_or_else(|| {
+                ApiError::bad_request(format!("{v:?} is not an address like 127.0.0.1:8787"))
+            })?;
+            s.listen = Some(addr.to_string());
+            new_listen = Some(addr);
+        }
+        if let Some(v) = u.webhook_path {
+            let v = v.trim();
+            if v.is_empty() || v.contains(char::is_whitespace) || v.contains('?') || v.contains('#') {
+                return Err(ApiError::bad_request("the webhook path must look like /webhooks/aftership"));
+            }
+            let p = if v.starts_with('/') { v.to_owned() } else { format!("/{v}") };
+            if p == "/healthz" || p == "/" {
+                return Err(ApiError::bad_request("choose another webhook path: / and /healthz are taken"));
+            }
+            s.webhook_path = p;
+        }
+        if let Some(v) = u.body_limit {
+            if !(1024..=64 * 1024 * 1024).contains(&v) {
+                return Err(ApiError::bad_request("the body limit must be between 1 KiB and 64 MiB"));
+            }
+            s.body_limit = v;
+        }
+        if let Some(v) = u.notify_tags {
+            s.notify_tags = v.into_iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
+        }
+        if let Some(v) = u.quiet_hours {
+            if let Some(q) = &v {
+                for t in [&q.start, &q.end] {
+                    let ok = t.split_once(':').is_some_and(|(h, m)| {
+                        h.len() == 2
+                            && m.len() == 2
+                            && h.parse::<u8>().is_ok_and(|h| h < 24)
+                            && m.parse::<u8>().is_ok_and(|m| m < 60)
+                    });
+                    if !ok {
+                        return Err(ApiError::bad_request(format!(
+                            "quiet hours take HH:MM times, not {t:?}"
+                        )));
+                    }
+                }
+            }
+            s.quiet_hours = v;
+        }
+        if let Some(v) = u.notifications_paused {
+            s.notifications_paused = v;
+        }
+        if let Some(v) = u.autostart {
+            s.autostart = v;
+        }
+        if let Some(v) = u.public_url {
+            let v = v.trim().trim_end_matches('/');
+            s.public_url = if v.is_empty() {
+                None
+            } else if !(v.starts_with("https://") || v.starts_with("http://")) {
+                return Err(ApiError::bad_request(
+                    "the public URL must start with https:// (the address your tunnel printed)",
+                ));
+            } else {
+                // Pasting the full webhook URL is fine: keep the base.
+                let path = s.webhook_path();
+                Some(v.strip_suffix(path.as_str()).unwrap_or(v).to_owned())
+            };
+        }
+        if let Some(v) = u.tunnel_command {
+            s.tunnel_command = non_empty(Some(v.trim().to_owned()));
+        }
+        s.save(&self.data_dir).map_err(|e| {
+            tracing::error!(error = %e, "cannot save settings");
+            ApiError { kind: ApiErrorKind::Internal, message: format!("{e}") }
+        })?;
+        *self.secrets.write().expect("secrets lock") = effective_secrets(&self.env_secrets, &s);
+        self.body_limit.store(s.body_limit, Ordering::Relaxed);
+        let path_changed = s.webhook_path() != old.webhook_path();
+        *self.settings.write().expect("settings lock") = s;
+        let current_addr = self.receiver.lock().expect("receiver lock").addr;
+        let listen_changed = new_listen.is_some_and(|a| Some(a) != current_addr);
+        let failed = matches!(self.receiver_state(), ReceiverState::Failed { .. });
+        if listen_changed || path_changed || (new_listen.is_some() && failed) {
+            let addr = new_listen
+                .or(current_addr)
+                .unwrap_or_else(|| crate::config::DEFAULT_LISTEN.parse().expect("default"));
+            self.start_receiver(addr).await;
+        }
+        Ok(self.settings_view())
+    }
+
+    pub(crate) async fn send_test_delivery(
+        &self,
+        r: TestDeliveryRequest,
+    ) -> Result<TestDeliveryResult, ApiError> {
+        let Some(url_addr) = ({
+            let slot = self.receiver.lock().expect("receiver lock");
+            match slot.state {
+                ReceiverState::Listening { .. } => slot.addr.map(|a| (reachable(a), slot.path.clone())),
+                _ => None,
+            }
+        }) else {
+            return Err(ApiError::bad_request(
+                "the receiver is not listening; fix its address in Settings first",
+            ));
+        };
+        let (addr, path) = url_addr;
+        let tag = Tag::parse(r.tag.as_deref().unwrap_or("InTransit"));
+        let event_id = random_uuid_v4();
+        let n: u64 = rand::random::<u64>() % 10_000_000_000;
+        let tracking_number = format!("SWTEST{n:010}");
+        let ts = receiver::now_ms() / 1000;
+        let mut opts = SampleOptions::new(event_id.clone(), tracking_number.clone(), tag, ts);
+        opts.title = Some("Shipwatch test delivery".into());
+        let body = sample_body(&opts);
+        let secrets = self.secrets();
+        let signature = secrets.current.as_deref().or(secrets.previous.as_deref()).map(|s| sign(s, &body));
+        let status = post_raw(addr, &path, &body, signature.as_deref()).await.map_err(|e| {
+            tracing::error!(error = %e, %addr, "test delivery failed");
+            ApiError::bad_request(format!("could not post to the receiver at {addr}: {e}"))
+        })?;
+        let eid = event_id.clone();
+        let delivery_id =
+            self.store.read(move |c| queries::find_delivery_by_event_id(c, &eid)).await.map_err(internal)?;
+        Ok(TestDeliveryResult { status, delivery_id, event_id, tracking_number })
+    }
+}
+
+/// A minimal HTTP/1.1 POST (loopback only): returns the status code.
+async fn post_raw(
+    addr: SocketAddr,
+    path: &str,
+    body: &[u8],
+    signature: Option<&str>,
+) -> std::io::Result<u16> {
+    let mut stream =
+        tokio::time::timeout(std::time::Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nUser-Agent: Shipwatch-Test/{}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        env!("CARGO_PKG_VERSION"),
+        body.len()
+    );
+    if let Some(sig) = signature {
+        head.push_str(&format!("aftership-hmac-sha256: {sig}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
+    let mut response = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer within 10 s"))??;
+    let line = String::from_utf8_lossy(&response);
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))
+}
+
+pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
+    let resolved = config.resolve()?;
+    let data_dir = resolved.data_dir.clone();
+    std::fs::create_dir_all(&data_dir)
+        .map_err(|source| EngineError::DataDir { path: data_dir.clone(), source })?;
+    let token = load_or_create_token(&data_dir)
+        .map_err(|source| EngineError::DataDir { path: data_dir.clone(), source })?;
+    let store = Store::open(&data_dir, WriterConfig::default())?;
+    let secrets = effective_secrets(&resolved.env_secrets, &resolved.settings);
+    let (events, _) = broadcast::channel(1024);
+    let (live, _) = broadcast::channel(4096);
+    let settings = resolved.settings.clone();
+    let inner = Arc::new_cyclic(|me| ApiInner {
+        data_dir: data_dir.clone(),
+        store,
+        in_flight: Semaphore::new(resolved.limits.max_in_flight.max(1)),
+        limits: resolved.limits.clone(),
+        token,
+        events,
+        live,
+        body_limit: AtomicU64::new(settings.body_limit),
+        secrets: RwLock::new(secrets),
+        settings: RwLock::new(settings),
+        env_secrets: resolved.env_secrets.clone(),
+        receiver: Mutex::new(ReceiverSlot { state: ReceiverState::Stopped, addr: None, path: String::new() }),
+        receiver_server: tokio::sync::Mutex::new(None),
+        inspector_addr: OnceLock::new(),
+        warnings: Mutex::new(Vec::new()),
+        me: me.clone(),
+    });
+    let inspector = match resolved.inspector_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await.map_err(|source| EngineError::Bind {
+                what: "inspector",
+                addr: addr.to_string(),
+                hint: bind_hint(addr, &source).replace(
+                    "--listen, SHIPWATCH_LISTEN or the receiver address in Settings",
+                    "--inspector-listen or SHIPWATCH_INSPECTOR_LISTEN",
+                ),
+                source,
+            })?;
+            let running =
+                serve::spawn(listener, inspector::router(inner.clone()), &inner.limits, "inspector");
+            let _ = inner.inspector_addr.set(running.addr);
+            tracing::info!(addr = %running.addr, "inspector listening");
+            Some(running)
+        }
+        None => None,
+    };
+    inner.start_receiver(resolved.listen).await;
+    Ok(Engine { inner, tasks: Tasks { inspector } })
+}
+
+pub(crate) async fn shutdown(engine: Engine) {
+    let Engine { inner, tasks } = engine;
+    // Receiver first: its in-flight deliveries are committed and answered before it returns.
+    inner.stop_receiver().await;
+    if let Some(i) = tasks.inspector {
+        i.stop().await;
+    }
+    match Arc::try_unwrap(inner) {
+        Ok(inner) => inner.store.close(),
+        Err(_) => tracing::debug!("engine still referenced; the writer stops when the last handle goes"),
+    }
+    tracing::info!("engine stopped");
+}

@@ -1,0 +1,305 @@
+//! The loopback inspector: the JSON API of `docs/api.md`, the SSE stream and the UI's files.
+//!
+//! Guards, in order: the `Host` must be localhost / 127.0.0.1 / [::1] (DNS rebinding), a state-changing
+//! request's `Origin`, when sent, must be that same host, and every `/api/` call needs the token
+//! (`Authorization: Bearer`, the `shipwatch_token` cookie, or `?token=` once, which sets the cookie).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::stream::Stream;
+use shipwatch_api::*;
+use subtle::ConstantTimeEq;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::StreamExt;
+
+use crate::engine_impl::ApiInner;
+
+/// The cookie that carries the token after `?token=`.
+pub const TOKEN_COOKIE: &str = "shipwatch_token";
+
+/// An [`ApiError`] as an HTTP response: the status for its kind and `{"error": "..."}`.
+pub struct HttpError(pub ApiError);
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let status = match self.0.kind {
+            ApiErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            ApiErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ApiErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, Json(self.0.body())).into_response()
+    }
+}
+
+impl From<ApiError> for HttpError {
+    fn from(e: ApiError) -> Self {
+        HttpError(e)
+    }
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(ApiErrorBody { error: message.into() })).into_response()
+}
+
+type ApiResult<T> = Result<Json<T>, HttpError>;
+
+pub(crate) fn router(inner: Arc<ApiInner>) -> Router {
+    let api = Router::new()
+        .route("/status", get(status))
+        .route("/deliveries", get(list_deliveries))
+        .route("/deliveries/{id}", get(get_delivery))
+        .route("/deliveries/{id}/reverify", post(reverify_delivery))
+        .route("/shipments", get(list_shipments))
+        .route("/shipments/{id}", get(get_shipment))
+        .route("/settings", get(get_settings).put(update_settings))
+        .route("/test-delivery", post(send_test_delivery))
+        .route("/stream", get(stream))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such API endpoint; see docs/api.md") })
+        .route_layer(middleware::from_fn_with_state(inner.clone(), require_token));
+    Router::new()
+        .nest("/api", api)
+        .fallback(get(ui_file))
+        .layer(middleware::from_fn(check_host_and_origin))
+        .with_state(inner)
+}
+
+/// True for `localhost`, `127.0.0.1`, `[::1]`, with or without a port.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((inside, _)) => return inside == "::1",
+            None => return false,
+        }
+    } else {
+        host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+    };
+    name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1"
+}
+
+async fn check_host_and_origin(request: Request, next: Next) -> Response {
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if !is_loopback_host(host) {
+        tracing::warn!(%host, "refused a request for a non-loopback Host");
+        return error(StatusCode::FORBIDDEN, "the inspector answers only to localhost or 127.0.0.1");
+    }
+    if !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        if let Some(origin) = request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+            let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
+            if origin_host != host {
+                tracing::warn!(%origin, %host, "refused a cross-origin request");
+                return error(StatusCode::FORBIDDEN, "cross-origin requests are refused");
+            }
+        }
+    }
+    next.run(request).await
+}
+
+fn token_from_query(uri: &Uri) -> Option<String> {
+    uri.query()?.split('&').find_map(|kv| kv.strip_prefix("token=")).map(|t| t.to_owned())
+}
+
+fn token_from_cookie(headers: &HeaderMap) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        c.split(';')
+            .map(str::trim)
+            .find_map(|kv| kv.strip_prefix(&format!("{TOKEN_COOKIE}=")).map(str::to_owned))
+    })
+}
+
+fn token_from_bearer(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    v.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
+}
+
+fn token_matches(expected: &str, given: &str) -> bool {
+    expected.as_bytes().ct_eq(given.as_bytes()).into()
+}
+
+fn token_cookie(token: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"))
+        .expect("token is hex")
+}
+
+async fn require_token(State(inner): State<Arc<ApiInner>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    if token_from_bearer(headers).is_some_and(|t| token_matches(&inner.token, &t))
+        || token_from_cookie(headers).is_some_and(|t| token_matches(&inner.token, &t))
+    {
+        return next.run(request).await;
+    }
+    if token_from_query(request.uri()).is_some_and(|t| token_matches(&inner.token, &t)) {
+        let mut response = next.run(request).await;
+        response.headers_mut().insert(header::SET_COOKIE, token_cookie(&inner.token));
+        return response;
+    }
+    error(
+        StatusCode::UNAUTHORIZED,
+        "missing or wrong token: open the inspector URL that `shipwatch serve` printed (it carries ?token=), or send Authorization: Bearer <the token in <data dir>/inspector-token>",
+    )
+}
+
+async fn status(State(inner): State<Arc<ApiInner>>) -> ApiResult<Status> {
+    Ok(Json(inner.status().await?))
+}
+
+async fn list_deliveries(
+    State(inner): State<Arc<ApiInner>>,
+    Query(q): Query<DeliveryQuery>,
+) -> ApiResult<Page<DeliveryItem>> {
+    Ok(Json(inner.list_deliveries(q).await?))
+}
+
+async fn get_delivery(State(inner): State<Arc<ApiInner>>, Path(id): Path<i64>) -> ApiResult<DeliveryDetail> {
+    Ok(Json(inner.get_delivery(id).await?))
+}
+
+async fn reverify_delivery(
+    State(inner): State<Arc<ApiInner>>,
+    Path(id): Path<i64>,
+    Json(request): Json<ReverifyRequest>,
+) -> ApiResult<SignatureReport> {
+    Ok(Json(inner.reverify_delivery(id, request).await?))
+}
+
+async fn list_shipments(
+    State(inner): State<Arc<ApiInner>>,
+    Query(q): Query<ShipmentQuery>,
+) -> ApiResult<ShipmentList> {
+    Ok(Json(inner.list_shipments(q).await?))
+}
+
+async fn get_shipment(State(inner): State<Arc<ApiInner>>, Path(id): Path<i64>) -> ApiResult<ShipmentDetail> {
+    Ok(Json(inner.get_shipment(id).await?))
+}
+
+async fn get_settings(State(inner): State<Arc<ApiInner>>) -> ApiResult<SettingsView> {
+    Ok(Json(inner.get_settings().await?))
+}
+
+async fn update_settings(
+    State(inner): State<Arc<ApiInner>>,
+    Json(update): Json<SettingsUpdate>,
+) -> ApiResult<SettingsView> {
+    Ok(Json(inner.update_settings(update).await?))
+}
+
+async fn send_test_delivery(
+    State(inner): State<Arc<ApiInner>>,
+    body: Option<Json<TestDeliveryRequest>>,
+) -> ApiResult<TestDeliveryResult> {
+    Ok(Json(inner.send_test_delivery(body.map(|b| b.0).unwrap_or_default()).await?))
+}
+
+fn live_event_name(e: &LiveEvent) -> &'static str {
+    match e {
+        LiveEvent::Delivery { .. } => "delivery",
+        LiveEvent::Shipment { .. } => "shipment",
+        LiveEvent::Lagged { .. } => "lagged",
+    }
+}
+
+async fn stream(State(inner): State<Arc<ApiInner>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let events = BroadcastStream::new(inner.live.subscribe()).map(|r| {
+        let ev = match r {
+            Ok(ev) => ev,
+            Err(BroadcastStreamRecvError::Lagged(missed)) => LiveEvent::Lagged { missed },
+        };
+        let data = serde_json::to_string(&ev).expect("live events serialise");
+        Ok(Event::default().event(live_event_name(&ev)).data(data))
+    });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// The built UI (`ui/dist`). In debug builds rust-embed reads the folder at run time, so a rebuilt UI
+/// shows without recompiling; release builds carry the files inside the binary.
+#[derive(rust_embed::RustEmbed)]
+#[folder = "../../../ui/dist/"]
+struct UiFiles;
+
+const UI_MISSING: &str = "<!doctype html><meta charset=utf-8><title>Shipwatch</title>
+<body style=\"font:16px system-ui;max-width:40em;margin:3em auto\"><h1>Shipwatch</h1>
+<p>The inspector API is running, but this build has no UI: build it with <code>.ci/setup</code>
+(or <code>cd ui &amp;&amp; npm ci &amp;&amp; npm run build</code>) and restart <code>shipwatch serve</code>.</p>
+<p>The API is under <code>/api/</code>; see <code>docs/api.md</code>.</p>";
+
+async fn ui_file(State(inner): State<Arc<ApiInner>>, uri: Uri, headers: HeaderMap) -> Response {
+    // `/?token=…` sets the cookie and sends the browser to a clean URL.
+    if let Some(t) = token_from_query(&uri) {
+        if token_matches(&inner.token, &t) {
+            let mut r = Redirect::to(uri.path()).into_response();
+            r.headers_mut().insert(header::SET_COOKIE, token_cookie(&inner.token));
+            return r;
+        }
+        return error(StatusCode::UNAUTHORIZED, "wrong token: use the URL that `shipwatch serve` printed");
+    }
+    let _ = headers;
+    let path = uri.path().trim_start_matches('/');
+    let path = if path.is_empty() { "index.html" } else { path };
+    match UiFiles::get(path) {
+        Some(file) => {
+            let mime = mime_guess::from_path(path).first_or_octet_stream();
+            let cache = if path == "index.html" { "no-cache" } else { "public, max-age=3600" };
+            Response::builder()
+                .header(header::CONTENT_TYPE, mime.as_ref())
+                .header(header::CACHE_CONTROL, cache)
+                .header("x-content-type-options", "nosniff")
+                .body(Body::from(file.data.into_owned()))
+                .expect("static response")
+        }
+        None if path == "index.html" => {
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], UI_MISSING).into_response()
+        }
+        None => error(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for ok in
+            ["localhost", "localhost:8788", "127.0.0.1", "127.0.0.1:1", "[::1]:8788", "[::1]", "LOCALHOST:1"]
+        {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "evil.com",
+            "evil.com:8788",
+            "127.0.0.1.evil.com",
+            "localhost.evil.com:80",
+            "[::2]:1",
+            "10.0.0.1:8788",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tokens_are_found_where_sent() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, HeaderValue::from_static("a=b; shipwatch_token=abc; c=d"));
+        assert_eq!(token_from_cookie(&h).as_deref(), Some("abc"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
+        assert_eq!(token_from_bearer(&h).as_deref(), Some("xyz"));
+        let uri: Uri = "/api/status?x=1&token=t0k".parse().unwrap();
+        assert_eq!(token_from_query(&uri).as_deref(), Some("t0k"));
+        assert!(token_matches("abc", "abc"));
+        assert!(!token_matches("abc", "abd"));
+        assert!(!token_matches("abc", "ab"));
+    }
+}

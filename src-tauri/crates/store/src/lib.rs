@@ -1,0 +1,126 @@
+//! Storage of deliveries and shipments in one SQLite file (`shipwatch.db` in the data dir).
+//!
+//! - [`migrations`]: the schema, embedded and applied on open.
+//! - [`writer`]: the single writer thread; it commits deliveries in groups (one transaction, one
+//!   fsync for many deliveries) and answers each caller only once its delivery is on disk.
+//! - [`projection`]: how an accepted delivery changes its shipment (order-independent).
+//! - [`queries`]: the read side (lists, details, counts) on separate read-only connections.
+
+pub mod migrations;
+pub mod projection;
+pub mod queries;
+pub mod writer;
+
+mod conn;
+
+use std::path::{Path, PathBuf};
+
+pub use shipwatch_aftership::SecretSlot;
+use shipwatch_aftership::{DeliveryVerdict, Envelope};
+pub use writer::{NotificationRecord, Store, WriterConfig};
+
+/// The database file name inside the data dir.
+pub const DB_FILE: &str = "shipwatch.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("the database {path} was written by a newer Shipwatch (schema {found}, this one knows {known}); upgrade Shipwatch or use another --data-dir")]
+    TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the storage writer has stopped")]
+    WriterGone,
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    BadQuery(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The verdict as stored: the signature verdict, or `TooLarge` for a body over the limit (never verified).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoredVerdict {
+    Signature(DeliveryVerdict),
+    TooLarge,
+}
+
+impl StoredVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoredVerdict::Signature(v) => v.as_str(),
+            StoredVerdict::TooLarge => "too_large",
+        }
+    }
+    /// Allowed to update shipments and answered 200.
+    pub fn accepted(self) -> bool {
+        matches!(self, StoredVerdict::Signature(v) if v.accepted())
+    }
+}
+
+/// A delivery as received, ready to be stored. Built by the receiver; parsing happens before the
+/// writer so the writer only does SQL.
+#[derive(Clone, Debug)]
+pub struct NewDelivery {
+    /// Unix milliseconds.
+    pub received_at_ms: i64,
+    pub peer: String,
+    pub forwarded_for: Option<String>,
+    pub cf_connecting_ip: Option<String>,
+    pub method: String,
+    pub path: String,
+    /// In the order received.
+    pub headers: Vec<(String, String)>,
+    /// Exactly as received (the first 64 KiB when `body_truncated`).
+    pub body: Vec<u8>,
+    /// Bytes received (or declared by Content-Length when truncated).
+    pub body_size: i64,
+    pub body_truncated: bool,
+    pub verdict: StoredVerdict,
+    /// The status to answer if this is not a duplicate (200, 401 or 413).
+    pub status: u16,
+    /// The parsed envelope, when the body is a JSON object.
+    pub envelope: Option<Envelope>,
+    pub parse_error: Option<String>,
+}
+
+/// What storing a delivery did.
+#[derive(Clone, Debug)]
+pub struct StoredDelivery {
+    pub id: i64,
+    /// The status answered (for a duplicate of an accepted delivery: that delivery's status).
+    pub status: u16,
+    pub duplicate_of: Option<i64>,
+    pub verdict: StoredVerdict,
+    /// The list item the UI shows.
+    pub item: shipwatch_api::DeliveryItem,
+    /// Set when the delivery was projected onto a shipment.
+    pub shipment: Option<ShipmentChange>,
+}
+
+/// How an accepted delivery changed its shipment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShipmentChange {
+    pub shipment_id: i64,
+    /// The shipment is new.
+    pub created: bool,
+    /// The tag before and after (equal when nothing changed or the update was stale).
+    pub previous_tag: Option<String>,
+    pub tag: Option<String>,
+    /// The shipment has never had `tag` before this delivery (so a retry or a late older update is
+    /// never "first").
+    pub tag_first_seen: bool,
+    /// The delivery was older than the stored state: its checkpoints were merged, the state kept.
+    pub stale: bool,
+    /// Built from unverified deliveries (no secret configured).
+    pub unverified: bool,
+    /// The shipment after the change.
+    pub item: shipwatch_api::ShipmentItem,
+}
+
+/// Where the database lives in a data dir.
+pub fn db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(DB_FILE)
+}

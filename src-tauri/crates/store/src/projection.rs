@@ -1,0 +1,340 @@
+//! Storing one delivery inside the writer's transaction: deduplication on `event_id`, then the
+//! shipment projection.
+//!
+//! Rules: only accepted deliveries (valid, or unverified while no secret is configured) that are not
+//! duplicates touch shipments. A shipment is keyed by AfterShip's tracking id (`legacy_id`, else `id`),
+//! falling back to slug + tracking number. Its state (tag, subtag, EDD, ...) only moves forward: an
+//! update whose `msg.last_updated_at`/`updated_at` (then `ts`) is older than the stored state is
+//! "stale" — its checkpoints are merged into the timeline but the state is kept. Checkpoints are a
+//! union keyed by their content.
+
+use std::cmp::Ordering;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use shipwatch_aftership::dates::parse_lenient_ms;
+use shipwatch_aftership::{Envelope, Tracking};
+
+use crate::queries::{delivery_item_from_parts, shipment_item};
+use crate::{NewDelivery, Result, ShipmentChange, StoredDelivery, StoredVerdict};
+
+/// Inserts the delivery, deduplicates and projects it. Runs inside the writer's transaction.
+pub(crate) fn store_delivery(conn: &Connection, d: &NewDelivery) -> Result<StoredDelivery> {
+    let env = d.envelope.as_ref();
+    let msg = env.and_then(|e| e.msg.as_ref());
+    let event_id = env.and_then(|e| e.event_id.clone());
+
+    // Another attempt of an event we already accepted?
+    let original: Option<(i64, u16, Option<i64>)> = match &event_id {
+        Some(eid) => conn
+            .prepare_cached(
+                "SELECT id, status, shipment_id FROM deliveries
+                 WHERE event_id = ?1 AND duplicate_of IS NULL AND verdict IN ('valid', 'unverified')
+                 ORDER BY id LIMIT 1",
+            )?
+            .query_row([eid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?,
+        None => None,
+    };
+    let accepted = d.verdict.accepted();
+    let (status, duplicate_of, dup_shipment) = match original {
+        // A repeat of an accepted event is answered like the original, so AfterShip stops retrying.
+        Some((id, orig_status, ship)) if accepted => (orig_status, Some(id), ship),
+        Some((id, _, _)) => (d.status, Some(id), None),
+        None => (d.status, None, None),
+    };
+
+    let headers_json = serde_json::to_string(&d.headers).expect("headers serialise");
+    let tag = msg.and_then(|m| m.tag.as_ref()).map(|t| t.as_str().to_owned());
+    conn.prepare_cached(
+        "INSERT INTO deliveries (received_at, peer, forwarded_for, cf_connecting_ip, method, path, headers,
+            body, body_size, body_truncated, verdict, secret, status, duplicate_of, event, event_id, ts,
+            tracking_id, tracking_number, slug, tag, order_id, parse_error, shipment_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+            ?20, ?21, ?22, ?23, ?24)",
+    )?
+    .execute(params![
+        d.received_at_ms,
+        d.peer,
+        d.forwarded_for,
+        d.cf_connecting_ip,
+        d.method,
+        d.path,
+        headers_json,
+        d.body,
+        d.body_size,
+        d.body_truncated,
+        d.verdict.as_str(),
+        secret_of(d.verdict),
+        status,
+        duplicate_of,
+        env.and_then(|e| e.event.as_ref()).map(|e| e.as_str().to_owned()),
+        event_id,
+        env.and_then(|e| e.ts),
+        msg.and_then(|m| m.id.clone()),
+        msg.and_then(|m| m.tracking_number.clone()),
+        msg.and_then(|m| m.slug.clone()),
+        tag,
+        msg.and_then(|m| m.order_id.clone()),
+        d.parse_error,
+        dup_shipment,
+    ])?;
+    let id = conn.last_insert_rowid();
+
+    let mut shipment = None;
+    let projection: Option<String> = if duplicate_of.is_some() {
+        Some(format!("duplicate of delivery {}: changed nothing", duplicate_of.unwrap()))
+    } else if !accepted {
+        Some(format!("not applied: signature {}", d.verdict.as_str()))
+    } else if let (Some(env), Some(msg)) = (env, msg) {
+        match project(conn, id, d, env, msg)? {
+            Some(change) => {
+                let note = if change.stale {
+                    "stale: older than the shipment's stored state; checkpoints merged, state kept".to_owned()
+                } else if change.created {
+                    "created the shipment".to_owned()
+                } else {
+                    "updated the shipment".to_owned()
+                };
+                shipment = Some(change);
+                Some(note)
+            }
+            None => Some("not applied: no tracking id or tracking number".to_owned()),
+        }
+    } else if d.envelope.is_some() {
+        Some("not applied: no tracking object (msg)".to_owned())
+    } else {
+        Some("not applied: the body is not an AfterShip envelope".to_owned())
+    };
+    conn.prepare_cached(
+        "UPDATE deliveries SET projection = ?2, shipment_id = coalesce(?3, shipment_id) WHERE id = ?1",
+    )?
+    .execute(params![id, projection, shipment.as_ref().map(|s: &ShipmentChange| s.shipment_id)])?;
+
+    let item = delivery_item_from_parts(
+        id,
+        d,
+        status,
+        duplicate_of.is_some(),
+        shipment.as_ref().map(|s| s.shipment_id).or(dup_shipment),
+    );
+    Ok(StoredDelivery { id, status, duplicate_of, verdict: d.verdict, item, shipment })
+}
+
+fn secret_of(v: StoredVerdict) -> Option<&'static str> {
+    match v {
+        StoredVerdict::Signature(s) => s.secret().map(|s| s.as_str()),
+        StoredVerdict::TooLarge => None,
+    }
+}
+
+/// The shipment key: AfterShip's tracking id, else slug + tracking number.
+pub fn shipment_key(msg: &Tracking) -> Option<String> {
+    if let Some(id) = msg.legacy_id.as_deref().or(msg.id.as_deref()).filter(|s| !s.is_empty()) {
+        return Some(format!("id:{id}"));
+    }
+    msg.tracking_number
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|tn| format!("tn:{}:{tn}", msg.slug.as_deref().unwrap_or("")))
+}
+
+/// Compares (state time, ts) of an update with the stored state. Missing values compare as unknown:
+/// the update is taken as newer unless something known says otherwise.
+fn freshness(new: (Option<i64>, Option<i64>), stored: (Option<i64>, Option<i64>)) -> Ordering {
+    if let (Some(a), Some(b)) = (new.0, stored.0) {
+        if a != b {
+            return a.cmp(&b);
+        }
+    }
+    match (new.1, stored.1) {
+        (Some(a), Some(b)) => a.cmp(&b),
+        _ => Ordering::Equal,
+    }
+}
+
+fn project(
+    conn: &Connection,
+    delivery_id: i64,
+    d: &NewDelivery,
+    env: &Envelope,
+    msg: &Tracking,
+) -> Result<Option<ShipmentChange>> {
+    let Some(key) = shipment_key(msg) else { return Ok(None) };
+    let now = d.received_at_ms;
+    let unverified = !matches!(d.verdict, StoredVerdict::Signature(v) if v.secret().is_some());
+    let state_time = msg.state_time_ms();
+    let tag = msg.tag.as_ref().map(|t| t.as_str().to_owned());
+    let edd = msg.estimated_delivery.as_ref().map(|v| v.to_string());
+
+    let existing: Option<(i64, Option<String>, Option<i64>, Option<i64>, String)> = conn
+        .prepare_cached("SELECT id, tag, state_time, state_ts, tags_seen FROM shipments WHERE key = ?1")?
+        .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .optional()?;
+
+    let (shipment_id, created, previous_tag, stale, tag_first_seen) = match existing {
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO shipments (key, tracking_id, tracking_number, slug, title, order_id, tag, subtag,
+                    subtag_message, expected_delivery, estimated_delivery, courier_tracking_link,
+                    courier_redirect_link, state_time, state_ts, state_delivery_id, tags_seen, unverified,
+                    created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19)",
+            )?
+            .execute(params![
+                key,
+                msg.id,
+                msg.tracking_number,
+                msg.slug,
+                msg.title,
+                msg.order_id,
+                tag,
+                msg.subtag,
+                msg.subtag_message,
+                msg.best_expected_delivery,
+                edd,
+                msg.courier_tracking_link,
+                msg.courier_redirect_link,
+                state_time,
+                env.ts,
+                delivery_id,
+                tags_seen_with(",", tag.as_deref()),
+                unverified,
+                now,
+            ])?;
+            (conn.last_insert_rowid(), true, None, false, tag.is_some())
+        }
+        Some((sid, prev_tag, s_time, s_ts, seen)) => {
+            let stale = freshness((state_time, env.ts), (s_time, s_ts)) == Ordering::Less;
+            let first = !stale && tag.as_deref().is_some_and(|t| !seen.contains(&format!(",{t},")));
+            if stale {
+                conn.prepare_cached("UPDATE shipments SET tags_seen = ?2 WHERE id = ?1")?
+                    .execute(params![sid, tags_seen_with(&seen, tag.as_deref())])?;
+            } else {
+                // Fields the update does not carry keep their stored value (coalesce).
+                conn.prepare_cached(
+                    "UPDATE shipments SET tracking_id = coalesce(?2, tracking_id),
+                        tracking_number = coalesce(?3, tracking_number), slug = coalesce(?4, slug),
+                        title = coalesce(?5, title), order_id = coalesce(?6, order_id), tag = coalesce(?7, tag),
+                        subtag = ?8, subtag_message = ?9, expected_delivery = ?10, estimated_delivery = ?11,
+                        courier_tracking_link = coalesce(?12, courier_tracking_link),
+                        courier_redirect_link = coalesce(?13, courier_redirect_link),
+                        state_time = coalesce(?14, state_time), state_ts = coalesce(?15, state_ts),
+                        state_delivery_id = ?16, tags_seen = ?17, unverified = ?18, updated_at = ?19
+                     WHERE id = ?1",
+                )?
+                .execute(params![
+                    sid,
+                    msg.id,
+                    msg.tracking_number,
+                    msg.slug,
+                    msg.title,
+                    msg.order_id,
+                    tag,
+                    msg.subtag,
+                    msg.subtag_message,
+                    msg.best_expected_delivery,
+                    edd,
+                    msg.courier_tracking_link,
+                    msg.courier_redirect_link,
+                    state_time,
+                    env.ts,
+                    delivery_id,
+                    tags_seen_with(&seen, tag.as_deref()),
+                    unverified,
+                    now,
+                ])?;
+            }
+            (sid, false, prev_tag, stale, first)
+        }
+    };
+
+    merge_checkpoints(conn, shipment_id, delivery_id, msg)?;
+    conn.prepare_cached(
+        "UPDATE shipments SET last_location = (
+            SELECT coalesce(location, nullif(trim(coalesce(city, '') || ' ' || coalesce(country, '')), ''))
+            FROM checkpoints WHERE shipment_id = ?1
+            ORDER BY sort_time IS NULL, sort_time DESC LIMIT 1)
+         WHERE id = ?1",
+    )?
+    .execute([shipment_id])?;
+
+    let item = shipment_item(conn, shipment_id)?;
+    Ok(Some(ShipmentChange {
+        shipment_id,
+        created,
+        previous_tag,
+        tag: item.tag.clone(),
+        tag_first_seen,
+        stale,
+        unverified: item.unverified,
+        item,
+    }))
+}
+
+fn tags_seen_with(seen: &str, tag: Option<&str>) -> String {
+    match tag {
+        Some(t) if !seen.contains(&format!(",{t},")) => format!("{seen}{t},"),
+        _ => seen.to_owned(),
+    }
+}
+
+fn merge_checkpoints(conn: &Connection, shipment_id: i64, delivery_id: i64, msg: &Tracking) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO checkpoints (shipment_id, fingerprint, sort_time, checkpoint_time, tag, subtag,
+            subtag_message, message, location, city, state, postal_code, country, slug, events, first_delivery_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?;
+    for c in &msg.checkpoints {
+        let tag = c.tag.as_ref().map(|t| t.as_str().to_owned());
+        let fingerprint = [
+            c.checkpoint_time.as_deref().unwrap_or(""),
+            tag.as_deref().unwrap_or(""),
+            c.subtag.as_deref().unwrap_or(""),
+            c.message.as_deref().unwrap_or(""),
+            c.location.as_deref().unwrap_or(""),
+        ]
+        .join("|");
+        stmt.execute(params![
+            shipment_id,
+            fingerprint,
+            c.checkpoint_time.as_deref().and_then(parse_lenient_ms),
+            c.checkpoint_time,
+            tag,
+            c.subtag,
+            c.subtag_message,
+            c.message,
+            c.location,
+            c.city,
+            c.state,
+            c.postal_code,
+            c.country,
+            c.slug,
+            serde_json::to_string(&c.events).expect("events serialise"),
+            delivery_id,
+        ])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freshness_prefers_state_time_then_ts() {
+        assert_eq!(freshness((Some(2), Some(1)), (Some(1), Some(9))), Ordering::Greater);
+        assert_eq!(freshness((Some(1), Some(1)), (Some(2), Some(0))), Ordering::Less);
+        assert_eq!(freshness((Some(5), Some(3)), (Some(5), Some(4))), Ordering::Less);
+        assert_eq!(freshness((None, Some(3)), (Some(5), Some(2))), Ordering::Greater);
+        assert_eq!(freshness((None, None), (Some(5), Some(2))), Ordering::Equal);
+    }
+
+    #[test]
+    fn tags_seen_accumulates_once() {
+        let s = tags_seen_with(",", Some("InTransit"));
+        let s = tags_seen_with(&s, Some("InTransit"));
+        let s = tags_seen_with(&s, Some("Delivered"));
+        assert_eq!(s, ",InTransit,Delivered,");
+        assert_eq!(tags_seen_with(&s, None), s);
+    }
+}

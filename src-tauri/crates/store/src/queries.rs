@@ -1,0 +1,371 @@
+//! The read side: delivery and shipment lists (newest first, cursor paging), details, counts.
+//! Everything returns the API's own types so both transports serve them as they are.
+
+use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use shipwatch_api::{
+    CheckpointItem, DeliveryItem, DeliveryQuery, Page, ShipmentItem, ShipmentList, ShipmentQuery, TagCount,
+    Verdict,
+};
+
+use crate::{NewDelivery, Result, StoreError};
+
+/// Default and largest page sizes.
+pub const DEFAULT_LIMIT: u32 = 100;
+pub const MAX_LIMIT: u32 = 500;
+
+/// RFC 3339 UTC with milliseconds, e.g. `2026-11-23T16:05:00.123Z`.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&f).unwrap_or_default()
+}
+
+pub fn verdict_from_str(s: &str) -> Verdict {
+    match s {
+        "valid" => Verdict::Valid,
+        "invalid" => Verdict::Invalid,
+        "missing" => Verdict::Missing,
+        "malformed" => Verdict::Malformed,
+        "unverified" => Verdict::Unverified,
+        _ => Verdict::TooLarge,
+    }
+}
+
+pub(crate) fn delivery_item_from_parts(
+    id: i64,
+    d: &NewDelivery,
+    status: u16,
+    duplicate: bool,
+    shipment_id: Option<i64>,
+) -> DeliveryItem {
+    let env = d.envelope.as_ref();
+    let msg = env.and_then(|e| e.msg.as_ref());
+    DeliveryItem {
+        id,
+        received_at: rfc3339_ms(d.received_at_ms),
+        event_id: env.and_then(|e| e.event_id.clone()),
+        event: env.and_then(|e| e.event.as_ref()).map(|e| e.as_str().to_owned()),
+        verdict: verdict_from_str(d.verdict.as_str()),
+        status,
+        duplicate,
+        tracking_number: msg.and_then(|m| m.tracking_number.clone()),
+        slug: msg.and_then(|m| m.slug.clone()),
+        tag: msg.and_then(|m| m.tag.as_ref()).map(|t| t.as_str().to_owned()),
+        order_id: msg.and_then(|m| m.order_id.clone()),
+        shipment_id,
+        size: d.body_size,
+    }
+}
+
+const ITEM_COLUMNS: &str =
+    "id, received_at, event_id, event, verdict, status, duplicate_of, tracking_number, slug, tag,
+     order_id, shipment_id, body_size";
+
+fn delivery_item(r: &Row<'_>) -> rusqlite::Result<DeliveryItem> {
+    Ok(DeliveryItem {
+        id: r.get(0)?,
+        received_at: rfc3339_ms(r.get(1)?),
+        event_id: r.get(2)?,
+        event: r.get(3)?,
+        verdict: verdict_from_str(&r.get::<_, String>(4)?),
+        status: r.get(5)?,
+        duplicate: r.get::<_, Option<i64>>(6)?.is_some(),
+        tracking_number: r.get(7)?,
+        slug: r.get(8)?,
+        tag: r.get(9)?,
+        order_id: r.get(10)?,
+        shipment_id: r.get(11)?,
+        size: r.get(12)?,
+    })
+}
+
+fn limit_of(limit: Option<u32>) -> u32 {
+    limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+}
+
+fn like_pattern(q: &str) -> String {
+    let escaped = q.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Newest first; `before` is the id cursor of the previous page.
+pub fn list_deliveries(conn: &Connection, q: &DeliveryQuery) -> Result<Page<DeliveryItem>> {
+    let mut sql = format!("SELECT {ITEM_COLUMNS} FROM deliveries WHERE 1=1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(before) = q.before.as_deref().filter(|s| !s.is_empty()) {
+        let id: i64 = before.parse().map_err(|_| StoreError::BadQuery(format!("bad cursor {before:?}")))?;
+        sql.push_str(" AND id < ?");
+        args.push(id.into());
+    }
+    match q.verdict.as_deref().filter(|s| !s.is_empty()) {
+        None => {}
+        Some("failed") => sql.push_str(" AND verdict IN ('invalid', 'missing', 'malformed', 'too_large')"),
+        Some(v @ ("valid" | "invalid" | "missing" | "malformed" | "unverified" | "too_large")) => {
+            sql.push_str(" AND verdict = ?");
+            args.push(v.to_owned().into());
+        }
+        Some(other) => {
+            return Err(StoreError::BadQuery(format!(
+                "unknown verdict {other:?}: use valid, invalid, missing, malformed, unverified, too_large or failed"
+            )))
+        }
+    }
+    if let Some(tag) = q.tag.as_deref().filter(|s| !s.is_empty()) {
+        sql.push_str(" AND tag = ?");
+        args.push(tag.to_owned().into());
+    }
+    if let Some(slug) = q.slug.as_deref().filter(|s| !s.is_empty()) {
+        sql.push_str(" AND slug = ?");
+        args.push(slug.to_owned().into());
+    }
+    if let Some(text) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
+        sql.push_str(
+            " AND (tracking_number LIKE ?1q ESCAPE '\\' OR order_id LIKE ?1q ESCAPE '\\' OR event_id LIKE ?1q ESCAPE '\\')",
+        );
+        let p = like_pattern(text);
+        // Three placeholders, same value.
+        sql = sql.replace("?1q", "?");
+        args.push(p.clone().into());
+        args.push(p.clone().into());
+        args.push(p.into());
+    }
+    let limit = limit_of(q.limit);
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", limit + 1));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut items: Vec<DeliveryItem> =
+        stmt.query_map(params_from_iter(args), delivery_item)?.collect::<rusqlite::Result<_>>()?;
+    let next = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|i| i.id.to_string())
+    } else {
+        None
+    };
+    Ok(Page { items, next })
+}
+
+/// Everything stored about one delivery.
+#[derive(Clone, Debug)]
+pub struct DeliveryRecord {
+    pub item: DeliveryItem,
+    pub method: String,
+    pub path: String,
+    pub peer: String,
+    pub forwarded_for: Option<String>,
+    pub cf_connecting_ip: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub body_truncated: bool,
+    /// `current` / `previous` for a valid delivery.
+    pub secret: Option<String>,
+    pub parse_error: Option<String>,
+    pub projection: Option<String>,
+    pub duplicate_of: Option<i64>,
+}
+
+pub fn get_delivery(conn: &Connection, id: i64) -> Result<DeliveryRecord> {
+    conn.prepare_cached(&format!(
+        "SELECT {ITEM_COLUMNS}, method, path, peer, forwarded_for, cf_connecting_ip, headers, body,
+            body_truncated, secret, parse_error, projection, duplicate_of
+         FROM deliveries WHERE id = ?1"
+    ))?
+    .query_row([id], |r| {
+        let headers: String = r.get(18)?;
+        Ok(DeliveryRecord {
+            item: delivery_item(r)?,
+            method: r.get(13)?,
+            path: r.get(14)?,
+            peer: r.get(15)?,
+            forwarded_for: r.get(16)?,
+            cf_connecting_ip: r.get(17)?,
+            headers: serde_json::from_str(&headers).unwrap_or_default(),
+            body: r.get(19)?,
+            body_truncated: r.get(20)?,
+            secret: r.get(21)?,
+            parse_error: r.get(22)?,
+            projection: r.get(23)?,
+            duplicate_of: r.get(24)?,
+        })
+    })
+    .optional()?
+    .ok_or(StoreError::NotFound)
+}
+
+const SHIPMENT_COLUMNS: &str =
+    "id, tracking_id, tracking_number, slug, title, order_id, tag, subtag, subtag_message,
+     expected_delivery, last_location, updated_at, unverified";
+
+fn shipment_row(r: &Row<'_>) -> rusqlite::Result<ShipmentItem> {
+    Ok(ShipmentItem {
+        id: r.get(0)?,
+        tracking_id: r.get(1)?,
+        tracking_number: r.get(2)?,
+        slug: r.get(3)?,
+        title: r.get(4)?,
+        order_id: r.get(5)?,
+        tag: r.get(6)?,
+        subtag: r.get(7)?,
+        subtag_message: r.get(8)?,
+        expected_delivery: r.get(9)?,
+        last_location: r.get(10)?,
+        updated_at: rfc3339_ms(r.get(11)?),
+        unverified: r.get(12)?,
+    })
+}
+
+pub fn shipment_item(conn: &Connection, id: i64) -> Result<ShipmentItem> {
+    conn.prepare_cached(&format!("SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE id = ?1"))?
+        .query_row([id], shipment_row)
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Most recently changed first; the cursor is `updated_at:id`.
+pub fn list_shipments(conn: &Connection, q: &ShipmentQuery) -> Result<ShipmentList> {
+    let mut sql = format!("SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE 1=1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(before) = q.before.as_deref().filter(|s| !s.is_empty()) {
+        let (u, i) = before
+            .split_once(':')
+            .and_then(|(u, i)| Some((u.parse::<i64>().ok()?, i.parse::<i64>().ok()?)))
+            .ok_or_else(|| StoreError::BadQuery(format!("bad cursor {before:?}")))?;
+        sql.push_str(" AND (updated_at < ? OR (updated_at = ? AND id < ?))");
+        args.extend([u.into(), u.into(), i.into()]);
+    }
+    if let Some(tag) = q.tag.as_deref().filter(|s| !s.is_empty()) {
+        sql.push_str(" AND tag = ?");
+        args.push(tag.to_owned().into());
+    }
+    if let Some(text) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
+        sql.push_str(" AND (tracking_number LIKE ? ESCAPE '\\' OR order_id LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\')");
+        let p = like_pattern(text);
+        args.extend([p.clone().into(), p.clone().into(), p.into()]);
+    }
+    let limit = limit_of(q.limit);
+    sql.push_str(&format!(" ORDER BY updated_at DESC, id DESC LIMIT {}", limit + 1));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows: Vec<(ShipmentItem, i64)> = stmt
+        .query_map(params_from_iter(args), |r| Ok((shipment_row(r)?, r.get::<_, i64>(11)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|(s, u)| format!("{u}:{}", s.id))
+    } else {
+        None
+    };
+    Ok(ShipmentList { items: rows.into_iter().map(|(s, _)| s).collect(), next, counts: tag_counts(conn)? })
+}
+
+/// Shipments by tag, over all shipments, most first.
+pub fn tag_counts(conn: &Connection) -> Result<Vec<TagCount>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT coalesce(tag, 'Unknown'), count(*) FROM shipments GROUP BY 1 ORDER BY 2 DESC, 1",
+    )?;
+    let rows = stmt.query_map([], |r| Ok(TagCount { tag: r.get(0)?, count: r.get(1)? }))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A shipment's stored extras for its detail page.
+#[derive(Clone, Debug)]
+pub struct ShipmentRecord {
+    pub item: ShipmentItem,
+    pub courier_tracking_link: Option<String>,
+    pub courier_redirect_link: Option<String>,
+    pub estimated_delivery: Option<serde_json::Value>,
+    /// Oldest first.
+    pub checkpoints: Vec<CheckpointItem>,
+    /// Newest first (at most 500).
+    pub deliveries: Vec<DeliveryItem>,
+}
+
+pub fn get_shipment(conn: &Connection, id: i64) -> Result<ShipmentRecord> {
+    let item = shipment_item(conn, id)?;
+    let (ctl, crl, edd): (Option<String>, Option<String>, Option<String>) = conn
+        .prepare_cached("SELECT courier_tracking_link, courier_redirect_link, estimated_delivery FROM shipments WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT checkpoint_time, tag, subtag, subtag_message, message, location, city, state, postal_code, country,
+            slug, events
+         FROM checkpoints WHERE shipment_id = ?1 ORDER BY sort_time IS NULL, sort_time, checkpoint_time",
+    )?;
+    let checkpoints = stmt
+        .query_map([id], |r| {
+            let events: String = r.get(11)?;
+            Ok(CheckpointItem {
+                checkpoint_time: r.get(0)?,
+                tag: r.get(1)?,
+                subtag: r.get(2)?,
+                subtag_message: r.get(3)?,
+                message: r.get(4)?,
+                location: r.get(5)?,
+                city: r.get(6)?,
+                state: r.get(7)?,
+                postal_code: r.get(8)?,
+                country: r.get(9)?,
+                slug: r.get(10)?,
+                events: serde_json::from_str(&events).unwrap_or_default(),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ITEM_COLUMNS} FROM deliveries WHERE shipment_id = ?1 ORDER BY id DESC LIMIT 500"
+    ))?;
+    let deliveries = stmt.query_map([id], delivery_item)?.collect::<rusqlite::Result<_>>()?;
+    Ok(ShipmentRecord {
+        item,
+        courier_tracking_link: ctl,
+        courier_redirect_link: crl,
+        estimated_delivery: edd.and_then(|s| serde_json::from_str(&s).ok()),
+        checkpoints,
+        deliveries,
+    })
+}
+
+/// Counts for the status bar.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub total: i64,
+    pub since: i64,
+    pub failures_since: i64,
+    pub last_received_at_ms: Option<i64>,
+}
+
+/// Totals, and deliveries / signature failures received at or after `since_ms`.
+pub fn delivery_counts(conn: &Connection, since_ms: i64) -> Result<DeliveryCounts> {
+    let (total, last): (i64, Option<i64>) = conn
+        .prepare_cached("SELECT count(*), max(received_at) FROM deliveries")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (since, failures): (i64, i64) = conn
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(verdict IN ('invalid', 'missing', 'malformed')), 0)
+             FROM deliveries WHERE received_at >= ?1",
+        )?
+        .query_row([since_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(DeliveryCounts { total, since, failures_since: failures, last_received_at_ms: last })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_has_milliseconds_and_z() {
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("a%b_c"), "%a\\%b\\_c%");
+    }
+}
+
+/// The newest delivery with this event id.
+pub fn find_delivery_by_event_id(conn: &Connection, event_id: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM deliveries WHERE event_id = ?1 ORDER BY id DESC LIMIT 1")?
+        .query_row([event_id], |r| r.get(0))
+        .optional()?)
+}

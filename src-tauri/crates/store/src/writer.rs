@@ -1,0 +1,270 @@
+//! [`Store`]: the single writer thread and the pool of readers.
+//!
+//! Every write goes through one thread that owns the only read-write connection. It takes the first
+//! waiting job, drains whatever else is queued (up to `max_batch`), runs them all in one IMMEDIATE
+//! transaction (one savepoint each, so one bad delivery cannot fail the others) and commits once: a
+//! single WAL fsync for the whole group. Only after the commit is each caller answered, so a 2xx is
+//! never sent for a delivery that is not on disk.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{conn, migrations, NewDelivery, Result, StoreError, StoredDelivery};
+
+/// Writer tuning.
+#[derive(Clone, Debug)]
+pub struct WriterConfig {
+    /// fsync the WAL at each commit (`synchronous=FULL`): survives power loss, not just a crash.
+    pub full_sync: bool,
+    /// Most jobs in one transaction.
+    pub max_batch: usize,
+    /// Jobs that may wait for the writer; senders wait beyond that (backpressure, bounded memory).
+    pub queue: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig { full_sync: true, max_batch: 256, queue: 1024 }
+    }
+}
+
+/// A notification decision to keep (sent, suppressed with its reason, or failed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NotificationRecord {
+    pub created_at_ms: i64,
+    pub shipment_id: Option<i64>,
+    pub delivery_id: Option<i64>,
+    pub tag: Option<String>,
+    pub summary: String,
+    pub body: String,
+    /// `sent`, `suppressed` or `failed`.
+    pub outcome: String,
+    pub reason: Option<String>,
+}
+
+enum Job {
+    Insert(Box<NewDelivery>, oneshot::Sender<Result<StoredDelivery>>),
+    Notification(NotificationRecord, oneshot::Sender<Result<i64>>),
+}
+
+/// Handle to the database: cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    jobs: mpsc::Sender<Job>,
+    readers: Arc<ReaderPool>,
+    path: Arc<PathBuf>,
+    writer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) `shipwatch.db` in `data_dir`, applies migrations and starts the writer.
+    pub fn open(data_dir: &Path, config: WriterConfig) -> Result<Store> {
+        Self::open_file(&crate::db_path(data_dir), config)
+    }
+
+    /// Opens a database at an explicit path.
+    pub fn open_file(path: &Path, config: WriterConfig) -> Result<Store> {
+        let mut conn = conn::open_writer(path, config.full_sync)?;
+        migrations::migrate(&mut conn, path)?;
+        // A reader up front proves the file is readable and primes the pool.
+        let first_reader = conn::open_reader(path)?;
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let max_batch = config.max_batch.max(1);
+        let handle = std::thread::Builder::new()
+            .name("shipwatch-writer".into())
+            .spawn(move || writer_loop(conn, rx, max_batch))
+            .map_err(|e| StoreError::Open {
+                path: path.to_owned(),
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
+        Ok(Store {
+            jobs: tx,
+            readers: Arc::new(ReaderPool { path: path.to_owned(), idle: Mutex::new(vec![first_reader]) }),
+            path: Arc::new(path.to_owned()),
+            writer: Arc::new(Mutex::new(Some(handle))),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stores a delivery (dedup, projection) and returns once it is committed to disk.
+    pub async fn insert(&self, delivery: NewDelivery) -> Result<StoredDelivery> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs.send(Job::Insert(Box::new(delivery), tx)).await.map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Keeps a notification decision.
+    pub async fn record_notification(&self, record: NotificationRecord) -> Result<i64> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs.send(Job::Notification(record, tx)).await.map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Runs a read on a pooled read-only connection, off the async threads.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || pool.with(f)).await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Runs a read on the calling thread (for CLI tools and tests outside a runtime).
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.readers.with(f)
+    }
+
+    /// Stops accepting jobs, lets the writer finish what is queued, and waits for it.
+    /// Other clones of this handle keep the queue open until they are dropped.
+    pub fn close(self) {
+        let last = Arc::strong_count(&self.writer) == 1;
+        let handle = if last { self.writer.lock().ok().and_then(|mut h| h.take()) } else { None };
+        drop(self.jobs);
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReaderPool {
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = match self.idle.lock().expect("reader pool").pop() {
+            Some(c) => c,
+            None => conn::open_reader(&self.path)?,
+        };
+        let out = f(&conn);
+        let mut idle = self.idle.lock().expect("reader pool");
+        if idle.len() < 8 {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, &mut batch);
+    }
+    tracing::debug!("storage writer stopped");
+}
+
+enum Outcome {
+    Insert(oneshot::Sender<Result<StoredDelivery>>, Result<StoredDelivery>),
+    Notification(oneshot::Sender<Result<i64>>, Result<i64>),
+}
+
+/// One transaction for the whole batch; callers are answered after the commit (or all get the
+/// error if the commit fails: nothing of theirs is on disk then).
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot begin a write transaction");
+            for job in batch.drain(..) {
+                fail_job(job, &e);
+            }
+            return;
+        }
+    };
+    for job in batch.drain(..) {
+        match job {
+            Job::Insert(delivery, reply) => {
+                let r = in_savepoint(&tx, |sp| crate::projection::store_delivery(sp, &delivery));
+                outcomes.push(Outcome::Insert(reply, r));
+            }
+            Job::Notification(record, reply) => {
+                let r = in_savepoint(&tx, |sp| insert_notification(sp, &record));
+                outcomes.push(Outcome::Notification(reply, r));
+            }
+        }
+    }
+    if let Err(e) = tx.commit() {
+        tracing::error!(error = %e, "commit failed; the deliveries of this batch are answered 503");
+        for o in outcomes {
+            match o {
+                Outcome::Insert(reply, _) => {
+                    let _ = reply.send(Err(StoreError::Sqlite(clone_err(&e))));
+                }
+                Outcome::Notification(reply, _) => {
+                    let _ = reply.send(Err(StoreError::Sqlite(clone_err(&e))));
+                }
+            }
+        }
+        return;
+    }
+    for o in outcomes {
+        match o {
+            Outcome::Insert(reply, r) => {
+                let _ = reply.send(r);
+            }
+            Outcome::Notification(reply, r) => {
+                let _ = reply.send(r);
+            }
+        }
+    }
+}
+
+fn in_savepoint<T>(tx: &rusqlite::Transaction<'_>, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    tx.execute_batch("SAVEPOINT job")?;
+    match f(tx) {
+        Ok(v) => {
+            tx.execute_batch("RELEASE job")?;
+            Ok(v)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a write failed; rolled back on its own");
+            tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            Err(e)
+        }
+    }
+}
+
+fn insert_notification(conn: &Connection, r: &NotificationRecord) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT INTO notifications (created_at, shipment_id, delivery_id, tag, summary, body, outcome, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(rusqlite::params![
+        r.created_at_ms, r.shipment_id, r.delivery_id, r.tag, r.summary, r.body, r.outcome, r.reason
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+fn clone_err(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(code, msg) => rusqlite::Error::SqliteFailure(*code, msg.clone()),
+        other => rusqlite::Error::InvalidParameterName(other.to_string()),
+    }
+}
+
+fn fail_job(job: Job, e: &rusqlite::Error) {
+    match job {
+        Job::Insert(_, reply) => {
+            let _ = reply.send(Err(StoreError::Sqlite(clone_err(e))));
+        }
+        Job::Notification(_, reply) => {
+            let _ = reply.send(Err(StoreError::Sqlite(clone_err(e))));
+        }
+    }
+}
