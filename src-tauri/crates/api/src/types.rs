@@ -389,3 +389,116 @@ pub struct TestDeliveryResult {
 pub struct ApiErrorBody {
     pub error: String,
 }
+
+/// `GET /api/tunnel`: the supervised tunnel command, when one is configured.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct TunnelStatus {
+    /// `off` (no command set), `starting`, `running`, `restarting`, `stopped`.
+    pub state: String,
+    pub command: Option<String>,
+    /// The public URL the command printed (its current or last run).
+    pub public_url: Option<String>,
+    pub pid: Option<u32>,
+    pub restarts: u32,
+    /// How the last run ended.
+    pub last_exit: Option<String>,
+    /// Its last output lines, oldest first.
+    pub log: Vec<String>,
+}
+
+/// Which hop a self-test through the tunnel stopped at.
+#[derive(Serialize, Deserialize, TS, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum SelfTestHop {
+    /// Arrived byte-exact with a valid signature.
+    Ok,
+    /// No public URL is set and no tunnel printed one.
+    NoPublicUrl,
+    /// The tunnel's hostname does not resolve.
+    Dns,
+    /// Nothing answers at the public address.
+    Connect,
+    /// The TLS handshake failed.
+    Tls,
+    /// No answer in time.
+    Timeout,
+    /// The tunnel answered but could not reach Shipwatch (502/503/504 from the tunnel).
+    TunnelDown,
+    /// Something answered 404: the tunnel points at the wrong port or the path is wrong.
+    WrongPath,
+    /// Our receiver answered, but not 200 (e.g. 401: the signature failed on the way).
+    Rejected,
+    /// 200, but no delivery with that event id reached our receiver (something else answered).
+    NotArrived,
+    /// It arrived, but its body was changed on the way (a proxy re-wrote it).
+    BodyAltered,
+}
+
+/// `POST /api/self-test`: a signed sample sent through the public URL and looked for on arrival.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct SelfTestResult {
+    pub ok: bool,
+    pub hop: SelfTestHop,
+    /// What happened, in one sentence.
+    pub message: String,
+    /// What to do about it.
+    pub advice: Option<String>,
+    /// The URL posted to.
+    pub url: Option<String>,
+    pub status: Option<u16>,
+    #[ts(type = "number | null")]
+    pub round_trip_ms: Option<u64>,
+    /// The delivery as stored, when it arrived.
+    #[ts(type = "number | null")]
+    pub delivery_id: Option<i64>,
+}
+
+/// `POST /api/deliveries/{id}/replay`: send a stored delivery again.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, Default, PartialEq)]
+#[ts(export)]
+pub struct ReplayRequest {
+    /// A URL to send it to; absent = into Shipwatch's own pipeline (re-verify, re-project, stored as a
+    /// new delivery).
+    #[ts(optional)]
+    pub to: Option<String>,
+    /// Re-sign with the current secret (the original header is replaced).
+    #[ts(optional)]
+    pub resign: Option<bool>,
+    /// An edited body (UTF-8) to send instead of the stored one; usually with `resign`.
+    #[ts(optional)]
+    pub body: Option<String>,
+}
+
+/// What the target answered to a replay.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct ReplayResult {
+    pub target: String,
+    pub status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    /// The response body (UTF-8, lossy; at most 1 MiB).
+    pub body: String,
+    #[ts(type = "number")]
+    pub round_trip_ms: u64,
+    /// Why it could not be sent (which hop failed), when it could not.
+    pub error: Option<String>,
+    /// The new delivery, when replayed into our own receiver.
+    #[ts(type = "number | null")]
+    pub delivery_id: Option<i64>,
+}
+
+/// `POST /api/reverify-failed`: check every failed delivery again with the secrets set now.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct ReverifyFailedResult {
+    #[ts(type = "number")]
+    pub checked: i64,
+    /// Now valid: their verdict is updated and they were projected onto shipments.
+    #[ts(type = "number")]
+    pub now_valid: i64,
+    #[ts(type = "number")]
+    pub shipments_updated: i64,
+}
