@@ -1,0 +1,72 @@
+// The settings form: what changed since it was loaded, as a SettingsUpdate.
+import type { SettingsUpdate } from '../generated/SettingsUpdate';
+import type { SettingsView } from '../generated/SettingsView';
+
+export interface SettingsForm {
+  listen: string;
+  webhook_path: string;
+  /** KiB as typed; '' = default. */
+  body_limit_kib: string;
+  notify_tags: string[];
+  quiet_enabled: boolean;
+  quiet_start: string;
+  quiet_end: string;
+  notifications_paused: boolean;
+  autostart: boolean;
+  public_url: string;
+  tunnel_command: string;
+}
+
+export function formFromView(v: SettingsView): SettingsForm {
+  return {
+    listen: v.listen,
+    webhook_path: v.webhook_path,
+    body_limit_kib: String(Math.round(v.body_limit / 1024)),
+    notify_tags: [...v.notify_tags],
+    quiet_enabled: v.quiet_hours !== null,
+    quiet_start: v.quiet_hours?.start ?? '22:00',
+    quiet_end: v.quiet_hours?.end ?? '07:00',
+    notifications_paused: v.notifications_paused,
+    autostart: v.autostart,
+    public_url: v.public_url ?? '',
+    tunnel_command: v.tunnel_command ?? '',
+  };
+}
+
+const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+
+/** Only the fields that differ from `v` (absent fields stay as they are on the server). */
+export function diffSettings(v: SettingsView, f: SettingsForm): SettingsUpdate {
+  const u: SettingsUpdate = {};
+  if (f.listen.trim() !== v.listen) u.listen = f.listen.trim();
+  if (f.webhook_path.trim() !== v.webhook_path) u.webhook_path = f.webhook_path.trim();
+  const kib = f.body_limit_kib.trim();
+  if (kib !== String(Math.round(v.body_limit / 1024))) u.body_limit = kib === '' ? null : Math.round(Number(kib) * 1024);
+  if (!sameSet(f.notify_tags, v.notify_tags)) u.notify_tags = [...f.notify_tags];
+  const qh = f.quiet_enabled ? { start: f.quiet_start, end: f.quiet_end } : null;
+  const cur = v.quiet_hours;
+  if ((qh === null) !== (cur === null) || (qh && cur && (qh.start !== cur.start || qh.end !== cur.end))) u.quiet_hours = qh;
+  if (f.notifications_paused !== v.notifications_paused) u.notifications_paused = f.notifications_paused;
+  if (f.autostart !== v.autostart) u.autostart = f.autostart;
+  if (f.public_url.trim() !== (v.public_url ?? '')) u.public_url = f.public_url.trim();
+  if (f.tunnel_command.trim() !== (v.tunnel_command ?? '')) u.tunnel_command = f.tunnel_command.trim();
+  return u;
+}
+
+/** Problems a person should fix before saving (field → message). */
+export function validateForm(f: SettingsForm): Partial<Record<keyof SettingsForm, string>> {
+  const e: Partial<Record<keyof SettingsForm, string>> = {};
+  const listen = f.listen.trim();
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):(\d{1,5})$/.exec(listen);
+  if (!m || Number(m[2]) > 65535) e.listen = 'Use host:port, e.g. 127.0.0.1:8787.';
+  const path = f.webhook_path.trim();
+  if (!path.startsWith('/') || /\s|\?|#/.test(path)) e.webhook_path = 'A path starting with /, e.g. /webhooks/aftership.';
+  const kib = f.body_limit_kib.trim();
+  if (kib !== '' && !(/^\d+$/.test(kib) && Number(kib) >= 1 && Number(kib) <= 1024 * 1024))
+    e.body_limit_kib = 'A whole number of KiB (1024 = 1 MiB), or empty for the default.';
+  const hm = /^([01]\d|2[0-3]):[0-5]\d$/;
+  if (f.quiet_enabled && (!hm.test(f.quiet_start) || !hm.test(f.quiet_end))) e.quiet_start = 'Times as HH:MM.';
+  return e;
+}
+
+export const isEmptyUpdate = (u: SettingsUpdate) => Object.keys(u).length === 0;

@@ -1,0 +1,276 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { errorMessage } from '../backend';
+import { CopyField, ErrorBox, HttpStatus, Loading, TagBadge, VerdictBadge } from '../components/common';
+import type { DeliveryItem } from '../generated/DeliveryItem';
+import type { SettingsView } from '../generated/SettingsView';
+import type { TestDeliveryResult } from '../generated/TestDeliveryResult';
+import { verdictInfo } from '../lib/format';
+import { deliveryHref } from '../lib/router';
+import { joinUrl, tunnelCommands, validatePublicUrl } from '../lib/setup';
+import { api, onLive, refreshStatus, showToast, status } from '../state/app';
+
+function Step({ n, title, done, children, testid }: { n: number; title: string; done: boolean; children: ComponentChildren; testid?: string }) {
+  return (
+    <section class={`card step${done ? ' done' : ''}`} data-testid={testid}>
+      <div class="step-head">
+        <span class="step-n" aria-hidden="true">
+          {done ? '✓' : n}
+        </span>
+        <h2>{title}</h2>
+      </div>
+      <div class="step-body">{children}</div>
+    </section>
+  );
+}
+
+export function Setup() {
+  const s = status.value;
+  const [settings, setSettings] = useState<SettingsView | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [publicUrl, setPublicUrl] = useState('');
+  const [secret, setSecret] = useState('');
+  const [savingUrl, setSavingUrl] = useState(false);
+  const [savingSecret, setSavingSecret] = useState(false);
+  const [urlError, setUrlError] = useState<string | null>(null);
+  const [secretError, setSecretError] = useState<string | null>(null);
+  const [testError, setTestError] = useState<string | null>(null);
+  const [testing, setTesting] = useState(false);
+  const [result, setResult] = useState<TestDeliveryResult | null>(null);
+  const [arrived, setArrived] = useState<DeliveryItem | null>(null);
+  const seen = useRef(new Map<number, DeliveryItem>());
+  const waitingFor = useRef<number | null>(null);
+
+  useEffect(() => {
+    api()
+      .getSettings()
+      .then((v) => {
+        setSettings(v);
+        setPublicUrl(v.public_url ?? '');
+      })
+      .catch((e) => setLoadError(errorMessage(e)));
+    void refreshStatus();
+  }, []);
+
+  useEffect(
+    () =>
+      onLive((e) => {
+        if (e.type !== 'delivery') return;
+        seen.current.set(e.delivery.id, e.delivery);
+        if (waitingFor.current === e.delivery.id) setArrived(e.delivery);
+      }),
+    [],
+  );
+
+  if (loadError) return <ErrorBox message={loadError} />;
+  if (!settings || !s) return <Loading what="Loading setup" />;
+
+  const urlCheck = validatePublicUrl(publicUrl);
+  const fullUrl = publicUrl.trim() && urlCheck.ok ? joinUrl(publicUrl.trim(), s.webhook_path) : s.public_webhook_url;
+  const commands = tunnelCommands(s.local_webhook_url ?? (s.receiver.state !== 'stopped' ? `http://${s.receiver.addr}` : null));
+  const receiverOk = s.receiver.state === 'listening';
+  const allDone = s.secret_configured && !!s.public_url && receiverOk;
+
+  const saveUrl = async () => {
+    setSavingUrl(true);
+    setUrlError(null);
+    try {
+      const v = await api().updateSettings({ public_url: publicUrl.trim() });
+      setSettings(v);
+      setPublicUrl(v.public_url ?? '');
+      await refreshStatus();
+      showToast('Public URL saved');
+    } catch (e) {
+      setUrlError(errorMessage(e));
+    } finally {
+      setSavingUrl(false);
+    }
+  };
+  const saveSecret = async () => {
+    setSavingSecret(true);
+    setSecretError(null);
+    try {
+      const v = await api().updateSettings({ secret });
+      setSettings(v);
+      setSecret('');
+      await refreshStatus();
+      showToast('Secret saved');
+    } catch (e) {
+      setSecretError(errorMessage(e));
+    } finally {
+      setSavingSecret(false);
+    }
+  };
+  const sendTest = async () => {
+    setTesting(true);
+    setTestError(null);
+    setResult(null);
+    setArrived(null);
+    waitingFor.current = null;
+    try {
+      const r = await api().sendTestDelivery({});
+      setResult(r);
+      waitingFor.current = r.delivery_id;
+      if (r.delivery_id !== null && seen.current.has(r.delivery_id)) setArrived(seen.current.get(r.delivery_id)!);
+    } catch (e) {
+      setTestError(errorMessage(e));
+    } finally {
+      setTesting(false);
+    }
+  };
+
+  return (
+    <div class="view page setup" data-testid="setup-view">
+      <div class="page-head">
+        <h1>Set up Shipwatch</h1>
+        <span class="muted">
+          {allDone ? 'All set: AfterShip can reach you and every delivery is verified.' : 'Five steps, about two minutes.'}
+        </span>
+      </div>
+
+      <Step n={1} title="Your receiver" done={receiverOk} testid="step-receiver">
+        {s.receiver.state === 'listening' ? (
+          <p>
+            Shipwatch is listening for webhooks on <code>{s.receiver.addr}</code>. This is the local address your tunnel
+            forwards to:
+          </p>
+        ) : s.receiver.state === 'failed' ? (
+          <p class="bad">
+            The receiver could not start on <code>{s.receiver.addr}</code>: {s.receiver.message}. Pick another listen
+            address in <a href="#/settings">Settings</a>.
+          </p>
+        ) : (
+          <p class="bad">The receiver is stopped. Start it from the tray menu or restart Shipwatch.</p>
+        )}
+        {s.local_webhook_url && <CopyField value={s.local_webhook_url} testid="setup-local-url" />}
+      </Step>
+
+      <Step n={2} title="Put a tunnel in front of it" done={!!s.public_url} testid="step-tunnel">
+        <p>
+          AfterShip only calls public HTTPS addresses (ports 80, 443 or 8080), so run a tunnel on this machine that
+          forwards to the receiver, for example:
+        </p>
+        {commands.map((c) => (
+          <CopyField value={c} testid="tunnel-command" />
+        ))}
+        <label class="field">
+          <span>Public URL of your tunnel</span>
+          <div class="inline">
+            <input
+              data-testid="setup-public-url"
+              type="url"
+              placeholder="https://your-tunnel.trycloudflare.com"
+              value={publicUrl}
+              onInput={(e) => setPublicUrl((e.currentTarget as HTMLInputElement).value)}
+            />
+            <button
+              type="button"
+              class="btn btn-primary"
+              data-testid="save-public-url"
+              disabled={savingUrl || !urlCheck.ok || publicUrl.trim() === (settings.public_url ?? '')}
+              onClick={saveUrl}
+            >
+              {savingUrl ? 'Saving…' : 'Save'}
+            </button>
+          </div>
+        </label>
+        {urlCheck.message && <p class={urlCheck.ok ? 'note' : 'note warn'}>{urlCheck.message}</p>}
+        {urlError && <ErrorBox message={urlError} />}
+        <p class="muted small">
+          AfterShip retries a failed delivery for about 68 hours, but only to the same URL: a quick tunnel that gets a
+          new hostname each time it starts loses those retries. A named tunnel or a reserved domain keeps them.
+        </p>
+      </Step>
+
+      <Step n={3} title="Add the URL in AfterShip" done={!!s.public_url} testid="step-aftership">
+        <p>
+          In AfterShip open <strong>Settings → Notifications → Webhooks</strong>, add this URL and save:
+        </p>
+        {fullUrl ? (
+          <CopyField value={fullUrl} testid="setup-aftership-url" />
+        ) : (
+          <p class="muted">Enter your tunnel's public URL above and the full webhook URL appears here.</p>
+        )}
+        <p class="muted small">
+          The same page shows your <strong>webhook secret</strong>: copy it for the next step.
+        </p>
+      </Step>
+
+      <Step n={4} title="Paste your webhook secret" done={s.secret_configured} testid="step-secret">
+        {settings.secrets_from_env ? (
+          <p>
+            The secret comes from the environment (<code>SHIPWATCH_SECRET</code>){settings.secret_hint ? <> : {settings.secret_hint}</> : null}.
+            Change it there.
+          </p>
+        ) : (
+          <>
+            <p>
+              Every delivery is checked against it (HMAC-SHA256 of the raw body). Without it nothing can be verified,
+              so deliveries are accepted as <em>unverified</em>.
+              {settings.secret_set && (
+                <>
+                  {' '}
+                  A secret is set: <code data-testid="secret-hint">{settings.secret_hint ?? '••••'}</code>. Typing a new one
+                  replaces it.
+                </>
+              )}
+            </p>
+            <div class="inline">
+              <input
+                data-testid="setup-secret"
+                type="password"
+                autocomplete="off"
+                spellcheck={false}
+                placeholder={settings.secret_set ? 'New secret (replaces the current one)' : 'Webhook secret from AfterShip'}
+                value={secret}
+                onInput={(e) => setSecret((e.currentTarget as HTMLInputElement).value)}
+                onKeyDown={(e) => e.key === 'Enter' && secret && void saveSecret()}
+              />
+              <button type="button" class="btn btn-primary" data-testid="save-secret" disabled={!secret || savingSecret} onClick={saveSecret}>
+                {savingSecret ? 'Saving…' : 'Save secret'}
+              </button>
+            </div>
+            {secretError && <ErrorBox message={secretError} />}
+          </>
+        )}
+      </Step>
+
+      <Step n={5} title="Send a signed test delivery" done={!!arrived && arrived.verdict === 'valid'} testid="step-test">
+        <p>
+          Shipwatch signs a sample delivery with your secret and posts it to its own receiver, exactly as AfterShip
+          would. It should arrive in the feed with a passing signature.
+          {!s.secret_configured && <strong> Save a secret first, or it arrives unverified.</strong>}
+        </p>
+        <button type="button" class="btn btn-primary" data-testid="setup-send-test" disabled={testing} onClick={sendTest}>
+          {testing ? 'Sending…' : 'Send a signed test delivery'}
+        </button>
+        {testError && <ErrorBox message={testError} />}
+        {result && (
+          <div class="test-result" data-testid="test-result">
+            <p>
+              Our receiver answered <HttpStatus status={result.status} /> for tracking number{' '}
+              <code>{result.tracking_number}</code>
+              {result.delivery_id !== null ? <> (delivery #{result.delivery_id})</> : ' but did not store it'}.
+            </p>
+            {arrived ? (
+              <a href={deliveryHref(arrived.id)} class="row mini-row arrived" data-testid="test-arrived" data-verdict={arrived.verdict}>
+                <span>{verdictInfo(arrived.verdict).kind === 'pass' ? '✓ Arrived in the feed' : 'Arrived in the feed'}</span>
+                <TagBadge tag={arrived.tag} />
+                <VerdictBadge verdict={arrived.verdict} />
+                <span class="muted small">open it →</span>
+              </a>
+            ) : result.delivery_id !== null ? (
+              <p class="muted" data-testid="test-waiting">
+                Waiting for it on the live feed…
+              </p>
+            ) : null}
+          </div>
+        )}
+        <p class="muted small">
+          AfterShip's own “Send test webhook” button (on the webhooks page) shows up in the <a href="#/feed">feed</a> the
+          same way, through your tunnel.
+        </p>
+      </Step>
+    </div>
+  );
+}
