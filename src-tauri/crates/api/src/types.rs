@@ -502,3 +502,25 @@ pub struct ReverifyFailedResult {
     #[ts(type = "number")]
     pub shipments_updated: i64,
 }
+
+/// One attempt (or the pending state) of forwarding a delivery to the developer's URL.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct ForwardAttempt {
+    #[ts(type = "number")]
+    pub delivery_id: i64,
+    pub target: String,
+    /// `pending` (queued), `retrying` (failed, will retry), `delivered` (2xx), `gave_up`.
+    pub state: String,
+    pub attempts: u32,
+    /// The target's last status, when it answered.
+    pub status: Option<u16>,
+    /// Why the last attempt failed, when it failed.
+    pub error: Option<String>,
+    /// RFC 3339 of the last attempt.
+    pub last_attempt_at: Option<String>,
+    /// RFC 3339 of the next retry (`retrying` only).
+    pub next_attempt_at: Option<String>,
+    #[ts(type = "number | null")]
+    pub round_trip_ms: Option<u64>,
+}
