@@ -16,4 +16,16 @@ public_url?: string,
 /**
  * `""` clears.
  */
-tunnel_command?: string, };
+tunnel_command?: string, 
+/**
+ * `""` turns forward mode off.
+ */
+forward_url?: string, forward_failing?: boolean, 
+/**
+ * `null` keeps deliveries forever.
+ */
+retention_days?: number | null, 
+/**
+ * `null` removes the size limit.
+ */
+retention_max_mb?: number | null, };

@@ -10,6 +10,26 @@ export type SettingsView = { secret_set: boolean,
  */
 secret_hint: string | null, previous_secret_set: boolean, previous_secret_hint: string | null, 
 /**
- * Set by the environment (`SHIPWATCH_SECRET`...): the settings file value is overridden.
+ * `SHIPWATCH_SECRET` overrides the current secret of the settings file.
  */
-secrets_from_env: boolean, listen: string, webhook_path: string, body_limit: number, notify_tags: Array<string>, quiet_hours: QuietHours | null, notifications_paused: boolean, autostart: boolean, public_url: string | null, tunnel_command: string | null, };
+secrets_from_env: boolean, listen: string, webhook_path: string, body_limit: number, notify_tags: Array<string>, quiet_hours: QuietHours | null, notifications_paused: boolean, autostart: boolean, public_url: string | null, tunnel_command: string | null, 
+/**
+ * `SHIPWATCH_PREVIOUS_SECRET` overrides the previous secret of the settings file.
+ */
+previous_secret_from_env: boolean, 
+/**
+ * Forward mode: valid deliveries are sent on to this URL (absent = off).
+ */
+forward_url: string | null, 
+/**
+ * Forward failing deliveries too.
+ */
+forward_failing: boolean, 
+/**
+ * Keep deliveries this many days (absent = forever).
+ */
+retention_days: number | null, 
+/**
+ * Keep the database under this many MB (absent = no limit).
+ */
+retention_max_mb: number | null, };

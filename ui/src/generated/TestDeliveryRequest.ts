@@ -8,4 +8,16 @@ export type TestDeliveryRequest = {
 /**
  * Tag of the sample (default `InTransit`).
  */
-tag?: string, };
+tag?: string, 
+/**
+ * Subtag (default: the tag's `_001`).
+ */
+subtag?: string, 
+/**
+ * `v4` (legacy, default) or `versioned` (2025-07 shape, with `as-webhook-version`).
+ */
+shape?: string, 
+/**
+ * Any URL to post to instead of our own receiver.
+ */
+to?: string, };

@@ -1,5 +1,7 @@
-//! AfterShip-shaped sample deliveries (legacy v4, like AfterShip's published sample) for tests, the
-//! benchmark and "send a test delivery".
+//! AfterShip-shaped sample deliveries for tests, the benchmark and "send a test delivery": the legacy
+//! v4 shape ([`sample_body`], like AfterShip's published sample) and the versioned shape
+//! ([`versioned_body`], 2023-10 onward as of [`DEFAULT_WEBHOOK_VERSION`]), for any tag and subtag
+//! ([`subtags_of`] lists the known ones).
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -25,6 +27,12 @@ pub struct SampleOptions {
     /// [`SampleOptions::CHECKPOINTS_FOR_17_KB`] (42) about 17.3 KB, near the `Content-Length: 17676`
     /// of AfterShip's sample request.
     pub checkpoints: usize,
+    /// `subtag` of the shipment and its last checkpoint; `None` = the tag's `_001`.
+    pub subtag: Option<String>,
+    /// `subtag_message`; `None` = AfterShip's wording for the subtag when known, else the tag's.
+    pub subtag_message: Option<String>,
+    /// The envelope's `event`; `None` = `tracking_update` (the only event legacy v4 sends).
+    pub event: Option<crate::EventKind>,
 }
 
 impl SampleOptions {
@@ -44,6 +52,9 @@ impl SampleOptions {
             order_id: None,
             ts,
             checkpoints: 2,
+            subtag: None,
+            subtag_message: None,
+            event: None,
         }
     }
 }
@@ -58,7 +69,7 @@ pub fn sample_body(opts: &SampleOptions) -> Vec<u8> {
 #[derive(Serialize)]
 struct SampleEnvelope {
     event_id: String,
-    event: &'static str,
+    event: String,
     is_tracking_first_tag: bool,
     msg: SampleTracking,
     ts: i64,
@@ -230,8 +241,8 @@ fn build_checkpoints(opts: &SampleOptions) -> Vec<(i64, SampleCheckpoint)> {
             let time = times[i];
             let is_last = i == count - 1;
             let (tag, message, raw_tag, subtag, subtag_message, place) = if is_last {
-                let (message, raw_tag) = scan_of(final_tag);
-                let (subtag, subtag_message) = subtag_of(final_tag);
+                let (subtag, subtag_message) = chosen_subtag(opts);
+                let (message, raw_tag) = scan_of_subtag(&subtag).unwrap_or_else(|| scan_of(final_tag));
                 let place = if at_destination(final_tag) {
                     DESTINATION
                 } else if count == 1 {
@@ -294,7 +305,7 @@ fn build_envelope(opts: &SampleOptions) -> SampleEnvelope {
         .iter()
         .find(|(_, checkpoint)| checkpoint.tag == Tag::InTransit.as_str())
         .map(|(time, _)| local_time(*time));
-    let (subtag, subtag_message) = subtag_of(&opts.tag);
+    let (subtag, subtag_message) = chosen_subtag(opts);
     let tracking_number = opts.tracking_number.clone();
     let (courier_tracking_link, courier_redirect_link) = if opts.slug == "usps" {
         (
@@ -313,7 +324,7 @@ fn build_envelope(opts: &SampleOptions) -> SampleEnvelope {
 
     SampleEnvelope {
         event_id: opts.event_id.clone(),
-        event: "tracking_update",
+        event: event_name(opts),
         is_tracking_first_tag: true,
         msg: SampleTracking {
             id: opts.tracking_id.clone().unwrap_or_else(|| tracking_id_for(&tracking_number)),
@@ -423,4 +434,512 @@ fn tracking_id_for(tracking_number: &str) -> String {
             char::from(ALPHABET[(z % 36) as usize])
         })
         .collect()
+}
+
+/// The webhook version the versioned shape follows by default (`as-webhook-version`).
+pub const DEFAULT_WEBHOOK_VERSION: &str = "2025-07";
+
+/// Known subtags of a tag with their `subtag_message`: AfterShip's confirmed wording where there is
+/// one, a plain label otherwise. The tag's default (`_001`) comes first; an unknown tag has none.
+pub fn subtags_of(tag: &Tag) -> &'static [(&'static str, &'static str)] {
+    match tag {
+        Tag::Pending => &[
+            ("Pending_001", "Pending"),
+            ("Pending_002", "Pending"),
+            ("Pending_003", "Pending"),
+            ("Pending_004", "Pending"),
+            ("Pending_005", "Pending"),
+            ("Pending_006", "Pending"),
+        ],
+        Tag::InfoReceived => &[("InfoReceived_001", "Info Received")],
+        Tag::InTransit => &[
+            ("InTransit_001", "In Transit"),
+            ("InTransit_002", "In Transit"),
+            ("InTransit_003", "In Transit"),
+            ("InTransit_004", "In Transit"),
+            ("InTransit_005", "In Transit"),
+            ("InTransit_006", "In Transit"),
+            ("InTransit_007", "Departure scan"),
+            ("InTransit_008", "In Transit"),
+            ("InTransit_009", "In Transit"),
+        ],
+        Tag::OutForDelivery => &[
+            ("OutForDelivery_001", "Out for Delivery"),
+            ("OutForDelivery_003", "Out for Delivery"),
+            ("OutForDelivery_004", "Out for Delivery"),
+        ],
+        Tag::AttemptFail => &[
+            ("AttemptFail_001", "Failed Attempt"),
+            ("AttemptFail_002", "Failed Attempt"),
+            ("AttemptFail_003", "Failed Attempt"),
+        ],
+        Tag::Delivered => &[
+            ("Delivered_001", "Delivered"),
+            ("Delivered_002", "Picked up by the customer"),
+            ("Delivered_003", "Sign by customer"),
+            ("Delivered_004", "Delivered and received cash on delivery"),
+            ("Delivered_005", "Delivered to neighbor"),
+        ],
+        Tag::AvailableForPickup => &[("AvailableForPickup_001", "Available for pickup")],
+        Tag::Exception => &[
+            ("Exception_001", "Exception"),
+            ("Exception_002", "Customer moved"),
+            ("Exception_003", "Customer refused delivery"),
+            ("Exception_004", "Delayed (Customs clearance)"),
+            ("Exception_005", "Delayed (External factors)"),
+            ("Exception_006", "Held for payment"),
+            ("Exception_007", "Incorrect Address"),
+            ("Exception_008", "Pick up missed"),
+            ("Exception_009", "Rejected by carrier"),
+            ("Exception_010", "Returning to sender"),
+            ("Exception_011", "Returned to sender"),
+            ("Exception_012", "Shipment damage"),
+            ("Exception_013", "Shipment lost"),
+            ("Exception_016", "Delayed (Processing issue)"),
+            ("Exception_017", "Delayed (Extreme weather)"),
+            ("Exception_018", "Incorrect/missing documents"),
+            ("Exception_019", "Delayed (Late flight)"),
+            ("Exception_020", "Shipment cancelled"),
+            ("Exception_021", "Shipment disposed"),
+        ],
+        Tag::Expired => &[("Expired_001", "Expired")],
+        Tag::Unknown(_) => &[],
+    }
+}
+
+/// AfterShip's `subtag_message` for a known subtag.
+pub fn subtag_message_of(subtag: &str) -> Option<&'static str> {
+    let tag = Tag::parse(subtag.split_once('_').map_or(subtag, |(tag, _)| tag));
+    subtags_of(&tag).iter().find(|(known, _)| *known == subtag).map(|(_, message)| *message)
+}
+
+/// The shipment's `subtag` and `subtag_message` as asked, else the tag's defaults.
+fn chosen_subtag(opts: &SampleOptions) -> (String, String) {
+    let (default_subtag, default_message) = subtag_of(&opts.tag);
+    let subtag = opts.subtag.clone().filter(|s| !s.trim().is_empty()).unwrap_or(default_subtag);
+    let message = opts
+        .subtag_message
+        .clone()
+        .or_else(|| subtag_message_of(&subtag).map(str::to_string))
+        .unwrap_or(default_message);
+    (subtag, message)
+}
+
+fn event_name(opts: &SampleOptions) -> String {
+    opts.event.as_ref().map_or("tracking_update", |event| event.as_str()).to_string()
+}
+
+/// What the courier says for subtags that differ from their tag's usual scan: message, raw tag.
+fn scan_of_subtag(subtag: &str) -> Option<(String, &'static str)> {
+    let (message, raw_tag) = match subtag {
+        "InTransit_007" => ("Departed USPS Regional Facility", "L1"),
+        "Delivered_002" => ("Delivered, Individual Picked Up at Post Office", "01"),
+        "Delivered_003" => ("Delivered, Left with Individual", "01"),
+        "Delivered_004" => ("Delivered, Cash on Delivery Collected", "01"),
+        "Delivered_005" => ("Delivered, Left with Neighbor", "01"),
+        "AttemptFail_002" | "AttemptFail_003" => {
+            ("Delivery Attempted - No Access to Delivery Location", "02")
+        }
+        "Exception_002" => ("Addressee Moved, Forwarding Expired", "09"),
+        "Exception_003" => ("Refused by Addressee", "21"),
+        "Exception_004" => ("Held in Customs", "CU"),
+        "Exception_005" => ("Delayed: Severe Weather or Natural Disaster", "SW"),
+        "Exception_006" => ("Held for Payment of Duties", "HP"),
+        "Exception_007" => ("Insufficient Address", "04"),
+        "Exception_010" => ("Return to Sender Processed", "RS"),
+        "Exception_011" => ("Delivered to Original Sender", "RD"),
+        "Exception_012" => ("Damaged Item", "DM"),
+        "Exception_013" => ("Item Lost", "LO"),
+        _ => return None,
+    };
+    Some((message.to_string(), raw_tag))
+}
+
+/// Checkpoint event codes (versioned `events[]`) and their reason, for subtags that carry one.
+fn checkpoint_events_of(tag: &str, subtag: &str) -> Vec<VersionedCheckpointEvent> {
+    let (code, reason) = match (tag, subtag) {
+        (_, "Delivered_005") => ("delivered_to_neighbor", None),
+        (_, "Exception_004") => ("held_by_customs", Some("customs_clearance")),
+        ("AttemptFail", _) => ("delivery_attempt_failed", Some("recipient_not_available")),
+        _ => return Vec::new(),
+    };
+    vec![VersionedCheckpointEvent {
+        code: code.to_string(),
+        reason: reason.map(|code| VersionedReason { code: code.to_string() }),
+    }]
+}
+
+/// Latitude and longitude of the places checkpoints happen at.
+fn coordinate_of(city: &str) -> Option<VersionedCoordinate> {
+    let (latitude, longitude) = match city {
+        "NORTH HAVEN" => (41.3909, -72.8596),
+        "SAN FRANCISCO" => (37.7749, -122.4194),
+        "HARTFORD" => (41.7658, -72.6734),
+        "SPRINGFIELD" => (42.1015, -72.5898),
+        "KEARNY" => (40.7684, -74.1454),
+        "PHILADELPHIA" => (39.9526, -75.1652),
+        "PITTSBURGH" => (40.4406, -79.9959),
+        "COLUMBUS" => (39.9612, -82.9988),
+        "CHICAGO" => (41.8781, -87.6298),
+        "DENVER" => (39.7392, -104.9903),
+        "SALT LAKE CITY" => (40.7608, -111.8910),
+        "OAKLAND" => (37.8044, -122.2712),
+        _ => return None,
+    };
+    Some(VersionedCoordinate { latitude, longitude })
+}
+
+/// A compact JSON body in the versioned shape of `version` (`YYYY-MM`, e.g.
+/// [`DEFAULT_WEBHOOK_VERSION`]): `*_country_region`, a 32-hex `id` with the legacy one in `legacy_id`,
+/// `customers[]`, the estimated-delivery objects instead of `expected_delivery`, checkpoint
+/// `coordinate` objects (`coordinates` before 2024-04) and `events[]`, `custom_fields` null (from
+/// 2025-07), checkpoint `postal_code` instead of `zip` (from 2026-01). The same shipment story as
+/// [`sample_body`] for the same options. Send it with an `as-webhook-version: <version>` header.
+pub fn versioned_body(opts: &SampleOptions, version: &str) -> Vec<u8> {
+    let envelope = build_versioned_envelope(opts, version);
+    serde_json::to_vec(&envelope).expect("a sample body always serialises")
+}
+
+#[derive(Serialize)]
+struct VersionedEnvelope {
+    event: String,
+    event_id: String,
+    is_tracking_first_tag: bool,
+    msg: VersionedTracking,
+    ts: i64,
+}
+
+#[derive(Serialize)]
+struct VersionedTracking {
+    id: String,
+    legacy_id: String,
+    created_at: String,
+    updated_at: String,
+    tracking_number: String,
+    slug: String,
+    active: bool,
+    custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
+    transit_time: Option<i64>,
+    origin_country_region: &'static str,
+    origin_state: &'static str,
+    origin_city: &'static str,
+    origin_postal_code: &'static str,
+    origin_raw_location: Option<String>,
+    destination_country_region: &'static str,
+    destination_state: &'static str,
+    destination_city: &'static str,
+    destination_postal_code: &'static str,
+    destination_raw_location: Option<String>,
+    courier_destination_country_region: &'static str,
+    courier_estimated_delivery_date: Option<CourierEstimate>,
+    note: Option<String>,
+    order_id: Option<String>,
+    order_id_path: Option<String>,
+    order_date: String,
+    order_number: Option<String>,
+    shipment_package_count: Option<u32>,
+    shipment_pickup_date: Option<String>,
+    shipment_delivery_date: Option<String>,
+    shipment_type: &'static str,
+    shipment_weight: Option<serde_json::Value>,
+    signed_by: Option<String>,
+    source: &'static str,
+    tag: String,
+    subtag: String,
+    subtag_message: String,
+    title: String,
+    tracked_count: usize,
+    last_mile_tracking_supported: bool,
+    language: Option<String>,
+    return_to_sender: bool,
+    order_promised_delivery_date: Option<String>,
+    delivery_type: Option<String>,
+    pickup_location: Option<String>,
+    pickup_note: Option<String>,
+    courier_tracking_link: String,
+    first_attempted_at: Option<String>,
+    courier_redirect_link: String,
+    tracking_account_number: Option<String>,
+    tracking_key: Option<String>,
+    tracking_ship_date: Option<String>,
+    on_time_status: Option<String>,
+    on_time_difference: Option<i64>,
+    order_tags: Vec<String>,
+    aftership_estimated_delivery_date: Option<AfterShipEstimate>,
+    custom_estimated_delivery_date: Option<serde_json::Value>,
+    first_estimated_delivery: Option<EstimatedDelivery>,
+    latest_estimated_delivery: Option<EstimatedDelivery>,
+    shipment_tags: Vec<String>,
+    courier_connection_id: Option<String>,
+    location_id: Option<String>,
+    shipping_method: Option<String>,
+    failed_delivery_attempts: u32,
+    signature_requirement: Option<String>,
+    delivery_location_type: Option<String>,
+    aftership_tracking_url: String,
+    aftership_tracking_order_url: Option<String>,
+    customers: Vec<Customer>,
+    checkpoints: Vec<VersionedCheckpoint>,
+}
+
+#[derive(Serialize)]
+struct CourierEstimate {
+    estimated_delivery_date: String,
+    estimated_delivery_date_min: Option<String>,
+    estimated_delivery_date_max: Option<String>,
+}
+
+#[derive(Serialize)]
+struct AfterShipEstimate {
+    estimated_delivery_date: String,
+    confidence_code: Option<f64>,
+    estimated_delivery_date_min: String,
+    estimated_delivery_date_max: String,
+}
+
+#[derive(Serialize)]
+struct EstimatedDelivery {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    source: &'static str,
+    datetime: String,
+    datetime_min: Option<String>,
+    datetime_max: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Customer {
+    role: &'static str,
+    name: String,
+    phone_number: Option<String>,
+    email: Option<String>,
+    language: Option<String>,
+}
+
+#[derive(Serialize)]
+struct VersionedCheckpoint {
+    created_at: String,
+    slug: String,
+    checkpoint_time: String,
+    location: String,
+    city: &'static str,
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zip: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    postal_code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coordinate: Option<Option<VersionedCoordinate>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coordinates: Option<Vec<f64>>,
+    country_region: &'static str,
+    country_region_name: &'static str,
+    message: String,
+    tag: String,
+    subtag: String,
+    subtag_message: String,
+    raw_tag: &'static str,
+    events: Vec<VersionedCheckpointEvent>,
+    source: &'static str,
+}
+
+#[derive(Serialize)]
+struct VersionedCoordinate {
+    latitude: f64,
+    longitude: f64,
+}
+
+#[derive(Serialize)]
+struct VersionedCheckpointEvent {
+    code: String,
+    reason: Option<VersionedReason>,
+}
+
+#[derive(Serialize)]
+struct VersionedReason {
+    code: String,
+}
+
+/// `YYYY-MM-DD` of a Unix time.
+fn date_only(ts: i64) -> String {
+    local_time(ts)[..10].to_string()
+}
+
+/// A stable 32-hex id (like the versioned ids) for a tracking number.
+fn tracking_id_32_for(tracking_number: &str) -> String {
+    let legacy = tracking_id_for(tracking_number);
+    let mut state = legacy.bytes().fold(0x8422_2325_cbf2_9ce4_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    (0..2)
+        .map(|_| {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            format!("{:016x}", z ^ (z >> 31))
+        })
+        .collect()
+}
+
+fn build_versioned_envelope(opts: &SampleOptions, version: &str) -> VersionedEnvelope {
+    // Versions are `YYYY-MM`: they compare as strings.
+    let at_least = |since: &str| version >= since;
+    let legacy = build_envelope(opts);
+    let ts = clamp_unix(opts.ts);
+    let msg = legacy.msg;
+    let (city, state, zip) = DESTINATION;
+    let (origin_city, origin_state, origin_zip) = ORIGIN;
+    let finished = matches!(opts.tag, Tag::Delivered | Tag::Expired);
+    let event = event_name(opts);
+
+    // Estimated delivery: two days after the first scan; an `edd_revise` moves the latest one a day.
+    let created = parse_created(&msg.created_at).unwrap_or(ts);
+    let first_edd = created + 3 * 86_400;
+    let latest_edd = if event == "edd_revise" { first_edd + 86_400 } else { first_edd };
+    let edd = |kind: &'static str, source: &'static str, at: i64| EstimatedDelivery {
+        kind,
+        source,
+        datetime: date_only(at),
+        datetime_min: None,
+        datetime_max: None,
+    };
+    let customer_name = "Ada Lovelace".to_string();
+
+    let checkpoints = msg
+        .checkpoints
+        .into_iter()
+        .map(|c| {
+            let coordinate = coordinate_of(c.city);
+            let events = checkpoint_events_of(&c.tag, &c.subtag);
+            VersionedCheckpoint {
+                created_at: c.created_at,
+                slug: c.slug,
+                checkpoint_time: c.checkpoint_time,
+                location: c.location,
+                city: c.city,
+                state: c.state,
+                zip: (!at_least("2026-01")).then_some(c.zip),
+                postal_code: at_least("2026-01").then_some(c.zip),
+                coordinate: at_least("2024-04").then_some(
+                    coordinate
+                        .as_ref()
+                        .map(|c| VersionedCoordinate { latitude: c.latitude, longitude: c.longitude }),
+                ),
+                coordinates: (!at_least("2024-04"))
+                    .then(|| coordinate.map(|c| vec![c.latitude, c.longitude]).unwrap_or_default()),
+                country_region: "USA",
+                country_region_name: "United States",
+                message: c.message,
+                tag: c.tag,
+                subtag: c.subtag,
+                subtag_message: c.subtag_message,
+                raw_tag: c.raw_tag,
+                events,
+                source: "courier",
+            }
+        })
+        .collect::<Vec<_>>();
+    let failed_attempts = checkpoints.iter().filter(|c| c.tag == Tag::AttemptFail.as_str()).count() as u32;
+
+    VersionedEnvelope {
+        event,
+        event_id: legacy.event_id,
+        is_tracking_first_tag: legacy.is_tracking_first_tag,
+        msg: VersionedTracking {
+            id: tracking_id_32_for(&opts.tracking_number),
+            legacy_id: msg.id,
+            created_at: msg.created_at,
+            updated_at: msg.updated_at,
+            tracking_number: msg.tracking_number.clone(),
+            slug: msg.slug,
+            active: msg.active,
+            custom_fields: (!at_least("2025-07")).then(serde_json::Map::new),
+            transit_time: finished.then_some(msg.delivery_time),
+            origin_country_region: "USA",
+            origin_state,
+            origin_city,
+            origin_postal_code: origin_zip,
+            origin_raw_location: None,
+            destination_country_region: "USA",
+            destination_state: state,
+            destination_city: city,
+            destination_postal_code: zip,
+            destination_raw_location: None,
+            courier_destination_country_region: "USA",
+            courier_estimated_delivery_date: Some(CourierEstimate {
+                estimated_delivery_date: date_only(latest_edd),
+                estimated_delivery_date_min: None,
+                estimated_delivery_date_max: None,
+            }),
+            note: None,
+            order_id: msg.order_id.clone(),
+            order_id_path: None,
+            order_date: msg.order_date,
+            order_number: msg.order_id,
+            shipment_package_count: Some(1),
+            shipment_pickup_date: msg.shipment_pickup_date,
+            shipment_delivery_date: msg.shipment_delivery_date,
+            shipment_type: msg.shipment_type,
+            shipment_weight: None,
+            signed_by: (opts.tag == Tag::Delivered).then(|| customer_name.clone()),
+            source: "api",
+            tag: msg.tag,
+            subtag: msg.subtag,
+            subtag_message: msg.subtag_message,
+            title: msg.title,
+            tracked_count: msg.tracked_count,
+            last_mile_tracking_supported: true,
+            language: None,
+            return_to_sender: matches!(chosen_subtag(opts).0.as_str(), "Exception_010" | "Exception_011"),
+            order_promised_delivery_date: None,
+            delivery_type: None,
+            pickup_location: None,
+            pickup_note: None,
+            courier_tracking_link: msg.courier_tracking_link,
+            first_attempted_at: msg.first_attempted_at,
+            courier_redirect_link: msg.courier_redirect_link,
+            tracking_account_number: None,
+            tracking_key: None,
+            tracking_ship_date: None,
+            on_time_status: None,
+            on_time_difference: None,
+            order_tags: Vec::new(),
+            aftership_estimated_delivery_date: Some(AfterShipEstimate {
+                estimated_delivery_date: date_only(latest_edd),
+                confidence_code: None,
+                estimated_delivery_date_min: date_only(latest_edd - 86_400),
+                estimated_delivery_date_max: date_only(latest_edd + 86_400),
+            }),
+            custom_estimated_delivery_date: None,
+            first_estimated_delivery: Some(edd("specific", "Courier EDD", first_edd)),
+            latest_estimated_delivery: Some(edd("specific", "Courier EDD", latest_edd)),
+            shipment_tags: Vec::new(),
+            courier_connection_id: None,
+            location_id: None,
+            shipping_method: None,
+            failed_delivery_attempts: failed_attempts,
+            signature_requirement: None,
+            delivery_location_type: None,
+            aftership_tracking_url: format!(
+                "https://track.aftership.com/trackings?courier={}&tracking-numbers={}",
+                opts.slug, msg.tracking_number
+            ),
+            aftership_tracking_order_url: None,
+            customers: vec![Customer {
+                role: "buyer",
+                name: customer_name,
+                phone_number: None,
+                email: Some("ada@example.com".into()),
+                language: Some("en".into()),
+            }],
+            checkpoints,
+        },
+        ts: opts.ts,
+    }
+}
+
+/// Unix seconds of an `rfc3339()` string made here.
+fn parse_created(s: &str) -> Option<i64> {
+    crate::dates::parse_lenient_ms(s).map(|ms| ms / 1000)
 }

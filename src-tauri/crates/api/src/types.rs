@@ -239,6 +239,8 @@ pub enum LiveEvent {
     Delivery { delivery: DeliveryItem },
     /// A shipment changed because of a delivery.
     Shipment { shipment: ShipmentItem },
+    /// An attempt at forwarding a delivery (forward mode).
+    Forward { forward: ForwardAttempt },
     /// The client fell behind and missed events: refetch.
     Lagged {
         #[ts(type = "number")]
@@ -308,7 +310,7 @@ pub struct SettingsView {
     pub secret_hint: Option<String>,
     pub previous_secret_set: bool,
     pub previous_secret_hint: Option<String>,
-    /// Set by the environment (`SHIPWATCH_SECRET`...): the settings file value is overridden.
+    /// `SHIPWATCH_SECRET` overrides the current secret of the settings file.
     pub secrets_from_env: bool,
     pub listen: String,
     pub webhook_path: String,
@@ -320,6 +322,17 @@ pub struct SettingsView {
     pub autostart: bool,
     pub public_url: Option<String>,
     pub tunnel_command: Option<String>,
+    /// `SHIPWATCH_PREVIOUS_SECRET` overrides the previous secret of the settings file.
+    pub previous_secret_from_env: bool,
+    /// Forward mode: valid deliveries are sent on to this URL (absent = off).
+    pub forward_url: Option<String>,
+    /// Forward failing deliveries too.
+    pub forward_failing: bool,
+    /// Keep deliveries this many days (absent = forever).
+    pub retention_days: Option<u32>,
+    /// Keep the database under this many MB (absent = no limit).
+    #[ts(type = "number | null")]
+    pub retention_max_mb: Option<u64>,
 }
 
 /// A change of settings: absent fields stay as they are. For secrets, `""` clears.
@@ -352,6 +365,17 @@ pub struct SettingsUpdate {
     /// `""` clears.
     #[ts(optional)]
     pub tunnel_command: Option<String>,
+    /// `""` turns forward mode off.
+    #[ts(optional)]
+    pub forward_url: Option<String>,
+    #[ts(optional)]
+    pub forward_failing: Option<bool>,
+    /// `null` keeps deliveries forever.
+    #[ts(optional)]
+    pub retention_days: Option<Option<u32>>,
+    /// `null` removes the size limit.
+    #[ts(optional, type = "number | null")]
+    pub retention_max_mb: Option<Option<u64>>,
 }
 
 /// `POST /api/deliveries/{id}/reverify`: check a stored delivery against a secret typed in the UI.
@@ -369,6 +393,15 @@ pub struct TestDeliveryRequest {
     /// Tag of the sample (default `InTransit`).
     #[ts(optional)]
     pub tag: Option<String>,
+    /// Subtag (default: the tag's `_001`).
+    #[ts(optional)]
+    pub subtag: Option<String>,
+    /// `v4` (legacy, default) or `versioned` (2025-07 shape, with `as-webhook-version`).
+    #[ts(optional)]
+    pub shape: Option<String>,
+    /// Any URL to post to instead of our own receiver.
+    #[ts(optional)]
+    pub to: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]

@@ -1,16 +1,28 @@
-//! `shipwatch`: the headless engine and, later, developer tools.
+//! `shipwatch`: the headless engine (`serve`) and the developer tools beside it.
 //!
-//! `shipwatch serve` starts the receiver (what the tunnel exposes) and the loopback inspector (API +
-//! UI), prints what to register in AfterShip, and stops cleanly on Ctrl-C or SIGTERM: in-flight
-//! deliveries are committed and answered first.
+//! - `serve` ([`serve`]) starts the receiver (what the tunnel exposes) and the loopback inspector
+//!   (API + UI), prints what to register in AfterShip, and stops cleanly on Ctrl-C or SIGTERM.
+//! - `verify`, `sign` ([`signature`]): check or make an `aftership-hmac-sha256` signature.
+//! - `send` ([`send`]): post AfterShip-shaped test deliveries.
+//! - `replay` ([`replay`]): send a stored delivery to any URL.
+//! - `export` ([`export`]), `stats` ([`stats`]): read the data dir (read-only, beside `serve`).
+//!
+//! Exit codes of the developer tools: 0 success, 1 the answer is no (invalid signature, non-2xx,
+//! unreachable target), 2 usage error (bad input, no secret, no such delivery).
+
+mod common;
+mod export;
+mod replay;
+mod send;
+mod serve;
+mod signature;
+mod stats;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use shipwatch_api::ReceiverState;
-use shipwatch_server::{Engine, EngineConfig};
 
 #[derive(Parser)]
 #[command(name = "shipwatch", version, about = "Receive, verify and keep AfterShip webhooks", long_about = None)]
@@ -42,6 +54,68 @@ enum Command {
         #[arg(long, env = "SHIPWATCH_INSPECTOR_LISTEN", value_name = "ADDR")]
         inspector_listen: Option<SocketAddr>,
     },
+
+    /// Check an aftership-hmac-sha256 signature against a body and your secret, and say why it fails.
+    ///
+    /// The secret comes from SHIPWATCH_SECRET (and SHIPWATCH_PREVIOUS_SECRET), or a prompt that does
+    /// not echo; never from the command line. Exit status: 0 valid, 1 not valid, 2 usage error.
+    #[command(after_help = "Examples:
+  SHIPWATCH_SECRET=... shipwatch verify --body body.json --signature 'Qh1jhi3vGpD3Xp8X2sY0l4HvqX2BqmMmh6p8s0vQ2dM='
+  pbpaste | shipwatch verify --body - --signature \"$SIG\"      (prompts for the secret)
+  shipwatch verify --body body.json --signature \"$SIG\" --header 'as-signature-hmac-sha256: ...'")]
+    Verify(signature::VerifyArgs),
+
+    /// Print the aftership-hmac-sha256 signature AfterShip would send for a body (base64).
+    ///
+    /// The secret comes from SHIPWATCH_SECRET or a prompt that does not echo; never from the command line.
+    #[command(after_help = "Examples:
+  SHIPWATCH_SECRET=... shipwatch sign --body body.json
+  curl -X POST http://127.0.0.1:8787/webhooks/aftership -H 'content-type: application/json' \\
+       -H \"aftership-hmac-sha256: $(shipwatch sign --body body.json)\" --data-binary @body.json")]
+    Sign(signature::SignArgs),
+
+    /// Send AfterShip-shaped test deliveries (any tag and subtag, v4 or versioned) to the local
+    /// receiver or any URL.
+    ///
+    /// Signed with SHIPWATCH_SECRET, else the secret saved in the data dir's settings, else a prompt
+    /// (or --unsigned). Prints the status of each delivery; exit status 1 when any was not answered 2xx.
+    #[command(after_help = "Examples:
+  shipwatch send --tag Delivered
+  shipwatch send --subtag Exception_004 --shape versioned
+  shipwatch send --tag OutForDelivery --tracking-number 1Z999AA10123456784 --count 3
+  shipwatch send --tag InTransit --to https://abc.trycloudflare.com/webhooks/aftership
+  shipwatch send --tag AttemptFail --dry-run > delivery.txt")]
+    Send(send::SendArgs),
+
+    /// Send a stored delivery to any URL: byte-exact body, original headers and signature (or
+    /// re-signed), then print the target's status, headers and body.
+    ///
+    /// Works while `shipwatch serve` runs on the same data dir (the database is read-only here).
+    /// Exit status: 0 when the target answered 2xx, 1 otherwise, 2 usage error.
+    #[command(after_help = "Examples:
+  shipwatch replay 42 --to http://127.0.0.1:3000/webhooks/aftership
+  SHIPWATCH_SECRET=new-secret shipwatch replay 42 --to http://localhost:3000/hook --resign
+  shipwatch replay 42 --to http://localhost:3000/hook --body edited.json --resign
+  shipwatch replay 7 --to https://staging.example.com/hooks/aftership --data-dir /srv/shipwatch")]
+    Replay(replay::ReplayArgs),
+
+    /// Export deliveries or shipments as NDJSON or CSV, with the inspector's filters.
+    ///
+    /// Newest first. Streams page by page (bounded memory); shows a progress bar on stderr for large
+    /// exports at a terminal. Safe while `shipwatch serve` runs.
+    #[command(after_help = "Examples:
+  shipwatch export deliveries > deliveries.ndjson
+  shipwatch export deliveries --verdict failed --format csv --out failed.csv
+  shipwatch export deliveries --q 1Z999AA10123456784 --full
+  shipwatch export shipments --tag Delivered --format csv -o delivered.csv")]
+    Export(export::ExportArgs),
+
+    /// Show deliveries (total, today, by verdict), shipments by tag, the database's size and the
+    /// data dir.
+    #[command(after_help = "Examples:
+  shipwatch stats
+  shipwatch stats --data-dir /srv/shipwatch --json")]
+    Stats(stats::StatsArgs),
 }
 
 fn init_logging() {
@@ -50,77 +124,23 @@ fn init_logging() {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
-async fn wait_for_stop_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-}
-
-async fn serve(
-    data_dir: Option<PathBuf>,
-    listen: Option<SocketAddr>,
-    inspector_listen: Option<SocketAddr>,
-) -> ExitCode {
-    let config = EngineConfig { data_dir, listen, inspector_listen, ..Default::default() };
-    let engine = match Engine::start(config).await {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("shipwatch: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let ReceiverState::Failed { message, .. } = engine.receiver_state() {
-        eprintln!("shipwatch: {message}");
-        engine.shutdown().await;
-        return ExitCode::FAILURE;
-    }
-    let api = engine.api();
-    let status = api.status().await.ok();
-    println!("Shipwatch {} is running.", env!("CARGO_PKG_VERSION"));
-    if let Some(url) = engine.receiver_url() {
-        println!("receiver: {url}");
-    }
-    if let Some(url) = engine.inspector_url() {
-        println!("inspector: {url}");
-    }
-    println!("data: {}", engine.data_dir().display());
-    if let Some(s) = &status {
-        match &s.public_webhook_url {
-            Some(u) => println!("register in AfterShip: {u}"),
-            None => println!(
-                "next: expose the receiver with a tunnel (e.g. `cloudflared tunnel --url {}`) and register https://<tunnel host>{} in AfterShip → Settings → Notifications → Webhooks",
-                engine.receiver_url().map(|u| u.trim_end_matches(&s.webhook_path).to_owned()).unwrap_or_default(),
-                s.webhook_path
-            ),
-        }
-        if !s.secret_configured {
-            println!("warning: no webhook secret set (SHIPWATCH_SECRET or the Setup page): deliveries are accepted unverified");
-        }
-    }
-    println!("Press Ctrl-C to stop.");
-    wait_for_stop_signal().await;
-    println!("stopping: finishing in-flight deliveries…");
-    engine.shutdown().await;
-    println!("stopped.");
-    ExitCode::SUCCESS
-}
-
 fn main() -> ExitCode {
+    // Read before any thread starts: the local offset cannot be read safely afterwards.
+    let local_offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
     let cli = Cli::parse();
     init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    match cli.command {
+    let result = match cli.command {
         Command::Serve { data_dir, listen, inspector_listen } => {
-            runtime.block_on(serve(data_dir, listen, inspector_listen))
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            return runtime.block_on(serve::serve(data_dir, listen, inspector_listen));
         }
-    }
+        Command::Verify(args) => signature::verify(args),
+        Command::Sign(args) => signature::sign_body(args),
+        Command::Send(args) => send::send(args),
+        Command::Replay(args) => replay::replay(args),
+        Command::Export(args) => export::export(args),
+        Command::Stats(args) => stats::stats(args, local_offset),
+    };
+    result.unwrap_or_else(common::Failure::exit)
 }

@@ -369,3 +369,140 @@ pub fn find_delivery_by_event_id(conn: &Connection, event_id: &str) -> Result<Op
         .query_row([event_id], |r| r.get(0))
         .optional()?)
 }
+
+// Read-only helpers for the developer tools (`shipwatch export`, `shipwatch stats`, `replay` while
+// `serve` runs). They apply the same filters as `list_deliveries` / `list_shipments`.
+
+/// Opens `shipwatch.db` in `data_dir` read-only, for tools that run beside the writer (the `serve`
+/// process). Never creates the file or migrates it; a database of a newer Shipwatch is refused.
+pub fn open_read_only(data_dir: &std::path::Path) -> Result<Connection> {
+    let path = crate::db_path(data_dir);
+    if !path.is_file() {
+        return Err(StoreError::Open {
+            path: path.clone(),
+            source: rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(format!("no database at {}", path.display())),
+            ),
+        });
+    }
+    let conn = crate::conn::open_reader(&path)?;
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = crate::migrations::latest_version();
+    if found > known {
+        return Err(StoreError::TooNew { path, found, known });
+    }
+    Ok(conn)
+}
+
+/// The WHERE conditions of `list_deliveries` except the cursor.
+fn delivery_conditions(q: &DeliveryQuery) -> Result<(String, Vec<rusqlite::types::Value>)> {
+    let mut sql = String::from("1=1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    match q.verdict.as_deref().filter(|s| !s.is_empty()) {
+        None => {}
+        Some("failed") => sql.push_str(" AND verdict IN ('invalid', 'missing', 'malformed', 'too_large')"),
+        Some(v @ ("valid" | "invalid" | "missing" | "malformed" | "unverified" | "too_large")) => {
+            sql.push_str(" AND verdict = ?");
+            args.push(v.to_owned().into());
+        }
+        Some(other) => {
+            return Err(StoreError::BadQuery(format!(
+                "unknown verdict {other:?}: use valid, invalid, missing, malformed, unverified, too_large or failed"
+            )))
+        }
+    }
+    if let Some(tag) = q.tag.as_deref().filter(|s| !s.is_empty()) {
+        sql.push_str(" AND tag = ?");
+        args.push(tag.to_owned().into());
+    }
+    if let Some(slug) = q.slug.as_deref().filter(|s| !s.is_empty()) {
+        sql.push_str(" AND slug = ?");
+        args.push(slug.to_owned().into());
+    }
+    if let Some(text) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
+        sql.push_str(
+            " AND (tracking_number LIKE ? ESCAPE '\\' OR order_id LIKE ? ESCAPE '\\' OR event_id LIKE ? ESCAPE '\\')",
+        );
+        let p = like_pattern(text);
+        args.extend([p.clone().into(), p.clone().into(), p.into()]);
+    }
+    Ok((sql, args))
+}
+
+/// How many deliveries match the filters of `list_deliveries` (`limit` and `before` ignored).
+pub fn count_deliveries(conn: &Connection, q: &DeliveryQuery) -> Result<i64> {
+    let (conditions, args) = delivery_conditions(q)?;
+    Ok(conn
+        .prepare_cached(&format!("SELECT count(*) FROM deliveries WHERE {conditions}"))?
+        .query_row(params_from_iter(args), |r| r.get(0))?)
+}
+
+/// The WHERE conditions of `list_shipments` except the cursor.
+fn shipment_conditions(q: &ShipmentQuery) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = String::from("1=1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(tag) = q.tag.as_deref().filter(|s| !s.is_empty()) {
+        sql.push_str(" AND tag = ?");
+        args.push(tag.to_owned().into());
+    }
+    if let Some(text) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
+        sql.push_str(" AND (tracking_number LIKE ? ESCAPE '\\' OR order_id LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\')");
+        let p = like_pattern(text);
+        args.extend([p.clone().into(), p.clone().into(), p.into()]);
+    }
+    (sql, args)
+}
+
+/// How many shipments match the filters of `list_shipments` (`limit` and `before` ignored).
+pub fn count_shipments(conn: &Connection, q: &ShipmentQuery) -> Result<i64> {
+    let (conditions, args) = shipment_conditions(q);
+    Ok(conn
+        .prepare_cached(&format!("SELECT count(*) FROM shipments WHERE {conditions}"))?
+        .query_row(params_from_iter(args), |r| r.get(0))?)
+}
+
+/// A page of `list_shipments` (same order, filters and cursor) without the counts by tag, for
+/// walking every shipment page after page.
+pub fn list_shipments_page(conn: &Connection, q: &ShipmentQuery) -> Result<Page<ShipmentItem>> {
+    let (conditions, mut args) = shipment_conditions(q);
+    let mut sql = format!("SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE {conditions}");
+    if let Some(before) = q.before.as_deref().filter(|s| !s.is_empty()) {
+        let (u, i) = before
+            .split_once(':')
+            .and_then(|(u, i)| Some((u.parse::<i64>().ok()?, i.parse::<i64>().ok()?)))
+            .ok_or_else(|| StoreError::BadQuery(format!("bad cursor {before:?}")))?;
+        sql.push_str(" AND (updated_at < ? OR (updated_at = ? AND id < ?))");
+        args.extend([u.into(), u.into(), i.into()]);
+    }
+    let limit = limit_of(q.limit);
+    sql.push_str(&format!(" ORDER BY updated_at DESC, id DESC LIMIT {}", limit + 1));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows: Vec<(ShipmentItem, i64)> = stmt
+        .query_map(params_from_iter(args), |r| Ok((shipment_row(r)?, r.get::<_, i64>(11)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|(s, u)| format!("{u}:{}", s.id))
+    } else {
+        None
+    };
+    Ok(Page { items: rows.into_iter().map(|(s, _)| s).collect(), next })
+}
+
+/// Deliveries by stored verdict (received at or after `since_ms` when given), most first.
+pub fn verdict_counts(conn: &Connection, since_ms: Option<i64>) -> Result<Vec<(String, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT verdict, count(*) FROM deliveries WHERE received_at >= ?1 GROUP BY 1 ORDER BY 2 DESC, 1",
+    )?;
+    let rows = stmt.query_map([since_ms.unwrap_or(i64::MIN)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The oldest and newest `received_at` (Unix ms), when there are deliveries.
+pub fn delivery_time_range(conn: &Connection) -> Result<Option<(i64, i64)>> {
+    let (first, last): (Option<i64>, Option<i64>) = conn
+        .prepare_cached("SELECT min(received_at), max(received_at) FROM deliveries")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(first.zip(last))
+}
