@@ -5,10 +5,15 @@
 //!   fsync for many deliveries) and answers each caller only once its delivery is on disk.
 //! - [`projection`]: how an accepted delivery changes its shipment (order-independent).
 //! - [`queries`]: the read side (lists, details, counts) on separate read-only connections.
+//! - [`forwards`], [`meta`], [`retention`]: the forward queue, small persistent facts, and deleting
+//!   old deliveries.
 
+pub mod forwards;
+pub mod meta;
 pub mod migrations;
 pub mod projection;
 pub mod queries;
+pub mod retention;
 pub mod writer;
 
 mod conn;
@@ -36,6 +41,8 @@ pub enum StoreError {
     NotFound,
     #[error("{0}")]
     BadQuery(String),
+    #[error("the write was rolled back because its group could not be committed")]
+    CommitFailed,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

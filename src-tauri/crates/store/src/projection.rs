@@ -338,3 +338,98 @@ mod tests {
         assert_eq!(tags_seen_with(&s, None), s);
     }
 }
+
+/// Checks every failed delivery (invalid, missing, malformed) again with `secrets`. Those now valid
+/// get verdict `valid` and are projected in the order received (or flagged duplicate when their event
+/// was already accepted); the stale-update rule still holds. Returns how many were checked and what
+/// each newly valid one did. Runs inside the writer's transaction.
+pub fn reverify_failed(
+    conn: &Connection,
+    secrets: &shipwatch_aftership::Secrets,
+) -> Result<(i64, Vec<StoredDelivery>)> {
+    use shipwatch_aftership::signature::find_signature_header;
+    use shipwatch_aftership::{parse_envelope, verify_signature, DeliveryVerdict};
+
+    let failed: Vec<i64> = conn
+        .prepare_cached(
+            "SELECT id FROM deliveries WHERE verdict IN ('invalid', 'missing', 'malformed') AND body_truncated = 0
+             ORDER BY id",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut changed = Vec::new();
+    for id in &failed {
+        let rec = crate::queries::get_delivery(conn, *id)?;
+        let header = find_signature_header(rec.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let verdict = verify_signature(header, &rec.body, secrets);
+        let DeliveryVerdict::Valid(slot) = verdict else { continue };
+        let envelope = parse_envelope(&rec.body).ok();
+        let received_at_ms = conn.query_row("SELECT received_at FROM deliveries WHERE id = ?1", [id], |r| r.get(0))?;
+        let d = NewDelivery {
+            received_at_ms,
+            peer: rec.peer.clone(),
+            forwarded_for: None,
+            cf_connecting_ip: None,
+            method: rec.method.clone(),
+            path: rec.path.clone(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            body_size: rec.item.size,
+            body_truncated: false,
+            verdict: StoredVerdict::Signature(verdict),
+            status: rec.item.status,
+            envelope,
+            parse_error: rec.parse_error.clone(),
+        };
+        let env = d.envelope.as_ref();
+        let event_id = env.and_then(|e| e.event_id.clone());
+        let original: Option<(i64, Option<i64>)> = match &event_id {
+            Some(eid) => conn
+                .prepare_cached(
+                    "SELECT id, shipment_id FROM deliveries
+                     WHERE event_id = ?1 AND duplicate_of IS NULL AND verdict IN ('valid', 'unverified') AND id != ?2
+                     ORDER BY id LIMIT 1",
+                )?
+                .query_row(params![eid, id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?,
+            None => None,
+        };
+        let mut shipment = None;
+        let note = if let Some((orig, _)) = original {
+            format!("re-verified valid; duplicate of delivery {orig}: changed nothing")
+        } else if let (Some(env), Some(msg)) = (env, env.and_then(|e| e.msg.as_ref())) {
+            match project(conn, *id, &d, env, msg)? {
+                Some(change) => {
+                    let n = if change.stale {
+                        "re-verified valid; stale: checkpoints merged, state kept"
+                    } else {
+                        "re-verified valid; updated the shipment"
+                    };
+                    shipment = Some(change);
+                    n.to_owned()
+                }
+                None => "re-verified valid; not applied: no tracking id or tracking number".to_owned(),
+            }
+        } else {
+            "re-verified valid; not applied: the body is not an AfterShip envelope".to_owned()
+        };
+        let duplicate_of = original.map(|o| o.0);
+        let shipment_id = shipment.as_ref().map(|s: &ShipmentChange| s.shipment_id).or(original.and_then(|o| o.1));
+        conn.prepare_cached(
+            "UPDATE deliveries SET verdict = 'valid', secret = ?2, duplicate_of = ?3, projection = ?4,
+                shipment_id = coalesce(?5, shipment_id)
+             WHERE id = ?1",
+        )?
+        .execute(params![id, slot.as_str(), duplicate_of, note, shipment_id])?;
+        let item = crate::queries::get_delivery(conn, *id)?.item;
+        changed.push(StoredDelivery {
+            id: *id,
+            status: rec.item.status,
+            duplicate_of,
+            verdict: d.verdict,
+            item,
+            shipment,
+        });
+    }
+    Ok((failed.len() as i64, changed))
+}

@@ -45,9 +45,18 @@ pub struct NotificationRecord {
     pub reason: Option<String>,
 }
 
+/// A write of any shape, run inside the batch transaction (in its own savepoint); true when it worked.
+type ExecFn = Box<dyn FnOnce(&Connection) -> bool + Send>;
+/// Told whether the batch that ran an [`ExecFn`] committed.
+type FinishFn = Box<dyn FnOnce(bool) + Send>;
+/// Work run by the writer outside any transaction (VACUUM, checkpoints).
+type MaintenanceFn = Box<dyn FnOnce(&mut Connection) + Send>;
+
 enum Job {
     Insert(Box<NewDelivery>, oneshot::Sender<Result<StoredDelivery>>),
     Notification(NotificationRecord, oneshot::Sender<Result<i64>>),
+    Exec(ExecFn, FinishFn),
+    Maintenance(MaintenanceFn),
 }
 
 /// Handle to the database: cheap to clone.
@@ -106,6 +115,47 @@ impl Store {
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
+    /// Runs `f` on the writer, inside the current group's transaction and its own savepoint (an
+    /// error rolls back what `f` wrote and nothing else). Returns `f`'s result once it is committed.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let slot: Arc<Mutex<Option<Result<T>>>> = Arc::new(Mutex::new(None));
+        let slot_in = slot.clone();
+        let run: ExecFn = Box::new(move |conn| {
+            let r = f(conn);
+            let ok = r.is_ok();
+            *slot_in.lock().expect("write slot") = Some(r);
+            ok
+        });
+        let finish: FinishFn = Box::new(move |committed| {
+            let r = slot.lock().expect("write slot").take().unwrap_or(Err(StoreError::WriterGone));
+            let _ = tx.send(match r {
+                Ok(_) if !committed => Err(StoreError::CommitFailed),
+                r => r,
+            });
+        });
+        self.jobs.send(Job::Exec(run, finish)).await.map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Runs `f` on the writer between transactions (VACUUM, WAL checkpoints) and waits for it.
+    pub async fn maintenance<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let job: MaintenanceFn = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.jobs.send(Job::Maintenance(job)).await.map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
     /// Runs a read on a pooled read-only connection, off the async threads.
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
@@ -155,15 +205,34 @@ impl ReaderPool {
 
 fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
+    let mut pending_maintenance: Option<MaintenanceFn> = None;
+    loop {
+        let first = match rx.blocking_recv() {
+            Some(j) => j,
+            None => break,
+        };
+        match first {
+            Job::Maintenance(m) => {
+                m(&mut conn);
+                continue;
+            }
+            job => batch.push(job),
+        }
         while batch.len() < max_batch {
             match rx.try_recv() {
+                // Maintenance waits for the batch before it to commit.
+                Ok(Job::Maintenance(m)) => {
+                    pending_maintenance = Some(m);
+                    break;
+                }
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
         commit_batch(&mut conn, &mut batch);
+        if let Some(m) = pending_maintenance.take() {
+            m(&mut conn);
+        }
     }
     tracing::debug!("storage writer stopped");
 }
@@ -171,6 +240,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usi
 enum Outcome {
     Insert(oneshot::Sender<Result<StoredDelivery>>, Result<StoredDelivery>),
     Notification(oneshot::Sender<Result<i64>>, Result<i64>),
+    Exec(FinishFn),
 }
 
 /// One transaction for the whole batch; callers are answered after the commit (or all get the
@@ -197,6 +267,11 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
                 let r = in_savepoint(&tx, |sp| insert_notification(sp, &record));
                 outcomes.push(Outcome::Notification(reply, r));
             }
+            Job::Exec(run, finish) => {
+                let _ = in_savepoint(&tx, |sp| if run(sp) { Ok(()) } else { Err(StoreError::CommitFailed) });
+                outcomes.push(Outcome::Exec(finish));
+            }
+            Job::Maintenance(_) => unreachable!("maintenance never joins a batch"),
         }
     }
     if let Err(e) = tx.commit() {
@@ -209,6 +284,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
                 Outcome::Notification(reply, _) => {
                     let _ = reply.send(Err(StoreError::Sqlite(clone_err(&e))));
                 }
+                Outcome::Exec(finish) => finish(false),
             }
         }
         return;
@@ -221,6 +297,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
             Outcome::Notification(reply, r) => {
                 let _ = reply.send(r);
             }
+            Outcome::Exec(finish) => finish(true),
         }
     }
 }
@@ -265,6 +342,11 @@ fn fail_job(job: Job, e: &rusqlite::Error) {
         }
         Job::Notification(_, reply) => {
             let _ = reply.send(Err(StoreError::Sqlite(clone_err(e))));
+        }
+        Job::Exec(_, finish) => finish(false),
+        Job::Maintenance(m) => {
+            // Not part of the failed transaction: it can still run.
+            let _ = m;
         }
     }
 }
