@@ -26,7 +26,7 @@ const SECRET: &str = "serve-test-secret-2b7e41";
 struct Serve {
     /// Shared so a load worker can SIGKILL it the instant it sees a 200.
     child: Arc<Mutex<Child>>,
-    stdout: Arc<Mutex<Vec<String>>>,
+    stdout: Lines,
     stderr: Arc<Mutex<String>>,
     readers: Mutex<Readers>,
     receiver: SocketAddr,
@@ -55,11 +55,10 @@ fn command(args: &[&str], envs: &[(&str, &str)]) -> Command {
 }
 
 type Readers = Vec<std::thread::JoinHandle<()>>;
+type Lines = Arc<Mutex<Vec<String>>>;
 
 /// Reads the child's output in the background; join the readers to have all of it after the exit.
-fn drain(
-    child: &mut Child,
-) -> (Arc<Mutex<Vec<String>>>, Arc<Mutex<String>>, mpsc::Receiver<String>, Readers) {
+fn drain(child: &mut Child) -> (Lines, Arc<Mutex<String>>, mpsc::Receiver<String>, Readers) {
     let out = Arc::new(Mutex::new(Vec::new()));
     let err = Arc::new(Mutex::new(String::new()));
     let (tx, rx) = mpsc::channel();
@@ -572,4 +571,26 @@ fn kill_9_under_load_loses_no_acknowledged_delivery() {
     assert_eq!(s2.api("/api/status")["deliveries_total"], rows);
     let probe = &acked[acked.len() / 2];
     assert_eq!(s2.api(&format!("/api/deliveries?q={probe}"))["items"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn secrets_are_never_taken_from_the_command_line() {
+    for flag in ["--secret", "--previous-secret", "--webhook-secret"] {
+        let out = command(&[flag, "abc123"], &[]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} is a usage error: {out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected argument"), "{flag}: {out:?}");
+    }
+}
+
+#[test]
+fn serve_uses_the_receiver_address_saved_in_the_settings_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let settings = serde_json::json!({"listen": format!("127.0.0.1:{port}"), "secret": SECRET});
+    std::fs::write(dir.path().join("settings.json"), serde_json::to_vec(&settings).unwrap()).unwrap();
+    let s =
+        Serve::start(&["--data-dir", dir.path().to_str().unwrap(), "--inspector-listen", "127.0.0.1:0"], &[]);
+    assert_eq!(s.receiver.port(), port);
+    assert!(!s.output().contains("no webhook secret"), "the file's secret counts");
+    assert_eq!(s.post_signed(&sample(&event_id(), 9), SECRET), 200);
 }

@@ -54,6 +54,14 @@ pub struct Settings {
     /// The public base URL of the user's tunnel, e.g. `https://abc.trycloudflare.com`.
     pub public_url: Option<String>,
     pub tunnel_command: Option<String>,
+    /// Forward mode target (None = off).
+    pub forward_url: Option<String>,
+    /// Forward failing deliveries too.
+    pub forward_failing: bool,
+    /// Keep deliveries this many days (None = forever).
+    pub retention_days: Option<u32>,
+    /// Keep the database under this many MB (None = no limit).
+    pub retention_max_mb: Option<u64>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -70,6 +78,10 @@ impl std::fmt::Debug for Settings {
             .field("autostart", &self.autostart)
             .field("public_url", &self.public_url)
             .field("tunnel_command", &self.tunnel_command)
+            .field("forward_url", &self.forward_url)
+            .field("forward_failing", &self.forward_failing)
+            .field("retention_days", &self.retention_days)
+            .field("retention_max_mb", &self.retention_max_mb)
             .finish()
     }
 }
@@ -90,6 +102,10 @@ impl Default for Settings {
             autostart: false,
             public_url: None,
             tunnel_command: None,
+            forward_url: None,
+            forward_failing: false,
+            retention_days: None,
+            retention_max_mb: None,
         }
     }
 }

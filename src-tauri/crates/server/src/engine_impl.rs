@@ -41,6 +41,8 @@ pub(crate) struct ApiInner {
     pub(crate) token: String,
     pub(crate) events: broadcast::Sender<EngineEvent>,
     pub(crate) live: broadcast::Sender<LiveEvent>,
+    /// Set when the engine stops: open event streams end, so a graceful stop does not wait for them.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
     settings: RwLock<Settings>,
     env_secrets: Secrets,
     secrets: RwLock<Secrets>,
@@ -191,13 +193,22 @@ impl ApiInner {
     /// (Re)starts the receiver on `addr` with the current webhook path. A failure to listen is kept
     /// in the receiver state, not returned.
     async fn start_receiver(&self, addr: SocketAddr) {
+        self.start_receiver_on(addr, None).await
+    }
+
+    /// As [`Self::start_receiver`], on `listener` when it is already bound to `addr`.
+    async fn start_receiver_on(&self, addr: SocketAddr, listener: Option<TcpListener>) {
         let mut server = self.receiver_server.lock().await;
         if let Some(old) = server.take() {
             old.stop().await;
         }
         let path = self.settings().webhook_path();
         let me = self.me.upgrade().expect("engine alive");
-        let (state, bound) = match TcpListener::bind(addr).await {
+        let listener = match listener {
+            Some(l) => Ok(l),
+            None => TcpListener::bind(addr).await,
+        };
+        let (state, bound) = match listener {
             Ok(listener) => {
                 let running = serve::spawn(listener, receiver::router(me, &path), &self.limits, "receiver");
                 let bound = running.addr;
@@ -387,7 +398,12 @@ impl ApiInner {
             secret_hint: mask(&secrets.current),
             previous_secret_set: secrets.previous.is_some(),
             previous_secret_hint: mask(&secrets.previous),
-            secrets_from_env: self.env_secrets.any(),
+            secrets_from_env: self.env_secrets.current.is_some(),
+            previous_secret_from_env: self.env_secrets.previous.is_some(),
+            forward_url: s.forward_url.clone(),
+            forward_failing: s.forward_failing,
+            retention_days: s.retention_days,
+            retention_max_mb: s.retention_max_mb,
             listen: listen.or(s.listen.clone()).unwrap_or_else(|| crate::config::DEFAULT_LISTEN.into()),
             webhook_path: s.webhook_path(),
             body_limit: s.body_limit,
@@ -483,6 +499,17 @@ impl ApiInner {
         if let Some(v) = u.tunnel_command {
             s.tunnel_command = non_empty(Some(v.trim().to_owned()));
         }
+        // A new receiver address is bound before anything is saved or stopped: one that cannot be
+        // used (in use, not allowed) is refused and the running receiver keeps running.
+        let current_addr = self.receiver.lock().expect("receiver lock").addr;
+        let failed = matches!(self.receiver_state(), ReceiverState::Failed { .. });
+        let rebind = new_listen.filter(|a| Some(*a) != current_addr || failed);
+        let listener = match rebind {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                ApiError::bad_request(format!("cannot listen on {addr}: {e}. {}", bind_hint(addr, &e)))
+            })?),
+            None => None,
+        };
         s.save(&self.data_dir).map_err(|e| {
             tracing::error!(error = %e, "cannot save settings");
             ApiError { kind: ApiErrorKind::Internal, message: format!("{e}") }
@@ -491,14 +518,11 @@ impl ApiInner {
         self.body_limit.store(s.body_limit, Ordering::Relaxed);
         let path_changed = s.webhook_path() != old.webhook_path();
         *self.settings.write().expect("settings lock") = s;
-        let current_addr = self.receiver.lock().expect("receiver lock").addr;
-        let listen_changed = new_listen.is_some_and(|a| Some(a) != current_addr);
-        let failed = matches!(self.receiver_state(), ReceiverState::Failed { .. });
-        if listen_changed || path_changed || (new_listen.is_some() && failed) {
-            let addr = new_listen
+        if listener.is_some() || path_changed {
+            let addr = rebind
                 .or(current_addr)
                 .unwrap_or_else(|| crate::config::DEFAULT_LISTEN.parse().expect("default"));
-            self.start_receiver(addr).await;
+            self.start_receiver_on(addr, listener).await;
         }
         Ok(self.settings_view())
     }
@@ -528,7 +552,12 @@ impl ApiInner {
         opts.title = Some("Shipwatch test delivery".into());
         let body = sample_body(&opts);
         let secrets = self.secrets();
-        let signature = secrets.current.as_deref().or(secrets.previous.as_deref()).map(|s| sign(s, &body));
+        // AfterShip always signs. With no secret configured here, sign with a throwaway one, as AfterShip
+        // would with the account's secret: the receiver then answers what a real delivery gets
+        // (200, unverified) instead of a 401 "missing" that no real delivery would see.
+        let throwaway = format!("unconfigured-{}", random_uuid_v4());
+        let secret = secrets.current.as_deref().or(secrets.previous.as_deref()).unwrap_or(&throwaway);
+        let signature = Some(sign(secret, &body));
         let status = post_raw(addr, &path, &body, signature.as_deref()).await.map_err(|e| {
             tracing::error!(error = %e, %addr, "test delivery failed");
             ApiError::bad_request(format!("could not post to the receiver at {addr}: {e}"))
@@ -593,6 +622,7 @@ pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
         token,
         events,
         live,
+        stopping: tokio::sync::watch::channel(false).0,
         body_limit: AtomicU64::new(settings.body_limit),
         secrets: RwLock::new(secrets),
         settings: RwLock::new(settings),
@@ -630,6 +660,8 @@ pub(crate) async fn shutdown(engine: Engine) {
     let Engine { inner, tasks } = engine;
     // Receiver first: its in-flight deliveries are committed and answered before it returns.
     inner.stop_receiver().await;
+    // End the UI's event streams, which never end on their own (the stop would wait for them).
+    inner.stopping.send_replace(true);
     if let Some(i) = tasks.inspector {
         i.stop().await;
     }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
@@ -54,6 +55,25 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 type ApiResult<T> = Result<Json<T>, HttpError>;
 
+/// A request body that is not the JSON a call takes: 400 `{"error": ...}` like every other API error
+/// (axum's own rejection is a plain-text 415 or 422, which docs/api.md does not promise).
+fn bad_json(rejection: JsonRejection) -> HttpError {
+    HttpError(ApiError::bad_request(format!(
+        "the request body is not the JSON this call takes: {}",
+        rejection.body_text()
+    )))
+}
+
+/// An id in the path that is not a number: 400 `{"error": ...}` (axum's own is plain text).
+fn bad_path(rejection: PathRejection) -> HttpError {
+    HttpError(ApiError::bad_request(format!("bad id in the path: {}", rejection.body_text())))
+}
+
+/// Query parameters of the wrong type (`limit=lots`): 400 `{"error": ...}` (axum's own is plain text).
+fn bad_query(rejection: QueryRejection) -> HttpError {
+    HttpError(ApiError::bad_request(format!("bad query parameters: {}", rejection.body_text())))
+}
+
 pub(crate) fn router(inner: Arc<ApiInner>) -> Router {
     let api = Router::new()
         .route("/status", get(status))
@@ -77,13 +97,22 @@ pub(crate) fn router(inner: Arc<ApiInner>) -> Router {
 /// True for `localhost`, `127.0.0.1`, `[::1]`, with or without a port.
 pub fn is_loopback_host(host: &str) -> bool {
     let host = host.trim();
+    // After the name, only `:port` (digits) may follow.
+    let port_ok = |rest: &str| {
+        rest.is_empty()
+            || rest.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    };
     let name = if let Some(rest) = host.strip_prefix('[') {
         match rest.split_once(']') {
-            Some((inside, _)) => return inside == "::1",
+            Some((inside, after)) => return inside == "::1" && port_ok(after),
             None => return false,
         }
     } else {
-        host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+        match host.find(':') {
+            Some(i) if port_ok(&host[i..]) => &host[..i],
+            Some(_) => return false,
+            None => host,
+        }
     };
     name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1"
 }
@@ -156,31 +185,43 @@ async fn status(State(inner): State<Arc<ApiInner>>) -> ApiResult<Status> {
 
 async fn list_deliveries(
     State(inner): State<Arc<ApiInner>>,
-    Query(q): Query<DeliveryQuery>,
+    q: Result<Query<DeliveryQuery>, QueryRejection>,
 ) -> ApiResult<Page<DeliveryItem>> {
+    let Query(q) = q.map_err(bad_query)?;
     Ok(Json(inner.list_deliveries(q).await?))
 }
 
-async fn get_delivery(State(inner): State<Arc<ApiInner>>, Path(id): Path<i64>) -> ApiResult<DeliveryDetail> {
+async fn get_delivery(
+    State(inner): State<Arc<ApiInner>>,
+    id: Result<Path<i64>, PathRejection>,
+) -> ApiResult<DeliveryDetail> {
+    let Path(id) = id.map_err(bad_path)?;
     Ok(Json(inner.get_delivery(id).await?))
 }
 
 async fn reverify_delivery(
     State(inner): State<Arc<ApiInner>>,
-    Path(id): Path<i64>,
-    Json(request): Json<ReverifyRequest>,
+    id: Result<Path<i64>, PathRejection>,
+    request: Result<Json<ReverifyRequest>, JsonRejection>,
 ) -> ApiResult<SignatureReport> {
+    let Path(id) = id.map_err(bad_path)?;
+    let Json(request) = request.map_err(bad_json)?;
     Ok(Json(inner.reverify_delivery(id, request).await?))
 }
 
 async fn list_shipments(
     State(inner): State<Arc<ApiInner>>,
-    Query(q): Query<ShipmentQuery>,
+    q: Result<Query<ShipmentQuery>, QueryRejection>,
 ) -> ApiResult<ShipmentList> {
+    let Query(q) = q.map_err(bad_query)?;
     Ok(Json(inner.list_shipments(q).await?))
 }
 
-async fn get_shipment(State(inner): State<Arc<ApiInner>>, Path(id): Path<i64>) -> ApiResult<ShipmentDetail> {
+async fn get_shipment(
+    State(inner): State<Arc<ApiInner>>,
+    id: Result<Path<i64>, PathRejection>,
+) -> ApiResult<ShipmentDetail> {
+    let Path(id) = id.map_err(bad_path)?;
     Ok(Json(inner.get_shipment(id).await?))
 }
 
@@ -190,15 +231,17 @@ async fn get_settings(State(inner): State<Arc<ApiInner>>) -> ApiResult<SettingsV
 
 async fn update_settings(
     State(inner): State<Arc<ApiInner>>,
-    Json(update): Json<SettingsUpdate>,
+    update: Result<Json<SettingsUpdate>, JsonRejection>,
 ) -> ApiResult<SettingsView> {
+    let Json(update) = update.map_err(bad_json)?;
     Ok(Json(inner.update_settings(update).await?))
 }
 
 async fn send_test_delivery(
     State(inner): State<Arc<ApiInner>>,
-    body: Option<Json<TestDeliveryRequest>>,
+    body: Result<Option<Json<TestDeliveryRequest>>, JsonRejection>,
 ) -> ApiResult<TestDeliveryResult> {
+    let body = body.map_err(bad_json)?;
     Ok(Json(inner.send_test_delivery(body.map(|b| b.0).unwrap_or_default()).await?))
 }
 
@@ -206,11 +249,16 @@ fn live_event_name(e: &LiveEvent) -> &'static str {
     match e {
         LiveEvent::Delivery { .. } => "delivery",
         LiveEvent::Shipment { .. } => "shipment",
+        LiveEvent::Forward { .. } => "forward",
         LiveEvent::Lagged { .. } => "lagged",
     }
 }
 
 async fn stream(State(inner): State<Arc<ApiInner>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let mut stopping = inner.stopping.subscribe();
+    let stopped = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+    };
     let events = BroadcastStream::new(inner.live.subscribe()).map(|r| {
         let ev = match r {
             Ok(ev) => ev,
@@ -219,6 +267,8 @@ async fn stream(State(inner): State<Arc<ApiInner>>) -> Sse<impl Stream<Item = Re
         let data = serde_json::to_string(&ev).expect("live events serialise");
         Ok(Event::default().event(live_event_name(&ev)).data(data))
     });
+    // Ends when the engine stops, so a graceful stop does not wait for the UI to hang up.
+    let events = futures_util::StreamExt::take_until(events, stopped);
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
@@ -284,6 +334,11 @@ mod tests {
             "localhost.evil.com:80",
             "[::2]:1",
             "10.0.0.1:8788",
+            "localhost:evil.com",
+            "localhost:80@evil.com",
+            "[::1]:80.evil.com",
+            "[::1]evil.com",
+            "127.0.0.1:",
         ] {
             assert!(!is_loopback_host(bad), "{bad}");
         }

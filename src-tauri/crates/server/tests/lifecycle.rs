@@ -1,0 +1,207 @@
+//! The engine's lifecycle: a restart on the same data dir keeps deliveries, shipments, the token and
+//! the settings; a graceful shutdown answers and commits the delivery in flight; a receiver port in
+//! use leaves the engine up with the receiver `Failed` and a message saying what to do, and choosing
+//! another address in Settings recovers without a restart.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+use shipwatch_api::ReceiverState;
+use shipwatch_server::config::Limits;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_deliveries_shipments_settings_and_the_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    settings_with(Some(SECRET), None).save(tmp.path()).unwrap();
+    let mut t = start_in(tmp.path(), Limits::default()).await;
+    let (e1, b1) = update(
+        "restart",
+        "InTransit",
+        "2021-01-14T09:00:00+00:00",
+        vec![checkpoint("2021-01-14T08:00:00", "InTransit", "departed")],
+    );
+    let (e2, b2) = update(
+        "restart",
+        "Delivered",
+        "2021-01-15T09:00:00+00:00",
+        vec![checkpoint("2021-01-15T08:00:00", "Delivered", "delivered")],
+    );
+    assert_eq!(t.post_signed(&b1, SECRET).await.status, 200);
+    assert_eq!(t.post_signed(&b2, SECRET).await.status, 200);
+    assert_eq!(t.post(&b2, &[]).await.status, 401);
+    let r = t.api("PUT", "/api/settings", Some(&json!({"public_url": "https://kept.example"}))).await;
+    assert_eq!(r.status, 200);
+    let deliveries = t.get_json("/api/deliveries").await;
+    let shipments = t.get_json("/api/shipments").await;
+    let sid = shipments["items"][0]["id"].as_i64().unwrap();
+    let shipment = t.shipment(sid).await;
+    let token = t.token.clone();
+    let detail = t.delivery(deliveries["items"][1]["id"].as_i64().unwrap()).await;
+    t.shutdown().await;
+    // Stopped means stopped.
+    assert!(tokio::net::TcpStream::connect(t.receiver).await.is_err(), "receiver still listening");
+
+    let t2 = start_in(tmp.path(), Limits::default()).await;
+    assert_eq!(t2.token, token, "the same inspector token (bookmarked UI links keep working)");
+    assert_eq!(t2.get_json("/api/deliveries").await, deliveries);
+    assert_eq!(t2.get_json("/api/shipments").await, shipments);
+    assert_eq!(t2.shipment(sid).await, shipment);
+    assert_eq!(t2.delivery(detail["id"].as_i64().unwrap()).await, detail);
+    assert_eq!(t2.get_json("/api/settings").await["public_url"], "https://kept.example");
+    // Dedup spans restarts: AfterShip's retry of an event accepted before the restart is a duplicate.
+    assert_eq!(t2.post_signed(&b1, SECRET).await.status, 200);
+    let items = t2.deliveries_for_event(&e1).await;
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["duplicate"], true);
+    assert_eq!(t2.shipments().await[0]["tag"], "Delivered");
+    assert_eq!(t2.deliveries_for_event(&e2).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_answers_and_commits_the_delivery_in_flight() {
+    let mut t = start(Some(SECRET)).await;
+    let (eid, body) = update("inflight", "InTransit", "2021-01-14T09:00:00+00:00", vec![]);
+    let sig = sign(SECRET, &body);
+    let mut stream = tokio::net::TcpStream::connect(t.receiver).await.unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\naftership-hmac-sha256: {sig}\r\nContent-Length: {}\r\n\r\n",
+        t.webhook_path,
+        t.receiver,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let half = body.len() / 2;
+    stream.write_all(&body[..half]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // Stop while the delivery is half received.
+    let engine = t.engine.take().unwrap();
+    let stopping = tokio::spawn(async move { engine.shutdown().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!stopping.is_finished(), "shutdown waits for the delivery in flight");
+    stream.write_all(&body[half..]).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await.unwrap().unwrap();
+    let r = parse_response(answer);
+    assert_eq!(r.status, 200, "{}", r.raw_text());
+    tokio::time::timeout(Duration::from_secs(20), stopping).await.expect("shutdown finishes").unwrap();
+
+    // It is on disk.
+    let conn = rusqlite::Connection::open(t.db_path()).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM deliveries WHERE event_id = ?1 AND status = 200", [&eid], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_prompt_with_a_live_event_stream_open() {
+    // The UI keeps GET /api/stream open for ever: stopping must not wait for it to hang up.
+    let mut t = start(Some(SECRET)).await;
+    let mut sse = Sse::connect(&t).await;
+    assert_eq!(t.post_signed(FIXTURE, SECRET).await.status, 200);
+    assert!(sse.next_event(Duration::from_secs(5)).await.is_some());
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(30), t.shutdown()).await.expect("shutdown finishes");
+    let took = started.elapsed();
+    println!("shutdown with an SSE client connected took {took:?}");
+    assert!(took < Duration::from_secs(3), "shutdown waited {took:?} for the event stream");
+    // The stream ended rather than being left dangling.
+    let mut ended = false;
+    for _ in 0..10 {
+        if sse.next_event(Duration::from_secs(1)).await.is_none() {
+            ended = true;
+            break;
+        }
+    }
+    assert!(ended, "the event stream ends when the engine stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_port_in_use_fails_softly_with_advice_and_recovers_from_settings() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_addr = taken.local_addr().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    settings_with(Some(SECRET), None).save(tmp.path()).unwrap();
+    let config = shipwatch_server::EngineConfig {
+        data_dir: Some(tmp.path().to_owned()),
+        listen: Some(taken_addr),
+        inspector_listen: Some("127.0.0.1:0".parse().unwrap()),
+        ..Default::default()
+    };
+    let engine = shipwatch_server::Engine::start(config).await.expect("the engine still starts");
+    match engine.receiver_state() {
+        ReceiverState::Failed { addr, message } => {
+            assert_eq!(addr, taken_addr.to_string());
+            assert!(message.contains(&taken_addr.to_string()), "{message}");
+            assert!(message.contains("Another program"), "{message}");
+            assert!(
+                message.contains("--listen") && message.contains("SHIPWATCH_LISTEN"),
+                "says what to do: {message}"
+            );
+        }
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    assert!(engine.receiver_url().is_none());
+    // The inspector runs, so the window or UI can show the problem.
+    let (inspector, rest) = split_url(&engine.inspector_url().unwrap());
+    let token = rest.trim_start_matches("/?token=").to_owned();
+    let auth = format!("Bearer {token}");
+    let status = request(inspector, "GET", "/api/status", &[("Authorization", &auth)], b"").await.json();
+    assert_eq!(status["receiver"]["state"], "failed");
+    assert!(status["receiver"]["message"].as_str().unwrap().contains("Another program"));
+    // A test delivery cannot be sent and says why.
+    let r = request(inspector, "POST", "/api/test-delivery", &[("Authorization", &auth)], b"").await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"].as_str().unwrap().contains("not listening"));
+
+    // Choose another address in Settings: the receiver starts, no restart needed.
+    let body = serde_json::to_vec(&json!({"listen": "127.0.0.1:0"})).unwrap();
+    let r = request(
+        inspector,
+        "PUT",
+        "/api/settings",
+        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        matches!(engine.receiver_state(), ReceiverState::Listening { .. }),
+        "{:?}",
+        engine.receiver_state()
+    );
+    let (receiver, path) = split_url(&engine.receiver_url().unwrap());
+    assert_ne!(receiver, taken_addr);
+    let sig = sign(SECRET, FIXTURE);
+    assert_eq!(
+        request(receiver, "POST", &path, &[("aftership-hmac-sha256", &sig)], FIXTURE).await.status,
+        200
+    );
+
+    // Moving a running receiver to an address in use is refused, and the receiver keeps running.
+    let saved = std::fs::read(tmp.path().join("settings.json")).unwrap();
+    let body = serde_json::to_vec(&json!({"listen": taken_addr.to_string()})).unwrap();
+    let r = request(
+        inspector,
+        "PUT",
+        "/api/settings",
+        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.json()["error"].as_str().unwrap().contains("Another program"), "{}", r.text());
+    assert!(matches!(engine.receiver_state(), ReceiverState::Listening { .. }));
+    assert_eq!(engine.receiver_url().map(|u| split_url(&u).0), Some(receiver));
+    assert_eq!(request(receiver, "GET", "/healthz", &[], b"").await.status, 200, "still listening");
+    assert_eq!(std::fs::read(tmp.path().join("settings.json")).unwrap(), saved, "nothing saved");
+    engine.shutdown().await;
+    drop(taken);
+}
