@@ -49,6 +49,29 @@ impl Api {
     ) -> Result<TestDeliveryResult, ApiError> {
         self.inner.send_test_delivery(request).await
     }
+    pub async fn replay_delivery(&self, id: i64, request: ReplayRequest) -> Result<ReplayResult, ApiError> {
+        self.inner.replay_delivery(id, request).await
+    }
+    pub async fn delivery_forwards(&self, id: i64) -> Result<Vec<ForwardAttempt>, ApiError> {
+        self.inner.delivery_forwards(id).await
+    }
+    pub async fn reverify_failed(&self) -> Result<ReverifyFailedResult, ApiError> {
+        self.inner.reverify_failed().await
+    }
+    pub async fn tunnel_status(&self) -> Result<TunnelStatus, ApiError> {
+        Ok(crate::background::tunnel_status(&self.inner).await)
+    }
+    /// Restarts the supervised tunnel command (a new quick tunnel gets a new URL).
+    pub async fn restart_tunnel(&self) -> Result<TunnelStatus, ApiError> {
+        if self.inner.settings().tunnel_command.is_none() {
+            return Err(ApiError::bad_request("no tunnel command is set: add one in Settings"));
+        }
+        crate::background::apply_tunnel(&self.inner).await;
+        Ok(crate::background::tunnel_status(&self.inner).await)
+    }
+    pub async fn self_test(&self) -> Result<SelfTestResult, ApiError> {
+        self.inner.self_test().await
+    }
     /// Live events for the UI (SSE over HTTP, the `live` event over Tauri IPC).
     pub fn subscribe_live(&self) -> broadcast::Receiver<LiveEvent> {
         self.inner.live.subscribe()

@@ -7,11 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use base64::Engine as _;
-use shipwatch_aftership::sample::{sample_body, SampleOptions};
-use shipwatch_aftership::{diagnose, sign, Secrets, Tag};
+use shipwatch_aftership::{diagnose, Secrets};
 use shipwatch_api::*;
 use shipwatch_store::{queries, Store, StoreError, StoredDelivery, WriterConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, Semaphore};
 
@@ -51,6 +49,7 @@ pub(crate) struct ApiInner {
     receiver_server: tokio::sync::Mutex<Option<RunningServer>>,
     inspector_addr: OnceLock<SocketAddr>,
     warnings: Mutex<Vec<String>>,
+    pub(crate) dev: crate::devtools::DevState,
     me: Weak<ApiInner>,
 }
 
@@ -157,6 +156,9 @@ impl ApiInner {
 
     /// Tells every listener about a stored delivery.
     pub(crate) fn publish(&self, stored: StoredDelivery) {
+        if stored.verdict.accepted() {
+            self.note_delivery_public_url();
+        }
         let _ = self.live.send(LiveEvent::Delivery { delivery: stored.item.clone() });
         if let Some(change) = &stored.shipment {
             let _ = self.live.send(LiveEvent::Shipment { shipment: change.item.clone() });
@@ -239,13 +241,17 @@ impl ApiInner {
         let settings = self.settings();
         let secrets = self.secrets();
         let path = settings.webhook_path();
-        let public_url = settings.public_url.clone();
+        let public_url = self.public_url();
         let mut warnings = self.warnings.lock().expect("warnings lock").clone();
         if !secrets.any() {
             warnings.insert(
                 0,
                 "No webhook secret is set: deliveries are accepted unverified. Paste the secret from AfterShip (Settings → Notifications → Webhooks) in Setup.".into(),
             );
+        }
+        // The loud ones first: deliveries may be getting lost.
+        for (i, w) in self.dev_warnings().into_iter().enumerate() {
+            warnings.insert(i, w);
         }
         Ok(Status {
             version: env!("CARGO_PKG_VERSION").into(),
@@ -499,6 +505,34 @@ impl ApiInner {
         if let Some(v) = u.tunnel_command {
             s.tunnel_command = non_empty(Some(v.trim().to_owned()));
         }
+        if let Some(v) = u.forward_url {
+            let v = v.trim();
+            s.forward_url = if v.is_empty() {
+                None
+            } else {
+                shipwatch_devtools::http::parse_url(v).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                Some(v.to_owned())
+            };
+        }
+        if let Some(v) = u.forward_failing {
+            s.forward_failing = v;
+        }
+        if let Some(v) = u.retention_days {
+            if v == Some(0) {
+                return Err(ApiError::bad_request(
+                    "keep deliveries at least 1 day (leave it empty to keep them all)",
+                ));
+            }
+            s.retention_days = v;
+        }
+        if let Some(v) = u.retention_max_mb {
+            if v.is_some_and(|mb| mb < 10) {
+                return Err(ApiError::bad_request(
+                    "the database size limit must be at least 10 MB (leave it empty for no limit)",
+                ));
+            }
+            s.retention_max_mb = v;
+        }
         // A new receiver address is bound before anything is saved or stopped: one that cannot be
         // used (in use, not allowed) is refused and the running receiver keeps running.
         let current_addr = self.receiver.lock().expect("receiver lock").addr;
@@ -516,90 +550,54 @@ impl ApiInner {
         })?;
         *self.secrets.write().expect("secrets lock") = effective_secrets(&self.env_secrets, &s);
         self.body_limit.store(s.body_limit, Ordering::Relaxed);
+        // Forward mode switched on forwards what arrives from now on; switched off, it drops its queue.
+        match (&old.forward_url, &s.forward_url) {
+            (None, Some(_)) => {
+                self.store.write(shipwatch_store::forwards::start_from_now).await.map_err(|e| {
+                    tracing::error!(error = %e, "cannot start forward mode");
+                    ApiError::internal()
+                })?;
+            }
+            (Some(_), None) => {
+                self.store
+                    .write(|c| {
+                        shipwatch_store::forwards::cancel_queued(c, "forward mode was turned off")?;
+                        shipwatch_store::meta::delete(c, shipwatch_store::meta::FORWARD_WATERMARK)
+                    })
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "cannot stop forward mode");
+                        ApiError::internal()
+                    })?;
+            }
+            _ => {}
+        }
         let path_changed = s.webhook_path() != old.webhook_path();
+        let tunnel_changed = s.tunnel_command != old.tunnel_command;
+        let retention_changed =
+            s.retention_days != old.retention_days || s.retention_max_mb != old.retention_max_mb;
         *self.settings.write().expect("settings lock") = s;
-        if listener.is_some() || path_changed {
+        let receiver_moved = listener.is_some() || path_changed;
+        if receiver_moved {
             let addr = rebind
                 .or(current_addr)
                 .unwrap_or_else(|| crate::config::DEFAULT_LISTEN.parse().expect("default"));
             self.start_receiver_on(addr, listener).await;
         }
+        if tunnel_changed || (receiver_moved && self.settings().tunnel_command.is_some()) {
+            if let Some(me) = self.me.upgrade() {
+                crate::background::apply_tunnel(&me).await;
+            }
+        }
+        if retention_changed {
+            if let Some(me) = self.me.upgrade() {
+                tokio::spawn(async move {
+                    crate::background::retention_pass(&me).await;
+                });
+            }
+        }
         Ok(self.settings_view())
     }
-
-    pub(crate) async fn send_test_delivery(
-        &self,
-        r: TestDeliveryRequest,
-    ) -> Result<TestDeliveryResult, ApiError> {
-        let Some(url_addr) = ({
-            let slot = self.receiver.lock().expect("receiver lock");
-            match slot.state {
-                ReceiverState::Listening { .. } => slot.addr.map(|a| (reachable(a), slot.path.clone())),
-                _ => None,
-            }
-        }) else {
-            return Err(ApiError::bad_request(
-                "the receiver is not listening; fix its address in Settings first",
-            ));
-        };
-        let (addr, path) = url_addr;
-        let tag = Tag::parse(r.tag.as_deref().unwrap_or("InTransit"));
-        let event_id = random_uuid_v4();
-        let n: u64 = rand::random::<u64>() % 10_000_000_000;
-        let tracking_number = format!("SWTEST{n:010}");
-        let ts = receiver::now_ms() / 1000;
-        let mut opts = SampleOptions::new(event_id.clone(), tracking_number.clone(), tag, ts);
-        opts.title = Some("Shipwatch test delivery".into());
-        let body = sample_body(&opts);
-        let secrets = self.secrets();
-        // AfterShip always signs. With no secret configured here, sign with a throwaway one, as AfterShip
-        // would with the account's secret: the receiver then answers what a real delivery gets
-        // (200, unverified) instead of a 401 "missing" that no real delivery would see.
-        let throwaway = format!("unconfigured-{}", random_uuid_v4());
-        let secret = secrets.current.as_deref().or(secrets.previous.as_deref()).unwrap_or(&throwaway);
-        let signature = Some(sign(secret, &body));
-        let status = post_raw(addr, &path, &body, signature.as_deref()).await.map_err(|e| {
-            tracing::error!(error = %e, %addr, "test delivery failed");
-            ApiError::bad_request(format!("could not post to the receiver at {addr}: {e}"))
-        })?;
-        let eid = event_id.clone();
-        let delivery_id =
-            self.store.read(move |c| queries::find_delivery_by_event_id(c, &eid)).await.map_err(internal)?;
-        Ok(TestDeliveryResult { status, delivery_id, event_id, tracking_number })
-    }
-}
-
-/// A minimal HTTP/1.1 POST (loopback only): returns the status code.
-async fn post_raw(
-    addr: SocketAddr,
-    path: &str,
-    body: &[u8],
-    signature: Option<&str>,
-) -> std::io::Result<u16> {
-    let mut stream =
-        tokio::time::timeout(std::time::Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
-            .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nUser-Agent: Shipwatch-Test/{}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        env!("CARGO_PKG_VERSION"),
-        body.len()
-    );
-    if let Some(sig) = signature {
-        head.push_str(&format!("aftership-hmac-sha256: {sig}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body).await?;
-    let mut response = Vec::new();
-    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response))
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer within 10 s"))??;
-    let line = String::from_utf8_lossy(&response);
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))
 }
 
 pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
@@ -631,6 +629,7 @@ pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
         receiver_server: tokio::sync::Mutex::new(None),
         inspector_addr: OnceLock::new(),
         warnings: Mutex::new(Vec::new()),
+        dev: crate::devtools::DevState::new(),
         me: me.clone(),
     });
     let inspector = match resolved.inspector_listen {
@@ -653,6 +652,15 @@ pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
         None => None,
     };
     inner.start_receiver(resolved.listen).await;
+    crate::background::check_offline(&inner).await;
+    for task in [
+        tokio::spawn(crate::background::heartbeat(inner.clone(), inner.stopping.subscribe())),
+        tokio::spawn(crate::background::forwarder(inner.clone(), inner.stopping.subscribe())),
+        tokio::spawn(crate::background::retention(inner.clone(), inner.stopping.subscribe())),
+    ] {
+        drop(task);
+    }
+    crate::background::apply_tunnel(&inner).await;
     Ok(Engine { inner, tasks: Tasks { inspector } })
 }
 
@@ -660,8 +668,13 @@ pub(crate) async fn shutdown(engine: Engine) {
     let Engine { inner, tasks } = engine;
     // Receiver first: its in-flight deliveries are committed and answered before it returns.
     inner.stop_receiver().await;
-    // End the UI's event streams, which never end on their own (the stop would wait for them).
+    // End the UI's event streams, which never end on their own (the stop would wait for them), and
+    // the background tasks; the last heartbeat marks when the receiver stopped.
     inner.stopping.send_replace(true);
+    crate::background::write_heartbeat(&inner).await;
+    if let Some(t) = inner.dev.tunnel.lock().await.take() {
+        t.stop().await;
+    }
     if let Some(i) = tasks.inspector {
         i.stop().await;
     }

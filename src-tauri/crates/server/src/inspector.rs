@@ -84,6 +84,12 @@ pub(crate) fn router(inner: Arc<ApiInner>) -> Router {
         .route("/shipments/{id}", get(get_shipment))
         .route("/settings", get(get_settings).put(update_settings))
         .route("/test-delivery", post(send_test_delivery))
+        .route("/deliveries/{id}/replay", post(replay_delivery))
+        .route("/deliveries/{id}/forwards", get(delivery_forwards))
+        .route("/reverify-failed", post(reverify_failed))
+        .route("/tunnel", get(tunnel_status))
+        .route("/tunnel/restart", post(restart_tunnel))
+        .route("/self-test", post(self_test))
         .route("/stream", get(stream))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such API endpoint; see docs/api.md") })
         .route_layer(middleware::from_fn_with_state(inner.clone(), require_token));
@@ -243,6 +249,40 @@ async fn send_test_delivery(
 ) -> ApiResult<TestDeliveryResult> {
     let body = body.map_err(bad_json)?;
     Ok(Json(inner.send_test_delivery(body.map(|b| b.0).unwrap_or_default()).await?))
+}
+
+async fn replay_delivery(
+    State(inner): State<Arc<ApiInner>>,
+    id: Result<Path<i64>, PathRejection>,
+    request: Result<Option<Json<ReplayRequest>>, JsonRejection>,
+) -> ApiResult<ReplayResult> {
+    let Path(id) = id.map_err(bad_path)?;
+    let request = request.map_err(bad_json)?.map(|j| j.0).unwrap_or_default();
+    Ok(Json(inner.replay_delivery(id, request).await?))
+}
+
+async fn delivery_forwards(
+    State(inner): State<Arc<ApiInner>>,
+    id: Result<Path<i64>, PathRejection>,
+) -> ApiResult<Vec<ForwardAttempt>> {
+    let Path(id) = id.map_err(bad_path)?;
+    Ok(Json(inner.delivery_forwards(id).await?))
+}
+
+async fn reverify_failed(State(inner): State<Arc<ApiInner>>) -> ApiResult<ReverifyFailedResult> {
+    Ok(Json(inner.reverify_failed().await?))
+}
+
+async fn tunnel_status(State(inner): State<Arc<ApiInner>>) -> ApiResult<TunnelStatus> {
+    Ok(Json(crate::Api { inner }.tunnel_status().await?))
+}
+
+async fn restart_tunnel(State(inner): State<Arc<ApiInner>>) -> ApiResult<TunnelStatus> {
+    Ok(Json(crate::Api { inner }.restart_tunnel().await?))
+}
+
+async fn self_test(State(inner): State<Arc<ApiInner>>) -> ApiResult<SelfTestResult> {
+    Ok(Json(inner.self_test().await?))
 }
 
 fn live_event_name(e: &LiveEvent) -> &'static str {

@@ -6,9 +6,13 @@
 //! - [`api`]: [`Api`], the one service both transports (HTTP here, Tauri IPC in the desktop) call.
 //! - [`serve`]: the accept loop shared by both listeners (connection cap, timeouts, graceful stop).
 //! - [`engine`]: [`Engine`], which opens the store and runs all of the above.
+//! - `devtools` (replay, test events, self-test, re-verify) and `background` (forward mode, liveness,
+//!   retention, the supervised tunnel): the developer tools.
 
 pub mod api;
+mod background;
 pub mod config;
+mod devtools;
 pub mod engine;
 mod engine_impl;
 pub mod inspector;

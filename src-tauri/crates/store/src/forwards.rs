@@ -15,6 +15,8 @@ pub struct ForwardJob {
     pub delivery_id: i64,
     pub target: String,
     pub attempts: u32,
+    /// When it was queued (Unix ms).
+    pub created_at_ms: i64,
 }
 
 /// The outcome of one attempt.
@@ -68,12 +70,18 @@ pub fn enqueue_new(conn: &Connection, target: &str, include_failing: bool, now_m
 /// Forwards whose time has come, oldest first.
 pub fn due(conn: &Connection, now_ms: i64, limit: usize) -> Result<Vec<ForwardJob>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, delivery_id, target, attempts FROM forwards
+        "SELECT id, delivery_id, target, attempts, created_at FROM forwards
          WHERE state IN ('pending', 'retrying') AND next_attempt_at <= ?1
          ORDER BY next_attempt_at, id LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![now_ms, limit as i64], |r| {
-        Ok(ForwardJob { id: r.get(0)?, delivery_id: r.get(1)?, target: r.get(2)?, attempts: r.get(3)? })
+        Ok(ForwardJob {
+            id: r.get(0)?,
+            delivery_id: r.get(1)?,
+            target: r.get(2)?,
+            attempts: r.get(3)?,
+            created_at_ms: r.get(4)?,
+        })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -101,7 +109,9 @@ pub fn record_attempt(conn: &Connection, id: i64, o: &AttemptOutcome) -> Result<
 /// Gives up every queued forward (forward mode turned off), saying why.
 pub fn cancel_queued(conn: &Connection, reason: &str) -> Result<usize> {
     Ok(conn
-        .prepare_cached("UPDATE forwards SET state = 'gave_up', error = ?1 WHERE state IN ('pending', 'retrying')")?
+        .prepare_cached(
+            "UPDATE forwards SET state = 'gave_up', error = ?1 WHERE state IN ('pending', 'retrying')",
+        )?
         .execute([reason])?)
 }
 
@@ -132,8 +142,9 @@ pub fn attempt(conn: &Connection, id: i64) -> Result<ForwardAttempt> {
 
 /// The forwards of one delivery, oldest first.
 pub fn for_delivery(conn: &Connection, delivery_id: i64) -> Result<Vec<ForwardAttempt>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {ATTEMPT_COLUMNS} FROM forwards WHERE delivery_id = ?1 ORDER BY id"))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM forwards WHERE delivery_id = ?1 ORDER BY id"
+    ))?;
     let rows = stmt.query_map([delivery_id], attempt_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

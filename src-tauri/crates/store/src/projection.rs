@@ -364,7 +364,8 @@ pub fn reverify_failed(
         let verdict = verify_signature(header, &rec.body, secrets);
         let DeliveryVerdict::Valid(slot) = verdict else { continue };
         let envelope = parse_envelope(&rec.body).ok();
-        let received_at_ms = conn.query_row("SELECT received_at FROM deliveries WHERE id = ?1", [id], |r| r.get(0))?;
+        let received_at_ms =
+            conn.query_row("SELECT received_at FROM deliveries WHERE id = ?1", [id], |r| r.get(0))?;
         let d = NewDelivery {
             received_at_ms,
             peer: rec.peer.clone(),
@@ -414,7 +415,8 @@ pub fn reverify_failed(
             "re-verified valid; not applied: the body is not an AfterShip envelope".to_owned()
         };
         let duplicate_of = original.map(|o| o.0);
-        let shipment_id = shipment.as_ref().map(|s: &ShipmentChange| s.shipment_id).or(original.and_then(|o| o.1));
+        let shipment_id =
+            shipment.as_ref().map(|s: &ShipmentChange| s.shipment_id).or(original.and_then(|o| o.1));
         conn.prepare_cached(
             "UPDATE deliveries SET verdict = 'valid', secret = ?2, duplicate_of = ?3, projection = ?4,
                 shipment_id = coalesce(?5, shipment_id)

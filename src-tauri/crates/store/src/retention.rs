@@ -17,7 +17,8 @@ pub fn live_bytes(conn: &Connection) -> Result<u64> {
     Ok(((pages - free).max(0) * size) as u64)
 }
 
-const DELETABLE: &str = "id NOT IN (SELECT state_delivery_id FROM shipments WHERE state_delivery_id IS NOT NULL)
+const DELETABLE: &str =
+    "id NOT IN (SELECT state_delivery_id FROM shipments WHERE state_delivery_id IS NOT NULL)
      AND id NOT IN (SELECT duplicate_of FROM deliveries WHERE duplicate_of IS NOT NULL)";
 
 /// Deletes up to `limit` deliveries received before `cutoff_ms`, oldest first. Returns how many.

@@ -4,7 +4,9 @@
 use shipwatch_aftership::sample::{sample_body, SampleOptions};
 use shipwatch_aftership::{parse_envelope, sign, verify_signature, DeliveryVerdict, Secrets, Tag};
 use shipwatch_store::forwards::{self, AttemptOutcome};
-use shipwatch_store::{meta, projection, queries, retention, NewDelivery, Store, StoredVerdict, WriterConfig};
+use shipwatch_store::{
+    meta, projection, queries, retention, NewDelivery, Store, StoredVerdict, WriterConfig,
+};
 
 fn delivery(body: Vec<u8>, signature: Option<String>, secrets: &Secrets, at: i64) -> NewDelivery {
     let verdict = verify_signature(signature.as_deref(), &body, secrets);
@@ -89,7 +91,14 @@ async fn forward_queue_takes_only_new_valid_non_duplicate_deliveries() {
     assert_eq!((f.state.as_str(), f.attempts, f.status), ("retrying", 1, Some(503)));
     assert!(store.read(|c| forwards::due(c, 500, 10)).await.unwrap().is_empty());
     assert_eq!(store.read(|c| forwards::next_due_at(c)).await.unwrap(), Some(1_010));
-    let ok = AttemptOutcome { at_ms: 1_010, status: Some(200), error: None, round_trip_ms: Some(2), state: "delivered", next_attempt_at_ms: None };
+    let ok = AttemptOutcome {
+        at_ms: 1_010,
+        status: Some(200),
+        error: None,
+        round_trip_ms: Some(2),
+        state: "delivered",
+        next_attempt_at_ms: None,
+    };
     store.write(move |c| forwards::record_attempt(c, id, &ok)).await.unwrap();
     let list = store.read(move |c| forwards::for_delivery(c, a.id)).await.unwrap();
     assert_eq!(list.len(), 1);
@@ -113,11 +122,11 @@ async fn reverify_failed_turns_deliveries_valid_and_projects_them_in_order() {
     let shipments = store.read(|c| queries::list_shipments(c, &Default::default())).await.unwrap();
     assert!(shipments.items.is_empty(), "nothing failed may build a shipment");
 
-    let (checked, changed) =
-        store.write(|c| projection::reverify_failed(c, &secrets("real"))).await.unwrap();
+    let (checked, changed) = store.write(|c| projection::reverify_failed(c, &secrets("real"))).await.unwrap();
     assert_eq!(checked, 3);
     assert_eq!(changed.len(), 2, "the forged one stays invalid");
-    assert!(changed.iter().all(|d| d.verdict == StoredVerdict::Signature(DeliveryVerdict::Valid(shipwatch_aftership::SecretSlot::Current))));
+    assert!(changed.iter().all(|d| d.verdict
+        == StoredVerdict::Signature(DeliveryVerdict::Valid(shipwatch_aftership::SecretSlot::Current))));
     let last = changed[1].shipment.as_ref().unwrap();
     assert_eq!(last.tag.as_deref(), Some("Delivered"));
     assert!(last.tag_first_seen);

@@ -12,7 +12,9 @@ pub fn find_public_url(line: &str) -> Option<String> {
     while let Some(i) = rest.find("https://") {
         let candidate: String = rest[i..]
             .chars()
-            .take_while(|c| !c.is_whitespace() && !matches!(c, '|' | '"' | '\'' | '<' | '>' | ',' | ')' | ']'))
+            .take_while(|c| {
+                !c.is_whitespace() && !matches!(c, '|' | '"' | '\'' | '<' | '>' | ',' | ')' | ']')
+            })
             .collect();
         rest = &rest[i + "https://".len()..];
         let after = &candidate["https://".len()..];
@@ -74,6 +76,9 @@ mod tests {
         ] {
             assert_eq!(find_public_url(line), None, "{line}");
         }
-        assert_eq!(find_public_url("url: https://Abc.Example.com:8443/").as_deref(), Some("https://abc.example.com:8443"));
+        assert_eq!(
+            find_public_url("url: https://Abc.Example.com:8443/").as_deref(),
+            Some("https://abc.example.com:8443")
+        );
     }
 }

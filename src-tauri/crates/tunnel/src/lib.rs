@@ -80,7 +80,12 @@ impl TunnelSupervisor {
     }
 
     /// As [`start`](Self::start), with the first restart delay given (tests use a short one).
-    pub fn start_with_backoff(command: &str, port: u16, local_url: &str, first_backoff: Duration) -> TunnelSupervisor {
+    pub fn start_with_backoff(
+        command: &str,
+        port: u16,
+        local_url: &str,
+        first_backoff: Duration,
+    ) -> TunnelSupervisor {
         let expanded = expand_command(command, port, local_url);
         let shared = Arc::new(Mutex::new(Shared {
             snapshot: TunnelSnapshot {
@@ -129,7 +134,12 @@ fn push_log(shared: &Mutex<Shared>, line: String) {
 
 fn spawn_command(command: &str) -> std::io::Result<Child> {
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(command).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    cmd.arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     #[cfg(unix)]
     cmd.process_group(0);
     cmd.spawn()
@@ -155,7 +165,9 @@ async fn read_lines<R: AsyncRead + Unpin>(
     while let Ok(Some(line)) = lines.next_line().await {
         if let Some(url) = find_public_url(&line) {
             let mut s = shared.lock().expect("tunnel state");
-            if s.snapshot.public_url.as_deref() != Some(url.as_str()) || s.snapshot.phase == TunnelPhase::Starting {
+            if s.snapshot.public_url.as_deref() != Some(url.as_str())
+                || s.snapshot.phase == TunnelPhase::Starting
+            {
                 tracing::info!(%url, "tunnel public URL");
                 s.snapshot.public_url = Some(url.clone());
                 s.snapshot.phase = TunnelPhase::Running;
@@ -184,8 +196,14 @@ async fn supervise(
                     s.snapshot.pid = child.id();
                     s.snapshot.phase = TunnelPhase::Starting;
                 }
-                let out = child.stdout.take().map(|o| tokio::spawn(read_lines(o, "out", shared.clone(), url_tx.clone())));
-                let err = child.stderr.take().map(|e| tokio::spawn(read_lines(e, "err", shared.clone(), url_tx.clone())));
+                let out = child
+                    .stdout
+                    .take()
+                    .map(|o| tokio::spawn(read_lines(o, "out", shared.clone(), url_tx.clone())));
+                let err = child
+                    .stderr
+                    .take()
+                    .map(|e| tokio::spawn(read_lines(e, "err", shared.clone(), url_tx.clone())));
                 let status = tokio::select! {
                     s = child.wait() => Some(s),
                     _ = stop.changed() => None,
@@ -219,7 +237,10 @@ async fn supervise(
             backoff = first_backoff;
         }
         tracing::warn!(outcome = %outcome, delay_ms = backoff.as_millis() as u64, "tunnel command ended; restarting");
-        push_log(&shared, format!("shipwatch: the tunnel command {outcome}; restarting in {} ms", backoff.as_millis()));
+        push_log(
+            &shared,
+            format!("shipwatch: the tunnel command {outcome}; restarting in {} ms", backoff.as_millis()),
+        );
         {
             let mut s = shared.lock().expect("tunnel state");
             s.snapshot.last_exit = Some(outcome);

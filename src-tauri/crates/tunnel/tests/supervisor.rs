@@ -24,7 +24,8 @@ async fn captures_the_url_and_restarts_a_command_that_exits() {
         "n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}; echo 'docs at https://developers.cloudflare.com/x'; echo \"ready at https://run$n-{{port}}.trycloudflare.com\"; echo oops >&2; exit 3",
         c = counter.display()
     );
-    let sup = TunnelSupervisor::start_with_backoff(&cmd, 8787, "http://127.0.0.1:8787", Duration::from_millis(50));
+    let sup =
+        TunnelSupervisor::start_with_backoff(&cmd, 8787, "http://127.0.0.1:8787", Duration::from_millis(50));
     let mut url = sup.public_url();
     tokio::time::timeout(Duration::from_secs(5), url.wait_for(|u| u.is_some())).await.unwrap().unwrap();
     assert!(url.borrow().as_deref().unwrap().ends_with("-8787.trycloudflare.com"));
@@ -34,7 +35,11 @@ async fn captures_the_url_and_restarts_a_command_that_exits() {
     assert!(snap.log.iter().any(|l| l == "err: oops"), "{:?}", snap.log);
     assert!(snap.log.iter().any(|l| l.starts_with("shipwatch: the tunnel command exited")), "{:?}", snap.log);
     // A later run's URL replaces the first one.
-    wait_for(|| sup.snapshot().public_url.as_deref().is_some_and(|u| !u.starts_with("https://run1-")), "a new URL").await;
+    wait_for(
+        || sup.snapshot().public_url.as_deref().is_some_and(|u| !u.starts_with("https://run1-")),
+        "a new URL",
+    )
+    .await;
     sup.stop().await;
 }
 
@@ -43,7 +48,8 @@ async fn stop_ends_a_long_running_command_and_its_children() {
     let dir = tempfile::tempdir().unwrap();
     let pidfile = dir.path().join("pid");
     // The "agent" is a child of sh that keeps running; stopping must end it too.
-    let cmd = format!("sleep 30 & echo $! > {}; echo https://abc.example-tunnel.dev; wait", pidfile.display());
+    let cmd =
+        format!("sleep 30 & echo $! > {}; echo https://abc.example-tunnel.dev; wait", pidfile.display());
     let sup = TunnelSupervisor::start(&cmd, 1, "http://127.0.0.1:1");
     let mut url = sup.public_url();
     tokio::time::timeout(Duration::from_secs(5), url.wait_for(|u| u.is_some())).await.unwrap().unwrap();
