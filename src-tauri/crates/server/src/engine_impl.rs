@@ -132,6 +132,14 @@ fn local_midnight_ms() -> i64 {
     (midnight.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+/// A diagnosis made for a secret typed in the UI speaks of that secret, not Shipwatch's saved one.
+fn typed_secret_wording(diagnosis: &str) -> String {
+    diagnosis
+        .replace("Neither secret matches: the secret in Shipwatch is", "The secret you typed does not match: it is")
+        .replace("The secret does not match: the secret in Shipwatch is", "The secret you typed does not match: it is")
+        .replace("the current secret", "the secret you typed")
+}
+
 /// A random UUID v4, as AfterShip's event ids are.
 pub(crate) fn random_uuid_v4() -> String {
     let mut b: [u8; 16] = rand::random();
@@ -368,8 +376,18 @@ impl ApiInner {
             .map(str::to_owned),
             expected: d.expected,
             secret: d.verdict.secret().map(|_| SecretSlot::Current),
-            diagnosis: d.diagnosis,
-            advice: d.advice,
+            // The words are about the secret typed here, not the one saved in Shipwatch.
+            diagnosis: typed_secret_wording(&d.diagnosis),
+            advice: d.advice.map(|a| {
+                if d.verdict.accepted() {
+                    a
+                } else {
+                    a.replace(
+                        "Copy the webhook secret again from AfterShip → Settings → Notifications into Shipwatch.",
+                        "Copy the webhook secret again from AfterShip → Settings → Notifications and try it here.",
+                    )
+                }
+            }),
         })
     }
 

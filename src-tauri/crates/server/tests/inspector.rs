@@ -439,6 +439,10 @@ async fn reverify_checks_a_stored_delivery_against_a_typed_secret_without_changi
     assert_eq!(report["expected"], sig);
     let r = t.api("POST", &path, Some(&json!({"secret": "still-wrong"}))).await;
     assert_eq!(r.json()["verdict"], "invalid");
+    // The words speak of the typed secret, not of the one saved in Shipwatch.
+    let diagnosis = r.json()["diagnosis"].as_str().unwrap().to_owned();
+    assert!(diagnosis.starts_with("The secret you typed does not match"), "{diagnosis}");
+    assert!(!diagnosis.contains("secret in Shipwatch"), "{diagnosis}");
     let r = t.api("POST", &path, Some(&json!({"secret": ""}))).await;
     assert_eq!(r.status, 400);
     assert!(r.json()["error"].as_str().unwrap().contains("secret"));
