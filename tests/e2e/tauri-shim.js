@@ -55,6 +55,18 @@
           return j('/api/settings', 'PUT', args.update);
         case 'send_test_delivery':
           return j('/api/test-delivery', 'POST', args.request);
+        case 'replay_delivery':
+          return j(`/api/deliveries/${args.id}/replay`, 'POST', args.request);
+        case 'delivery_forwards':
+          return j(`/api/deliveries/${args.id}/forwards`);
+        case 'reverify_failed':
+          return j('/api/reverify-failed', 'POST');
+        case 'tunnel_status':
+          return j('/api/tunnel');
+        case 'restart_tunnel':
+          return j('/api/tunnel/restart', 'POST');
+        case 'self_test':
+          return j('/api/self-test', 'POST');
         case 'notification_log':
           return [
             { seq: 1, at: new Date().toISOString(), outcome: 'suppressed', reason: 'quiet hours (22:00–07:00)', delivery_ids: [1], shipment_id: 1, tag: 'OutForDelivery', summary: 'Out for delivery', body: null, notification_id: null },
@@ -64,7 +76,7 @@
           const eventId = nextId++;
           if (args.event === 'live') {
             const es = new EventSource('/api/stream');
-            for (const name of ['delivery', 'shipment', 'lagged'])
+            for (const name of ['delivery', 'shipment', 'forward', 'lagged'])
               es.addEventListener(name, (ev) => cb({ event: 'live', id: eventId, payload: JSON.parse(ev.data) }));
           } else {
             window.__tauriEmit = window.__tauriEmit ?? {};

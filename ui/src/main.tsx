@@ -2,10 +2,12 @@ import { render } from 'preact';
 import { App } from './app';
 import { ready, start, statusError, unauthorized } from './state/app';
 import { startFeedLive } from './state/feed';
+import { startForwardsLive } from './state/forwards';
 import './styles.css';
 
 const root = document.getElementById('app')!;
 startFeedLive();
+startForwardsLive();
 render(<App />, root);
 start().catch((e) => {
   if (!unauthorized.value) {

@@ -26,6 +26,13 @@ describe('Tauri backend: command names and argument shapes from docs/api.md', ()
     await b.updateSettings({ public_url: 'https://x' });
     await b.sendTestDelivery({});
     await b.notificationLog!();
+    await b.replayDelivery(12, { to: 'http://127.0.0.1:9/x', resign: true });
+    await b.deliveryForwards(12);
+    await b.reverifyFailed();
+    await b.tunnelStatus();
+    await b.restartTunnel();
+    await b.selfTest();
+    await b.sendTestDelivery({ tag: 'Delivered', subtag: 'Delivered_002', shape: 'versioned' });
     expect(invoke.mock.calls).toEqual([
       ['status', undefined],
       ['list_deliveries', { query: { verdict: 'failed', limit: 100 } }],
@@ -37,6 +44,13 @@ describe('Tauri backend: command names and argument shapes from docs/api.md', ()
       ['update_settings', { update: { public_url: 'https://x' } }],
       ['send_test_delivery', { request: {} }],
       ['notification_log', undefined],
+      ['replay_delivery', { id: 12, request: { to: 'http://127.0.0.1:9/x', resign: true } }],
+      ['delivery_forwards', { id: 12 }],
+      ['reverify_failed', undefined],
+      ['tunnel_status', undefined],
+      ['restart_tunnel', undefined],
+      ['self_test', undefined],
+      ['send_test_delivery', { request: { tag: 'Delivered', subtag: 'Delivered_002', shape: 'versioned' } }],
     ]);
   });
   it('turns a command error body into an ApiError with its message', async () => {
@@ -112,6 +126,12 @@ describe('HTTP backend', () => {
     await b.updateSettings({ secret: '' });
     await b.listShipments({});
     await b.sendTestDelivery({ tag: 'Delivered' });
+    await b.replayDelivery(7, { body: '{}', resign: true });
+    await b.deliveryForwards(7);
+    await b.reverifyFailed();
+    await b.tunnelStatus();
+    await b.restartTunnel();
+    await b.selfTest();
     const calls = fetchMock.mock.calls.map(([url, init]) => [url, init.method, init.body]);
     expect(calls).toEqual([
       ['/api/deliveries?verdict=failed&q=a+b&limit=100&before=42', 'GET', undefined],
@@ -119,6 +139,12 @@ describe('HTTP backend', () => {
       ['/api/settings', 'PUT', '{"secret":""}'],
       ['/api/shipments', 'GET', undefined],
       ['/api/test-delivery', 'POST', '{"tag":"Delivered"}'],
+      ['/api/deliveries/7/replay', 'POST', '{"body":"{}","resign":true}'],
+      ['/api/deliveries/7/forwards', 'GET', undefined],
+      ['/api/reverify-failed', 'POST', undefined],
+      ['/api/tunnel', 'GET', undefined],
+      ['/api/tunnel/restart', 'POST', undefined],
+      ['/api/self-test', 'POST', undefined],
     ]);
     expect(fetchMock.mock.calls[0][1].credentials).toBe('same-origin');
   });
@@ -148,9 +174,11 @@ describe('HTTP backend', () => {
     es1.onopen!();
     es1.emit('delivery', { type: 'delivery', delivery: { id: 1 } });
     es1.emit('shipment', { type: 'shipment', shipment: { id: 2 } });
+    es1.emit('forward', { type: 'forward', forward: { delivery_id: 1, state: 'delivered' } });
     expect(events).toEqual([
       { type: 'delivery', delivery: { id: 1 } },
       { type: 'shipment', shipment: { id: 2 } },
+      { type: 'forward', forward: { delivery_id: 1, state: 'delivered' } },
     ]);
     es1.onerror!();
     expect(es1.closed).toBe(true);

@@ -50,6 +50,11 @@ describe('settings form', () => {
     autostart: false,
     public_url: null,
     tunnel_command: null,
+    previous_secret_from_env: false,
+    forward_url: null,
+    forward_failing: false,
+    retention_days: null,
+    retention_max_mb: null,
   };
   it('sends nothing when nothing changed', () => {
     expect(isEmptyUpdate(diffSettings(view, formFromView(view)))).toBe(true);

@@ -43,7 +43,7 @@ export function backoffDelay(attempt: number): number {
   return Math.min(15000, 500 * 2 ** Math.max(0, attempt));
 }
 
-const EVENT_NAMES = ['delivery', 'shipment', 'lagged'] as const;
+const EVENT_NAMES = ['delivery', 'shipment', 'forward', 'lagged'] as const;
 
 export function createHttpBackend(base = '', onUnauthorized?: UnauthorizedHook): Backend {
   const get = <T>(p: string) => call<T>('GET', base + p, undefined, onUnauthorized);
@@ -59,6 +59,12 @@ export function createHttpBackend(base = '', onUnauthorized?: UnauthorizedHook):
     getSettings: () => get('/api/settings'),
     updateSettings: (update) => send('PUT', '/api/settings', update),
     sendTestDelivery: (request) => send('POST', '/api/test-delivery', request),
+    replayDelivery: (id, request) => send('POST', `/api/deliveries/${id}/replay`, request),
+    deliveryForwards: (id) => get(`/api/deliveries/${id}/forwards`),
+    reverifyFailed: () => send('POST', '/api/reverify-failed', undefined),
+    tunnelStatus: () => get('/api/tunnel'),
+    restartTunnel: () => send('POST', '/api/tunnel/restart', undefined),
+    selfTest: () => send('POST', '/api/self-test', undefined),
     subscribe(h: LiveHandlers) {
       let es: EventSource | null = null;
       let attempt = 0;

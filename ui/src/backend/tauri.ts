@@ -26,6 +26,12 @@ export function createTauriBackend(): Backend {
     getSettings: () => cmd('get_settings'),
     updateSettings: (update) => cmd('update_settings', { update }),
     sendTestDelivery: (request) => cmd('send_test_delivery', { request }),
+    replayDelivery: (id, request) => cmd('replay_delivery', { id, request }),
+    deliveryForwards: (id) => cmd('delivery_forwards', { id }),
+    reverifyFailed: () => cmd('reverify_failed'),
+    tunnelStatus: () => cmd('tunnel_status'),
+    restartTunnel: () => cmd('restart_tunnel'),
+    selfTest: () => cmd('self_test'),
     notificationLog: () => cmd('notification_log'),
     subscribe(h) {
       let unlisten: (() => void) | null = null;

@@ -26,6 +26,6 @@ forward_url?: string, forward_failing?: boolean,
  */
 retention_days?: number | null, 
 /**
- * `null` removes the size limit.
+ * `null` removes the size limit (at least 10 when set).
  */
 retention_max_mb?: number | null, };

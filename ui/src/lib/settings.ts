@@ -15,6 +15,13 @@ export interface SettingsForm {
   autostart: boolean;
   public_url: string;
   tunnel_command: string;
+  /** '' = forward mode off. */
+  forward_url: string;
+  forward_failing: boolean;
+  /** Whole days as typed; '' = keep forever. */
+  retention_days: string;
+  /** MB as typed; '' = no size limit. */
+  retention_max_mb: string;
 }
 
 export function formFromView(v: SettingsView): SettingsForm {
@@ -30,6 +37,11 @@ export function formFromView(v: SettingsView): SettingsForm {
     autostart: v.autostart,
     public_url: v.public_url ?? '',
     tunnel_command: v.tunnel_command ?? '',
+    forward_url: v.forward_url ?? '',
+    // `?? ` / `== null`: a Shipwatch older than these settings leaves them out.
+    forward_failing: v.forward_failing ?? false,
+    retention_days: v.retention_days == null ? '' : String(v.retention_days),
+    retention_max_mb: v.retention_max_mb == null ? '' : String(v.retention_max_mb),
   };
 }
 
@@ -50,7 +62,20 @@ export function diffSettings(v: SettingsView, f: SettingsForm): SettingsUpdate {
   if (f.autostart !== v.autostart) u.autostart = f.autostart;
   if (f.public_url.trim() !== (v.public_url ?? '')) u.public_url = f.public_url.trim();
   if (f.tunnel_command.trim() !== (v.tunnel_command ?? '')) u.tunnel_command = f.tunnel_command.trim();
+  if (f.forward_url.trim() !== (v.forward_url ?? '')) u.forward_url = f.forward_url.trim();
+  if (f.forward_failing !== (v.forward_failing ?? false)) u.forward_failing = f.forward_failing;
+  const days = optionalInt(f.retention_days);
+  if (days !== undefined && days !== (v.retention_days ?? null)) u.retention_days = days;
+  const mb = optionalInt(f.retention_max_mb);
+  if (mb !== undefined && mb !== (v.retention_max_mb ?? null)) u.retention_max_mb = mb;
   return u;
+}
+
+/** '' → null (no limit), a whole number → it, anything else → undefined (invalid: not sent). */
+function optionalInt(raw: string): number | null | undefined {
+  const t = raw.trim();
+  if (t === '') return null;
+  return /^\d+$/.test(t) ? Number(t) : undefined;
 }
 
 /** Problems a person should fix before saving (field → message). */
@@ -66,6 +91,19 @@ export function validateForm(f: SettingsForm): Partial<Record<keyof SettingsForm
     e.body_limit_kib = 'A whole number of KiB (1024 = 1 MiB), or empty for the default.';
   const hm = /^([01]\d|2[0-3]):[0-5]\d$/;
   if (f.quiet_enabled && (!hm.test(f.quiet_start) || !hm.test(f.quiet_end))) e.quiet_start = 'Times as HH:MM.';
+  const fwd = f.forward_url.trim();
+  if (fwd) {
+    try {
+      const u = new URL(fwd);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') e.forward_url = 'Use an http:// or https:// URL.';
+    } catch {
+      e.forward_url = 'A URL, e.g. http://127.0.0.1:3000/webhooks/aftership, or empty to turn forward mode off.';
+    }
+  }
+  const days = optionalInt(f.retention_days);
+  if (days === undefined || days === 0) e.retention_days = 'A whole number of days (1 or more), or empty to keep everything.';
+  const mb = optionalInt(f.retention_max_mb);
+  if (mb === undefined || (mb !== null && mb < 10)) e.retention_max_mb = 'A whole number of MB (10 or more), or empty for no limit.';
   return e;
 }
 

@@ -2,6 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, errorMessage } from '../backend';
 import { CopyButton, DuplicateMark, ErrorBox, HttpStatus, Loading, TagBadge, VerdictBadge } from '../components/common';
+import { ForwardsPanel, ReplayPanel } from '../components/Replay';
 import type { DeliveryDetail } from '../generated/DeliveryDetail';
 import type { SignatureReport } from '../generated/SignatureReport';
 import { base64ToBytes, decodeUtf8Strict, hasControlChars, hexDump } from '../lib/bytes';
@@ -385,6 +386,9 @@ export function Delivery({ id }: { id: number }) {
       </section>
 
       <Body d={d} key={d.id} />
+
+      <ReplayPanel d={d} key={`replay-${d.id}`} />
+      <ForwardsPanel id={d.id} />
     </div>
   );
 }

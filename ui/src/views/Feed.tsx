@@ -2,6 +2,10 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { errorMessage } from '../backend';
 import { CopyField, DuplicateMark, Empty, ErrorBox, HttpStatus, Loading, TagBadge, VerdictBadge } from '../components/common';
 import { VirtualList } from '../components/VirtualList';
+import { ForwardMark } from '../components/Forward';
+import { TestEventDialogButton } from '../components/TestEvent';
+import { LoudWarnings } from '../components/Warnings';
+import { forwards } from '../state/forwards';
 import type { DeliveryItem } from '../generated/DeliveryItem';
 import { eventLabel, formatFullTime, formatListTime, KNOWN_TAGS, plural, tagLabel } from '../lib/format';
 import { emptyFilters, hasFilters, VERDICT_FILTERS, type FeedFilters } from '../lib/query';
@@ -111,6 +115,9 @@ function FeedRow({ d, selected }: { d: DeliveryItem; selected: boolean }) {
       <span class="c-dup">
         <DuplicateMark duplicate={d.duplicate} />
       </span>
+      <span class="c-fwd">
+        <ForwardMark attempt={forwards.value.get(d.id)} />
+      </span>
     </a>
   );
 }
@@ -200,6 +207,8 @@ function Filters({ filters }: { filters: FeedFilters }) {
           Clear
         </button>
       )}
+      <span class="spacer" />
+      <TestEventDialogButton />
     </div>
   );
 }
@@ -328,6 +337,7 @@ export function Feed({ filters }: { filters: FeedFilters }) {
 
   return (
     <div class="view feed-view" data-testid="feed-view">
+      <LoudWarnings />
       <SetupBanner />
       <Filters filters={filters} />
       <div class="row feed-row head" aria-hidden="true">
@@ -339,6 +349,7 @@ export function Feed({ filters }: { filters: FeedFilters }) {
         <span class="c-verdict">Signature</span>
         <span class="c-status" title="HTTP status we answered">HTTP</span>
         <span class="c-dup" />
+        <span class="c-fwd" />
       </div>
       {feedError.value && <ErrorBox message={feedError.value} onRetry={() => void reloadFeed()} />}
       <div class="list-wrap">

@@ -4,10 +4,13 @@ import { ErrorBox, Loading } from '../components/common';
 import type { SettingsUpdate } from '../generated/SettingsUpdate';
 import type { SettingsView } from '../generated/SettingsView';
 import { formatBytes, formatListTime, KNOWN_TAGS, tagLabel } from '../lib/format';
-import { shipmentHref } from '../lib/router';
+import { feedHref, shipmentHref } from '../lib/router';
 import { diffSettings, formFromView, isEmptyUpdate, validateForm, type SettingsForm } from '../lib/settings';
 import { validatePublicUrl } from '../lib/setup';
-import { api, refreshStatus, showToast } from '../state/app';
+import { api, refreshStatus, showToast, status } from '../state/app';
+import { reloadFeed } from '../state/feed';
+import { AfterShipUrl, SelfTest, TunnelExamples, TunnelStatusCard } from '../components/Tunnel';
+import type { ReverifyFailedResult } from '../generated/ReverifyFailedResult';
 
 function SecretRow({
   label,
@@ -55,12 +58,17 @@ function SecretRow({
             not set
           </span>
         )}
-        {fromEnv && <span class="pill">from the environment</span>}
+        {fromEnv && (
+          <span class="pill pill-env" data-testid={`${field}-from-env`}>
+            from the environment: {field === 'secret' ? 'SHIPWATCH_SECRET' : 'SHIPWATCH_PREVIOUS_SECRET'}
+          </span>
+        )}
       </div>
       {fromEnv ? (
-        field === 'secret' && (
-          <p class="muted small">Secrets come from the environment (SHIPWATCH_SECRET…), which overrides what is saved here. Change them there.</p>
-        )
+        <p class="muted small">
+          {field === 'secret' ? 'SHIPWATCH_SECRET' : 'SHIPWATCH_PREVIOUS_SECRET'} is set in Shipwatch's environment and overrides what
+          is saved here. Change it there.
+        </p>
       ) : (
         <>
           <div class="inline">
@@ -152,6 +160,57 @@ function NotificationLog() {
   );
 }
 
+/** Check every failed delivery again with the secrets set now (after fixing or rotating the secret). */
+function ReverifyFailed() {
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<ReverifyFailedResult | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  return (
+    <div class="field reverify-failed" data-testid="reverify-failed">
+      <div class="inline">
+        <button
+          type="button"
+          class="btn"
+          data-testid="reverify-failed-run"
+          disabled={busy}
+          onClick={async () => {
+            setBusy(true);
+            setError(null);
+            try {
+              const r = await api().reverifyFailed();
+              setResult(r);
+              void refreshStatus();
+              if (r.now_valid) void reloadFeed();
+            } catch (e) {
+              setResult(null);
+              setError(errorMessage(e));
+            } finally {
+              setBusy(false);
+            }
+          }}
+        >
+          {busy ? 'Re-verifying…' : 'Re-verify failed deliveries'}
+        </button>
+        <span class="muted small">After fixing or rotating the secret: those now valid update their shipments.</span>
+      </div>
+      {result && (
+        <p class={`note${result.now_valid ? '' : ' warn'}`} data-testid="reverify-failed-result">
+          Checked <strong data-testid="rf-checked">{result.checked}</strong> · now valid <strong data-testid="rf-now-valid">{result.now_valid}</strong> ·
+          shipments updated <strong data-testid="rf-shipments">{result.shipments_updated}</strong>
+          {result.checked > 0 && result.now_valid === 0 && ' — none pass with the secrets set now.'}
+          {result.now_valid > 0 && (
+            <>
+              {' '}
+              <a href={feedHref({ verdict: 'valid' })}>See them in the feed →</a>
+            </>
+          )}
+        </p>
+      )}
+      {error && <ErrorBox message={error} />}
+    </div>
+  );
+}
+
 export function Settings() {
   const [view, setView] = useState<SettingsView | null>(null);
   const [form, setForm] = useState<SettingsForm | null>(null);
@@ -179,7 +238,8 @@ export function Settings() {
   const update = diffSettings(view, form);
   const dirty = !isEmptyUpdate(update);
   const urlCheck = validatePublicUrl(form.public_url);
-  const invalid = Object.keys(errors).length > 0 || !urlCheck.ok;
+  // A saved URL the form would not accept (e.g. http:// set through the API) must not block saving the rest.
+  const invalid = Object.keys(errors).length > 0 || (update.public_url !== undefined && !urlCheck.ok);
 
   const onSecretSaved = (v: SettingsView) => {
     // Keep unsaved edits in the rest of the form.
@@ -237,10 +297,11 @@ export function Settings() {
           field="previous_secret"
           set={view.previous_secret_set}
           hint={view.previous_secret_hint}
-          fromEnv={view.secrets_from_env}
+          fromEnv={view.previous_secret_from_env}
           help="While you rotate the secret in AfterShip, keep the old one here: deliveries signed with it still pass (and say so). Remove it once the new one is in use."
           onSaved={onSecretSaved}
         />
+        <ReverifyFailed />
       </section>
 
       <form onSubmit={save}>
@@ -282,9 +343,67 @@ export function Settings() {
           </label>
           <label class="field">
             <span class="field-label">Tunnel command</span>
-            <input {...text('tunnel_command', { placeholder: 'cloudflared tunnel run shipwatch', spellcheck: false })} />
-            <span class="muted small">Started and stopped with Shipwatch (desktop app). Empty = you run the tunnel yourself.</span>
+            <input {...text('tunnel_command', { placeholder: 'cloudflared tunnel --url http://127.0.0.1:{port}', spellcheck: false, class: 'mono' })} />
+            <span class="muted small">
+              Shipwatch runs it, takes the first public https:// URL it prints as the public URL, and restarts it when it exits. Use a
+              public URL <em>or</em> a command. Empty = you run the tunnel yourself.
+            </span>
           </label>
+          <TunnelExamples onPick={(c) => set('tunnel_command', c)} />
+          {view.tunnel_command && <TunnelStatusCard />}
+          <AfterShipUrl testid="settings-aftership-url" />
+          {status.value?.public_url && <SelfTest />}
+        </section>
+
+        <section class="card" data-testid="settings-forward">
+          <div class="card-head">
+            <h2>Forward mode</h2>
+            <span class="muted small">Send every valid delivery on to your app as it arrives, byte-exact with its original headers.</span>
+          </div>
+          <label class="field">
+            <span class="field-label">Forward to</span>
+            <input {...text('forward_url', { placeholder: 'http://127.0.0.1:3000/webhooks/aftership', type: 'url', spellcheck: false })} />
+            {errors.forward_url ? (
+              <span class="field-error">{errors.forward_url}</span>
+            ) : (
+              <span class="muted small">
+                Empty = off. A target that is down is retried with backoff (up to 68 h) and nothing is lost across restarts; each attempt
+                shows as ✓ / ↻ / ✗ in the feed.
+              </span>
+            )}
+          </label>
+          <label class="check">
+            <input
+              type="checkbox"
+              data-testid="settings-forward_failing"
+              checked={form.forward_failing}
+              disabled={!form.forward_url.trim()}
+              onChange={(e) => set('forward_failing', (e.currentTarget as HTMLInputElement).checked)}
+            />{' '}
+            Also forward failing deliveries (signature invalid, missing or malformed)
+          </label>
+        </section>
+
+        <section class="card" data-testid="settings-retention">
+          <div class="card-head">
+            <h2>Retention</h2>
+            <span class="muted small">Empty = keep everything.</span>
+          </div>
+          <div class="inline retention">
+            <label class="field">
+              <span class="field-label">Keep deliveries for (days)</span>
+              <input {...text('retention_days', { inputMode: 'numeric', class: 'short', placeholder: 'forever' })} />
+            </label>
+            <label class="field">
+              <span class="field-label">Keep the database under (MB)</span>
+              <input {...text('retention_max_mb', { inputMode: 'numeric', class: 'short', placeholder: 'no limit' })} />
+            </label>
+          </div>
+          {(errors.retention_days || errors.retention_max_mb) && <span class="field-error">{errors.retention_days ?? errors.retention_max_mb}</span>}
+          <p class="muted small">
+            The oldest deliveries beyond these are deleted hourly, but never one that set a shipment's current state, and never
+            checkpoints: timelines stay whole.
+          </p>
         </section>
 
         <section class="card">

@@ -2,6 +2,8 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { errorMessage } from '../backend';
 import { CopyField, ErrorBox, HttpStatus, Loading, TagBadge, VerdictBadge } from '../components/common';
+import { TestEventPanel } from '../components/TestEvent';
+import { SelfTest, TunnelExamples, TunnelStatusCard } from '../components/Tunnel';
 import type { DeliveryItem } from '../generated/DeliveryItem';
 import type { SettingsView } from '../generated/SettingsView';
 import type { TestDeliveryResult } from '../generated/TestDeliveryResult';
@@ -29,6 +31,11 @@ export function Setup() {
   const [settings, setSettings] = useState<SettingsView | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [publicUrl, setPublicUrl] = useState('');
+  const [tunnelMode, setTunnelMode] = useState<'url' | 'command'>('url');
+  const [command, setCommand] = useState('');
+  const [savingCommand, setSavingCommand] = useState(false);
+  const [commandError, setCommandError] = useState<string | null>(null);
+  const [tunnelKey, setTunnelKey] = useState(0);
   const [secret, setSecret] = useState('');
   const [savingUrl, setSavingUrl] = useState(false);
   const [savingSecret, setSavingSecret] = useState(false);
@@ -47,6 +54,8 @@ export function Setup() {
       .then((v) => {
         setSettings(v);
         setPublicUrl(v.public_url ?? '');
+        setCommand(v.tunnel_command ?? '');
+        if (v.tunnel_command) setTunnelMode('command');
       })
       .catch((e) => setLoadError(errorMessage(e)));
     void refreshStatus();
@@ -66,7 +75,7 @@ export function Setup() {
   if (!settings || !s) return <Loading what="Loading setup" />;
 
   const urlCheck = validatePublicUrl(publicUrl);
-  const fullUrl = publicUrl.trim() && urlCheck.ok ? joinUrl(publicUrl.trim(), s.webhook_path) : s.public_webhook_url;
+  const fullUrl = tunnelMode === 'url' && publicUrl.trim() && urlCheck.ok ? joinUrl(publicUrl.trim(), s.webhook_path) : s.public_webhook_url;
   const commands = tunnelCommands(s.local_webhook_url ?? (s.receiver.state !== 'stopped' ? `http://${s.receiver.addr}` : null));
   const receiverOk = s.receiver.state === 'listening';
   const allDone = s.secret_configured && !!s.public_url && receiverOk;
@@ -75,7 +84,9 @@ export function Setup() {
     setSavingUrl(true);
     setUrlError(null);
     try {
-      const v = await api().updateSettings({ public_url: publicUrl.trim() });
+      // A public URL OR a tunnel command: the URL replaces a command that was running.
+      const v = await api().updateSettings(settings?.tunnel_command ? { public_url: publicUrl.trim(), tunnel_command: '' } : { public_url: publicUrl.trim() });
+      setCommand(v.tunnel_command ?? '');
       setSettings(v);
       setPublicUrl(v.public_url ?? '');
       await refreshStatus();
@@ -84,6 +95,24 @@ export function Setup() {
       setUrlError(errorMessage(e));
     } finally {
       setSavingUrl(false);
+    }
+  };
+  const saveCommand = async () => {
+    setSavingCommand(true);
+    setCommandError(null);
+    try {
+      // The URL the command prints becomes the public URL (it wins over a typed one).
+      const v = await api().updateSettings({ tunnel_command: command.trim() });
+      setSettings(v);
+      setCommand(v.tunnel_command ?? '');
+      setPublicUrl(v.public_url ?? '');
+      setTunnelKey((k) => k + 1);
+      await refreshStatus();
+      showToast(command.trim() ? 'Tunnel command saved: Shipwatch starts it now' : 'Tunnel command removed');
+    } catch (e) {
+      setCommandError(errorMessage(e));
+    } finally {
+      setSavingCommand(false);
     }
   };
   const saveSecret = async () => {
@@ -147,9 +176,20 @@ export function Setup() {
 
       <Step n={2} title="Put a tunnel in front of it" done={!!s.public_url} testid="step-tunnel">
         <p>
-          AfterShip only calls public HTTPS addresses (ports 80, 443 or 8080), so run a tunnel on this machine that
-          forwards to the receiver, for example:
+          AfterShip only calls public HTTPS addresses (ports 80, 443 or 8080), so a tunnel must forward to the receiver.
+          Run it yourself and enter the URL it prints, or let Shipwatch run it and pick the URL up.
         </p>
+        <div class="seg tunnel-mode" role="radiogroup" aria-label="Who runs the tunnel">
+          <button type="button" role="radio" aria-checked={tunnelMode === 'url'} class={tunnelMode === 'url' ? 'active' : ''} data-testid="tunnel-mode-url" onClick={() => setTunnelMode('url')}>
+            I run the tunnel
+          </button>
+          <button type="button" role="radio" aria-checked={tunnelMode === 'command'} class={tunnelMode === 'command' ? 'active' : ''} data-testid="tunnel-mode-command" onClick={() => setTunnelMode('command')}>
+            Shipwatch runs it
+          </button>
+        </div>
+        {tunnelMode === 'url' ? (
+          <>
+        <p class="small">For example:</p>
         {commands.map((c) => (
           <CopyField value={c} testid="tunnel-command" />
         ))}
@@ -176,6 +216,41 @@ export function Setup() {
         </label>
         {urlCheck.message && <p class={urlCheck.ok ? 'note' : 'note warn'}>{urlCheck.message}</p>}
         {urlError && <ErrorBox message={urlError} />}
+          </>
+        ) : (
+          <>
+            <label class="field">
+              <span>Tunnel command</span>
+              <div class="inline">
+                <input
+                  data-testid="setup-tunnel-command"
+                  class="mono"
+                  spellcheck={false}
+                  placeholder="cloudflared tunnel --url http://127.0.0.1:{port}"
+                  value={command}
+                  onInput={(e) => setCommand((e.currentTarget as HTMLInputElement).value)}
+                  onKeyDown={(e) => e.key === 'Enter' && void saveCommand()}
+                />
+                <button
+                  type="button"
+                  class="btn btn-primary"
+                  data-testid="save-tunnel-command"
+                  disabled={savingCommand || command.trim() === (settings.tunnel_command ?? '')}
+                  onClick={saveCommand}
+                >
+                  {savingCommand ? 'Saving…' : 'Save'}
+                </button>
+              </div>
+            </label>
+            <TunnelExamples onPick={setCommand} />
+            <p class="muted small">
+              Shipwatch runs it while it runs, takes the first public https:// URL it prints, and restarts it with backoff
+              when it exits.
+            </p>
+            {commandError && <ErrorBox message={commandError} />}
+            {settings.tunnel_command && <TunnelStatusCard refreshKey={tunnelKey} />}
+          </>
+        )}
         <p class="muted small">
           AfterShip retries a failed delivery for about 68 hours, but only to the same URL: a quick tunnel that gets a
           new hostname each time it starts loses those retries. A named tunnel or a reserved domain keeps them.
@@ -194,6 +269,12 @@ export function Setup() {
         <p class="muted small">
           The same page shows your <strong>webhook secret</strong>: copy it for the next step.
         </p>
+        {s.public_url && (
+          <div class="kv-block">
+            <p class="small">Check the whole path — your tunnel, its URL and back — with a signed sample:</p>
+            <SelfTest />
+          </div>
+        )}
       </Step>
 
       <Step n={4} title="Paste your webhook secret" done={s.secret_configured} testid="step-secret">
@@ -271,6 +352,14 @@ export function Setup() {
           same way, through your tunnel.
         </p>
       </Step>
+
+      <section class="card" data-testid="setup-test-events">
+        <div class="card-head">
+          <h2>Test events</h2>
+          <span class="muted small">Any tag and subtag, legacy v4 or versioned, signed with your secret — to our receiver or any URL.</span>
+        </div>
+        <TestEventPanel />
+      </section>
     </div>
   );
 }

@@ -1,8 +1,14 @@
 //! Request and response types of the inspector API, declared once here and exported to TypeScript
 //! (`ui/src/generated/`) with ts-rs. Both transports (HTTP on loopback, Tauri IPC) speak exactly these.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use ts_rs::TS;
+
+/// For `Option<Option<T>>` fields of an update: absent → `None` (leave as is), `null` →
+/// `Some(None)` (clear), a value → `Some(Some(v))`. Plain serde reads `null` as absent.
+fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
 
 /// The signature verdict of a delivery, as the API names it.
 #[derive(Serialize, Deserialize, TS, Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -353,6 +359,7 @@ pub struct SettingsUpdate {
     #[ts(optional)]
     pub notify_tags: Option<Vec<String>>,
     /// `null` clears quiet hours.
+    #[serde(default, deserialize_with = "double_option")]
     #[ts(optional)]
     pub quiet_hours: Option<Option<QuietHours>>,
     #[ts(optional)]
@@ -371,9 +378,11 @@ pub struct SettingsUpdate {
     #[ts(optional)]
     pub forward_failing: Option<bool>,
     /// `null` keeps deliveries forever.
+    #[serde(default, deserialize_with = "double_option")]
     #[ts(optional)]
     pub retention_days: Option<Option<u32>>,
-    /// `null` removes the size limit.
+    /// `null` removes the size limit (at least 10 when set).
+    #[serde(default, deserialize_with = "double_option")]
     #[ts(optional, type = "number | null")]
     pub retention_max_mb: Option<Option<u64>>,
 }
@@ -556,4 +565,20 @@ pub struct ForwardAttempt {
     pub next_attempt_at: Option<String>,
     #[ts(type = "number | null")]
     pub round_trip_ms: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_update_tells_null_from_absent() {
+        let absent: SettingsUpdate = serde_json::from_str("{}").unwrap();
+        assert_eq!((absent.quiet_hours, absent.retention_days, absent.retention_max_mb), (None, None, None));
+        let cleared: SettingsUpdate =
+            serde_json::from_str(r#"{"quiet_hours": null, "retention_days": null, "retention_max_mb": null}"#).unwrap();
+        assert_eq!((cleared.quiet_hours, cleared.retention_days, cleared.retention_max_mb), (Some(None), Some(None), Some(None)));
+        let set: SettingsUpdate = serde_json::from_str(r#"{"retention_days": 30}"#).unwrap();
+        assert_eq!(set.retention_days, Some(Some(30)));
+    }
 }

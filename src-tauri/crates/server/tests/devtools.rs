@@ -411,4 +411,9 @@ async fn retention_deletes_old_deliveries_but_keeps_what_shipments_show() {
     assert_eq!(detail["checkpoints"].as_array().unwrap().len(), 5, "the whole timeline is kept");
     let bad = t.api("PUT", "/api/settings", Some(&json!({"retention_days": 0}))).await;
     assert_eq!(bad.status, 400);
+    // null clears (keep forever), as documented; absent leaves it alone.
+    assert_eq!(put_settings(&t, json!({"retention_max_mb": 50})).await["retention_days"], 7);
+    let v = put_settings(&t, json!({"retention_days": null, "quiet_hours": null})).await;
+    assert!(v["retention_days"].is_null(), "{v}");
+    assert_eq!(v["retention_max_mb"], 50);
 }
