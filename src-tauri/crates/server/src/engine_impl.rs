@@ -512,7 +512,7 @@ impl ApiInner {
                 None
             } else if !(v.starts_with("https://") || v.starts_with("http://")) {
                 return Err(ApiError::bad_request(
-                    "the public URL must start with https:// (the address your tunnel printed)",
+                    "the public URL must start with https:// (the address your tunnel printed), or http:// for a proxy on this machine",
                 ));
             } else {
                 // Pasting the full webhook URL is fine: keep the base.
