@@ -1,0 +1,432 @@
+//! The notification task: consumes the engine's stored deliveries (a broadcast channel, so ingest
+//! never waits for it), decides with [`crate::policy`], coalesces with [`crate::coalesce`], and
+//! calls the [`Notifier`] on a blocking thread with a time limit. A notifier that fails, hangs or
+//! panics is recorded and reported through `on_failure`; it never stops the task.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use shipwatch_store::StoredDelivery;
+use tokio::sync::broadcast;
+
+use crate::coalesce::{Batch, Candidate, CoalesceConfig, Coalescer};
+use crate::log::{LogEntry, NotificationLog, Outcome};
+use crate::notification::{Notification, NotificationId, Notifier, NotifyError};
+use crate::policy::{eligibility, Eligibility, Policy};
+
+/// Where the task reads time from (tests substitute local time for quiet hours).
+pub trait Clock: Send + Sync + 'static {
+    /// Monotonic now; the task sleeps on tokio's clock until these instants.
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+    /// Minutes since local midnight (0..1440).
+    fn local_minute(&self) -> u16;
+    /// RFC 3339 UTC for log entries.
+    fn utc_rfc3339(&self) -> String {
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+}
+
+/// The machine's clock and time zone.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn local_minute(&self) -> u16 {
+        use chrono::Timelike;
+        let t = chrono::Local::now();
+        (t.hour() * 60 + t.minute()) as u16
+    }
+}
+
+/// Tuning of the task.
+#[derive(Clone, Copy, Debug)]
+pub struct RunnerConfig {
+    pub coalesce: CoalesceConfig,
+    /// Longest wait for the notifier to answer one notification.
+    pub notify_timeout: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig { coalesce: CoalesceConfig::default(), notify_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// Runs until `events` closes (the engine stopped), then shows what is still waiting and returns.
+///
+/// - `policy` is asked for the current settings at each delivery and again when a batch is shown
+///   (so pausing during a burst holds it).
+/// - `on_failure` is called on every notifier failure (e.g. to show a warning in the window).
+pub async fn run<P, F>(
+    mut events: broadcast::Receiver<Arc<StoredDelivery>>,
+    notifier: Arc<dyn Notifier>,
+    policy: P,
+    on_failure: F,
+    log: NotificationLog,
+    clock: Arc<dyn Clock>,
+    config: RunnerConfig,
+) where
+    P: Fn() -> Policy + Send + Sync + 'static,
+    F: Fn(&NotifyError) + Send + Sync + 'static,
+{
+    let mut task = Task {
+        notifier,
+        on_failure: Box::new(on_failure),
+        log,
+        clock,
+        config,
+        coalescer: Coalescer::new(config.coalesce),
+        busy: Arc::new(AtomicBool::new(false)),
+    };
+    loop {
+        let deadline = task.coalescer.deadline();
+        tokio::select! {
+            received = events.recv() => match received {
+                Ok(delivery) => task.consider(&delivery, &policy()),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "notifications fell behind the deliveries");
+                    task.record(LogEntry::new(
+                        Outcome::Failed,
+                        format!("fell behind: {missed} deliveries were not considered for notifications"),
+                    ));
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            () = sleep_until(deadline), if deadline.is_some() => {
+                let now = task.clock.now();
+                if let Some(batch) = task.coalescer.poll(now) {
+                    task.show(batch, &policy()).await;
+                }
+            }
+        }
+    }
+    if let Some(batch) = task.coalescer.take() {
+        task.show(batch, &policy()).await;
+    }
+    tracing::debug!("notification task stopped");
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}
+
+struct Task {
+    notifier: Arc<dyn Notifier>,
+    on_failure: Box<dyn Fn(&NotifyError) + Send + Sync>,
+    log: NotificationLog,
+    clock: Arc<dyn Clock>,
+    config: RunnerConfig,
+    coalescer: Coalescer,
+    /// A notify call is still running (e.g. hung past its time limit): don't start another.
+    busy: Arc<AtomicBool>,
+}
+
+impl Task {
+    fn record(&self, mut entry: LogEntry) {
+        entry.at = self.clock.utc_rfc3339();
+        self.log.push(entry);
+    }
+
+    fn consider(&mut self, delivery: &StoredDelivery, policy: &Policy) {
+        match eligibility(delivery, policy) {
+            Eligibility::Ignore => {}
+            Eligibility::Skip { tag, reason } => {
+                let mut e = LogEntry::new(Outcome::Skipped, reason.to_string());
+                e.delivery_ids = vec![delivery.id];
+                e.shipment_id = delivery.shipment.as_ref().map(|s| s.shipment_id).or(delivery.item.shipment_id);
+                e.tag = Some(tag.as_str().to_string());
+                self.record(e);
+            }
+            Eligibility::Notify(candidate) => match policy.hold_reason(self.clock.local_minute()) {
+                Some(reason) => self.record(candidate_entry(&candidate, Outcome::Suppressed, reason)),
+                None => self.coalescer.push(candidate, self.clock.now()),
+            },
+        }
+    }
+
+    async fn show(&mut self, batch: Batch, policy: &Policy) {
+        let hold = policy.hold_reason(self.clock.local_minute());
+        match batch {
+            Batch::Each(candidates) => {
+                for c in candidates {
+                    if let Some(reason) = &hold {
+                        self.record(candidate_entry(&c, Outcome::Suppressed, reason.clone()));
+                        continue;
+                    }
+                    let result = self.send(&c.notification).await;
+                    let mut e = match &result {
+                        Ok(_) => candidate_entry(&c, Outcome::Sent, "shown"),
+                        Err(err) => candidate_entry(&c, Outcome::Failed, err.to_string()),
+                    };
+                    e.notification_id = result.ok();
+                    self.record(e);
+                }
+            }
+            Batch::Summary { notification, members } => {
+                let burst = format!(
+                    "{} notifications within {} ms shown as one summary",
+                    members.len(),
+                    self.config.coalesce.window.as_millis()
+                );
+                let (outcome, reason, id) = match &hold {
+                    Some(reason) => (Outcome::Suppressed, format!("{reason}; {burst}"), None),
+                    None => match self.send(&notification).await {
+                        Ok(id) => (Outcome::Sent, burst, Some(id)),
+                        Err(err) => (Outcome::Failed, format!("{err}; {burst}"), None),
+                    },
+                };
+                let mut e = LogEntry::new(outcome, reason);
+                e.delivery_ids = members.iter().map(|c| c.delivery_id).collect();
+                e.summary = Some(notification.summary);
+                e.body = Some(notification.body);
+                e.notification_id = id;
+                self.record(e);
+            }
+        }
+    }
+
+    /// Calls the notifier on a blocking thread, bounded by the time limit.
+    async fn send(&self, notification: &Notification) -> Result<NotificationId, NotifyError> {
+        let timeout = self.config.notify_timeout;
+        let result = if self.busy.swap(true, Ordering::AcqRel) {
+            Err(NotifyError::TimedOut(timeout.as_millis() as u64))
+        } else {
+            let notifier = self.notifier.clone();
+            let busy = self.busy.clone();
+            let n = notification.clone();
+            let call = tokio::task::spawn_blocking(move || {
+                let r = notifier.notify(&n);
+                busy.store(false, Ordering::Release);
+                r
+            });
+            match tokio::time::timeout(timeout, call).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(join)) => {
+                    self.busy.store(false, Ordering::Release);
+                    Err(NotifyError::Failed(format!("the notifier crashed: {join}")))
+                }
+                Err(_) => Err(NotifyError::TimedOut(timeout.as_millis() as u64)),
+            }
+        };
+        if let Err(err) = &result {
+            tracing::warn!(error = %err, "cannot show a notification");
+            (self.on_failure)(err);
+        }
+        result
+    }
+}
+
+fn candidate_entry(c: &Candidate, outcome: Outcome, reason: impl Into<String>) -> LogEntry {
+    let mut e = LogEntry::new(outcome, reason);
+    e.delivery_ids = vec![c.delivery_id];
+    e.shipment_id = Some(c.shipment_id);
+    e.tag = Some(c.tag.as_str().to_string());
+    e.summary = Some(c.notification.summary.clone());
+    e.body = Some(c.notification.body.clone());
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::tests::delivery;
+    use crate::testing::{FailingNotifier, HangingNotifier, RecordingNotifier};
+    use shipwatch_api::QuietHours;
+    use std::sync::atomic::AtomicU16;
+    use std::sync::Mutex;
+
+    struct TestClock {
+        minute: AtomicU16,
+    }
+    impl Clock for TestClock {
+        fn local_minute(&self) -> u16 {
+            self.minute.load(Ordering::Relaxed)
+        }
+    }
+
+    struct Harness {
+        tx: broadcast::Sender<Arc<StoredDelivery>>,
+        log: NotificationLog,
+        policy: Arc<Mutex<Policy>>,
+        clock: Arc<TestClock>,
+        warnings: Arc<Mutex<Vec<String>>>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    fn start(notifier: Arc<dyn Notifier>, window_ms: u64, timeout_ms: u64) -> Harness {
+        let (tx, rx) = broadcast::channel(64);
+        let log = NotificationLog::default();
+        let policy = Arc::new(Mutex::new(Policy::default()));
+        let clock = Arc::new(TestClock { minute: AtomicU16::new(12 * 60) });
+        let warnings = Arc::new(Mutex::new(Vec::new()));
+        let config = RunnerConfig {
+            coalesce: CoalesceConfig { window: Duration::from_millis(window_ms), max_individual: 3 },
+            notify_timeout: Duration::from_millis(timeout_ms),
+        };
+        let (p, w) = (policy.clone(), warnings.clone());
+        let task = tokio::spawn(run(
+            rx,
+            notifier,
+            move || p.lock().unwrap().clone(),
+            move |e: &NotifyError| w.lock().unwrap().push(e.warning().to_string()),
+            log.clone(),
+            clock.clone(),
+            config,
+        ));
+        Harness { tx, log, policy, clock, warnings, task }
+    }
+
+    impl Harness {
+        fn send(&self, d: StoredDelivery) {
+            self.tx.send(Arc::new(d)).unwrap();
+        }
+        async fn stop(self) -> (NotificationLog, Vec<String>) {
+            drop(self.tx);
+            tokio::time::timeout(Duration::from_secs(10), self.task).await.unwrap().unwrap();
+            (self.log, self.warnings.lock().unwrap().clone())
+        }
+    }
+
+    async fn wait_for(log: &NotificationLog, n: usize) {
+        for _ in 0..200 {
+            if log.len() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("expected {n} log entries, have {:?}", log.entries());
+    }
+
+    #[tokio::test]
+    async fn one_valid_delivery_one_notification_retry_and_spoof_none() {
+        let notifier = Arc::new(RecordingNotifier::default());
+        let h = start(notifier.clone(), 50, 1000);
+        h.send(delivery(1, 1, "Delivered"));
+        let mut retry = delivery(2, 1, "Delivered");
+        retry.duplicate_of = Some(1);
+        h.send(retry);
+        let mut spoof = delivery(3, 2, "Delivered");
+        spoof.verdict = shipwatch_store::StoredVerdict::Signature(shipwatch_aftership::DeliveryVerdict::Missing);
+        spoof.shipment = None;
+        h.send(spoof);
+        h.send(delivery(4, 3, "InTransit")); // not a chosen tag: not even recorded
+        wait_for(&h.log, 3).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (log, warnings) = h.stop().await;
+        let shown = notifier.shown();
+        assert_eq!(shown.len(), 1, "{shown:?}");
+        assert_eq!(shown[0].summary, "Delivered · USPS");
+        assert!(shown[0].body.contains("TN0001"));
+        let outcomes: Vec<(Outcome, Vec<i64>)> =
+            log.entries().into_iter().map(|e| (e.outcome, e.delivery_ids)).collect();
+        assert_eq!(
+            outcomes,
+            [(Outcome::Skipped, vec![2]), (Outcome::Skipped, vec![3]), (Outcome::Sent, vec![1])]
+        );
+        assert_eq!(log.entries()[2].notification_id, Some(1));
+        assert!(warnings.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_burst_is_one_summary() {
+        let notifier = Arc::new(RecordingNotifier::default());
+        let h = start(notifier.clone(), 200, 1000);
+        for i in 0..9 {
+            h.send(delivery(i, i, "Delivered"));
+        }
+        for i in 9..12 {
+            h.send(delivery(i, i, "OutForDelivery"));
+        }
+        wait_for(&h.log, 1).await;
+        let (log, _) = h.stop().await;
+        let shown = notifier.shown();
+        assert_eq!(shown.len(), 1);
+        assert_eq!(shown[0].summary, "12 shipments updated: 9 delivered, 3 out for delivery");
+        assert_eq!(log.entries()[0].delivery_ids.len(), 12);
+    }
+
+    #[tokio::test]
+    async fn quiet_hours_and_pause_hold_but_record() {
+        let notifier = Arc::new(RecordingNotifier::default());
+        let h = start(notifier.clone(), 30, 1000);
+        h.policy.lock().unwrap().quiet_hours =
+            crate::policy::QuietWindow::parse(&QuietHours { start: "22:00".into(), end: "07:00".into() });
+        h.clock.minute.store(23 * 60, Ordering::Relaxed);
+        h.send(delivery(1, 1, "Delivered"));
+        wait_for(&h.log, 1).await;
+        h.clock.minute.store(12 * 60, Ordering::Relaxed);
+        h.policy.lock().unwrap().paused = true;
+        h.send(delivery(2, 2, "Exception"));
+        wait_for(&h.log, 2).await;
+        h.policy.lock().unwrap().paused = false;
+        h.send(delivery(3, 3, "AttemptFail"));
+        wait_for(&h.log, 3).await;
+        let (log, _) = h.stop().await;
+        let e = log.entries();
+        assert_eq!((e[0].outcome, e[0].reason.as_str()), (Outcome::Suppressed, "quiet hours (22:00–07:00)"));
+        assert_eq!((e[1].outcome, e[1].reason.as_str()), (Outcome::Suppressed, "notifications are paused"));
+        assert_eq!(e[2].outcome, Outcome::Sent);
+        assert_eq!(notifier.shown().len(), 1);
+        assert_eq!(notifier.shown()[0].summary, "Failed attempt · USPS");
+    }
+
+    #[tokio::test]
+    async fn pausing_during_the_window_holds_the_batch() {
+        let notifier = Arc::new(RecordingNotifier::default());
+        let h = start(notifier.clone(), 150, 1000);
+        h.send(delivery(1, 1, "Delivered"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        h.policy.lock().unwrap().paused = true;
+        wait_for(&h.log, 1).await;
+        let (log, _) = h.stop().await;
+        assert_eq!(log.entries()[0].outcome, Outcome::Suppressed);
+        assert!(notifier.shown().is_empty());
+    }
+
+    #[tokio::test]
+    async fn no_server_is_recorded_warned_and_the_task_goes_on() {
+        let h = start(Arc::new(FailingNotifier), 20, 1000);
+        h.send(delivery(1, 1, "Delivered"));
+        wait_for(&h.log, 1).await;
+        h.send(delivery(2, 2, "Delivered"));
+        wait_for(&h.log, 2).await;
+        let (log, warnings) = h.stop().await;
+        assert!(log.entries().iter().all(|e| e.outcome == Outcome::Failed));
+        assert!(log.entries()[0].reason.contains("no notification server"), "{:?}", log.entries()[0]);
+        assert_eq!(warnings.len(), 2);
+        assert!(warnings[0].starts_with("Notifications are not working: no notification server"));
+    }
+
+    #[tokio::test]
+    async fn a_hanging_server_times_out_and_is_not_called_again_while_hung() {
+        let notifier = Arc::new(HangingNotifier::new(Duration::from_millis(600)));
+        let h = start(notifier.clone(), 10, 100);
+        h.send(delivery(1, 1, "Delivered"));
+        wait_for(&h.log, 1).await;
+        h.send(delivery(2, 2, "Delivered"));
+        wait_for(&h.log, 2).await;
+        let (log, warnings) = h.stop().await;
+        let e = log.entries();
+        assert!(e.iter().all(|e| e.outcome == Outcome::Failed), "{e:?}");
+        assert!(e[0].reason.contains("did not answer"));
+        assert_eq!(notifier.calls(), 1, "the second one must not pile up behind a hung call");
+        assert!(warnings[0].contains("does not answer"));
+    }
+
+    #[tokio::test]
+    async fn pending_batch_is_shown_when_the_engine_stops() {
+        let notifier = Arc::new(RecordingNotifier::default());
+        let h = start(notifier.clone(), 60_000, 1000);
+        h.send(delivery(1, 1, "Delivered"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (log, _) = h.stop().await;
+        assert_eq!(notifier.shown().len(), 1);
+        assert_eq!(log.entries()[0].outcome, Outcome::Sent);
+    }
+}
