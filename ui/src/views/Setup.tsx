@@ -165,7 +165,7 @@ export function Setup() {
           </p>
         ) : s.receiver.state === 'failed' ? (
           <p class="bad">
-            The receiver could not start on <code>{s.receiver.addr}</code>: {s.receiver.message}. Pick another listen
+            The receiver could not start on <code>{s.receiver.addr}</code>: {s.receiver.message.replace(/\.\s*$/, "")}. Pick another listen
             address in <a href="#/settings">Settings</a>.
           </p>
         ) : (
