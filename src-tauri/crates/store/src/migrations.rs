@@ -70,14 +70,12 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_event_id ON deliveries(event_id) WHERE event_id IS NOT NULL;
 CREATE INDEX deliveries_verdict ON deliveries(verdict, id);
-CREATE INDEX deliveries_tracking_number ON deliveries(tracking_number);
-CREATE INDEX deliveries_order_id ON deliveries(order_id);
 CREATE INDEX deliveries_shipment ON deliveries(shipment_id, id);
 CREATE INDEX deliveries_received_at ON deliveries(received_at);
 
 CREATE TABLE checkpoints (
     shipment_id       INTEGER NOT NULL REFERENCES shipments(id),
-    fingerprint       TEXT NOT NULL,              -- time|tag|subtag|message|location: the same checkpoint resent
+    fingerprint       INTEGER NOT NULL,           -- FNV-1a of time|tag|subtag|message|location: the same checkpoint resent
     sort_time         INTEGER,                    -- ms, lenient parse of checkpoint_time
     checkpoint_time   TEXT,
     tag               TEXT,

@@ -43,16 +43,50 @@ pub(crate) fn store_delivery(conn: &Connection, d: &NewDelivery) -> Result<Store
         None => (d.status, None, None),
     };
 
+    // The row's id is taken up front (one writer: nobody else inserts), so the projection can run
+    // first and the row, with its large body, is written once rather than inserted then updated.
+    let id: i64 = conn
+        .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM deliveries")?
+        .query_row([], |r| r.get(0))?;
+
+    let mut shipment = None;
+    let projection: Option<String> = if let Some(orig) = duplicate_of {
+        Some(format!("duplicate of delivery {orig}: changed nothing"))
+    } else if !accepted {
+        Some(format!("not applied: signature {}", d.verdict.as_str()))
+    } else if let (Some(env), Some(msg)) = (env, msg) {
+        match project(conn, id, d, env, msg)? {
+            Some(change) => {
+                let note = if change.stale {
+                    "stale: older than the shipment's stored state; checkpoints merged, state kept".to_owned()
+                } else if change.created {
+                    "created the shipment".to_owned()
+                } else {
+                    "updated the shipment".to_owned()
+                };
+                shipment = Some(change);
+                Some(note)
+            }
+            None => Some("not applied: no tracking id or tracking number".to_owned()),
+        }
+    } else if d.envelope.is_some() {
+        Some("not applied: no tracking object (msg)".to_owned())
+    } else {
+        Some("not applied: the body is not an AfterShip envelope".to_owned())
+    };
+    let shipment_id = shipment.as_ref().map(|s: &ShipmentChange| s.shipment_id).or(dup_shipment);
+
     let headers_json = serde_json::to_string(&d.headers).expect("headers serialise");
     let tag = msg.and_then(|m| m.tag.as_ref()).map(|t| t.as_str().to_owned());
     conn.prepare_cached(
-        "INSERT INTO deliveries (received_at, peer, forwarded_for, cf_connecting_ip, method, path, headers,
+        "INSERT INTO deliveries (id, received_at, peer, forwarded_for, cf_connecting_ip, method, path, headers,
             body, body_size, body_truncated, verdict, secret, status, duplicate_of, event, event_id, ts,
-            tracking_id, tracking_number, slug, tag, order_id, parse_error, shipment_id)
+            tracking_id, tracking_number, slug, tag, order_id, parse_error, shipment_id, projection)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-            ?20, ?21, ?22, ?23, ?24)",
+            ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
     )?
     .execute(params![
+        id,
         d.received_at_ms,
         d.peer,
         d.forwarded_for,
@@ -76,47 +110,11 @@ pub(crate) fn store_delivery(conn: &Connection, d: &NewDelivery) -> Result<Store
         tag,
         msg.and_then(|m| m.order_id.clone()),
         d.parse_error,
-        dup_shipment,
+        shipment_id,
+        projection,
     ])?;
-    let id = conn.last_insert_rowid();
 
-    let mut shipment = None;
-    let projection: Option<String> = if duplicate_of.is_some() {
-        Some(format!("duplicate of delivery {}: changed nothing", duplicate_of.unwrap()))
-    } else if !accepted {
-        Some(format!("not applied: signature {}", d.verdict.as_str()))
-    } else if let (Some(env), Some(msg)) = (env, msg) {
-        match project(conn, id, d, env, msg)? {
-            Some(change) => {
-                let note = if change.stale {
-                    "stale: older than the shipment's stored state; checkpoints merged, state kept".to_owned()
-                } else if change.created {
-                    "created the shipment".to_owned()
-                } else {
-                    "updated the shipment".to_owned()
-                };
-                shipment = Some(change);
-                Some(note)
-            }
-            None => Some("not applied: no tracking id or tracking number".to_owned()),
-        }
-    } else if d.envelope.is_some() {
-        Some("not applied: no tracking object (msg)".to_owned())
-    } else {
-        Some("not applied: the body is not an AfterShip envelope".to_owned())
-    };
-    conn.prepare_cached(
-        "UPDATE deliveries SET projection = ?2, shipment_id = coalesce(?3, shipment_id) WHERE id = ?1",
-    )?
-    .execute(params![id, projection, shipment.as_ref().map(|s: &ShipmentChange| s.shipment_id)])?;
-
-    let item = delivery_item_from_parts(
-        id,
-        d,
-        status,
-        duplicate_of.is_some(),
-        shipment.as_ref().map(|s| s.shipment_id).or(dup_shipment),
-    );
+    let item = delivery_item_from_parts(id, d, status, duplicate_of.is_some(), shipment_id);
     Ok(StoredDelivery { id, status, duplicate_of, verdict: d.verdict, item, shipment })
 }
 
@@ -248,7 +246,7 @@ fn project(
         }
     };
 
-    merge_checkpoints(conn, shipment_id, delivery_id, msg)?;
+    merge_checkpoints(conn, shipment_id, delivery_id, msg, created)?;
     conn.prepare_cached(
         "UPDATE shipments SET last_location = (
             SELECT coalesce(location, nullif(trim(coalesce(city, '') || ' ' || coalesce(country, '')), ''))
@@ -278,28 +276,55 @@ fn tags_seen_with(seen: &str, tag: Option<&str>) -> String {
     }
 }
 
-fn merge_checkpoints(conn: &Connection, shipment_id: i64, delivery_id: i64, msg: &Tracking) -> Result<()> {
+/// A stable 64-bit key for a checkpoint's content (FNV-1a): the same checkpoint resent by a later
+/// delivery gets the same key.
+pub fn checkpoint_key(c: &shipwatch_aftership::Checkpoint) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let tag = c.tag.as_ref().map(|t| t.as_str());
+    for (i, part) in [c.checkpoint_time.as_deref(), tag, c.subtag.as_deref(), c.message.as_deref(), c.location.as_deref()]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            h ^= u64::from(b'|');
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        for b in part.unwrap_or("").bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h as i64
+}
+
+fn merge_checkpoints(conn: &Connection, shipment_id: i64, delivery_id: i64, msg: &Tracking, created: bool) -> Result<()> {
+    if msg.checkpoints.is_empty() {
+        return Ok(());
+    }
+    // AfterShip resends every checkpoint each time: look up which are known, insert only the new ones.
+    let known: std::collections::HashSet<i64> = if created {
+        Default::default()
+    } else {
+        conn.prepare_cached("SELECT fingerprint FROM checkpoints WHERE shipment_id = ?1")?
+            .query_map([shipment_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?
+    };
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO checkpoints (shipment_id, fingerprint, sort_time, checkpoint_time, tag, subtag,
             subtag_message, message, location, city, state, postal_code, country, slug, events, first_delivery_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?;
     for c in &msg.checkpoints {
-        let tag = c.tag.as_ref().map(|t| t.as_str().to_owned());
-        let fingerprint = [
-            c.checkpoint_time.as_deref().unwrap_or(""),
-            tag.as_deref().unwrap_or(""),
-            c.subtag.as_deref().unwrap_or(""),
-            c.message.as_deref().unwrap_or(""),
-            c.location.as_deref().unwrap_or(""),
-        ]
-        .join("|");
+        let key = checkpoint_key(c);
+        if known.contains(&key) {
+            continue;
+        }
         stmt.execute(params![
             shipment_id,
-            fingerprint,
+            key,
             c.checkpoint_time.as_deref().and_then(parse_lenient_ms),
             c.checkpoint_time,
-            tag,
+            c.tag.as_ref().map(|t| t.as_str()),
             c.subtag,
             c.subtag_message,
             c.message,

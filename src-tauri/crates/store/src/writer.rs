@@ -80,11 +80,16 @@ impl Store {
         migrations::migrate(&mut conn, path)?;
         // A reader up front proves the file is readable and primes the pool.
         let first_reader = conn::open_reader(path)?;
+        let (stop_checkpoints, checkpoints_stopped) = std::sync::mpsc::channel::<()>();
+        conn::checkpointer(path, std::time::Duration::from_millis(500), checkpoints_stopped)?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let max_batch = config.max_batch.max(1);
         let handle = std::thread::Builder::new()
             .name("shipwatch-writer".into())
-            .spawn(move || writer_loop(conn, rx, max_batch))
+            .spawn(move || {
+                writer_loop(conn, rx, max_batch);
+                drop(stop_checkpoints);
+            })
             .map_err(|e| StoreError::Open {
                 path: path.to_owned(),
                 source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
@@ -303,15 +308,17 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
 }
 
 fn in_savepoint<T>(tx: &rusqlite::Transaction<'_>, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-    tx.execute_batch("SAVEPOINT job")?;
+    // Cached statements: these run once per delivery.
+    tx.prepare_cached("SAVEPOINT job")?.execute([])?;
     match f(tx) {
         Ok(v) => {
-            tx.execute_batch("RELEASE job")?;
+            tx.prepare_cached("RELEASE job")?.execute([])?;
             Ok(v)
         }
         Err(e) => {
             tracing::error!(error = %e, "a write failed; rolled back on its own");
-            tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
+            tx.prepare_cached("RELEASE job")?.execute([])?;
             Err(e)
         }
     }
