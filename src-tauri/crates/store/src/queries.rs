@@ -93,44 +93,12 @@ fn like_pattern(q: &str) -> String {
 
 /// Newest first; `before` is the id cursor of the previous page.
 pub fn list_deliveries(conn: &Connection, q: &DeliveryQuery) -> Result<Page<DeliveryItem>> {
-    let mut sql = format!("SELECT {ITEM_COLUMNS} FROM deliveries WHERE 1=1");
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let (conditions, mut args) = delivery_conditions(q)?;
+    let mut sql = format!("SELECT {ITEM_COLUMNS} FROM deliveries WHERE {conditions}");
     if let Some(before) = q.before.as_deref().filter(|s| !s.is_empty()) {
         let id: i64 = before.parse().map_err(|_| StoreError::BadQuery(format!("bad cursor {before:?}")))?;
         sql.push_str(" AND id < ?");
         args.push(id.into());
-    }
-    match q.verdict.as_deref().filter(|s| !s.is_empty()) {
-        None => {}
-        Some("failed") => sql.push_str(" AND verdict IN ('invalid', 'missing', 'malformed', 'too_large')"),
-        Some(v @ ("valid" | "invalid" | "missing" | "malformed" | "unverified" | "too_large")) => {
-            sql.push_str(" AND verdict = ?");
-            args.push(v.to_owned().into());
-        }
-        Some(other) => {
-            return Err(StoreError::BadQuery(format!(
-                "unknown verdict {other:?}: use valid, invalid, missing, malformed, unverified, too_large or failed"
-            )))
-        }
-    }
-    if let Some(tag) = q.tag.as_deref().filter(|s| !s.is_empty()) {
-        sql.push_str(" AND tag = ?");
-        args.push(tag.to_owned().into());
-    }
-    if let Some(slug) = q.slug.as_deref().filter(|s| !s.is_empty()) {
-        sql.push_str(" AND slug = ?");
-        args.push(slug.to_owned().into());
-    }
-    if let Some(text) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
-        sql.push_str(
-            " AND (tracking_number LIKE ?1q ESCAPE '\\' OR order_id LIKE ?1q ESCAPE '\\' OR event_id LIKE ?1q ESCAPE '\\')",
-        );
-        let p = like_pattern(text);
-        // Three placeholders, same value.
-        sql = sql.replace("?1q", "?");
-        args.push(p.clone().into());
-        args.push(p.clone().into());
-        args.push(p.into());
     }
     let limit = limit_of(q.limit);
     sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", limit + 1));
@@ -224,38 +192,8 @@ pub fn shipment_item(conn: &Connection, id: i64) -> Result<ShipmentItem> {
 
 /// Most recently changed first; the cursor is `updated_at:id`.
 pub fn list_shipments(conn: &Connection, q: &ShipmentQuery) -> Result<ShipmentList> {
-    let mut sql = format!("SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE 1=1");
-    let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    if let Some(before) = q.before.as_deref().filter(|s| !s.is_empty()) {
-        let (u, i) = before
-            .split_once(':')
-            .and_then(|(u, i)| Some((u.parse::<i64>().ok()?, i.parse::<i64>().ok()?)))
-            .ok_or_else(|| StoreError::BadQuery(format!("bad cursor {before:?}")))?;
-        sql.push_str(" AND (updated_at < ? OR (updated_at = ? AND id < ?))");
-        args.extend([u.into(), u.into(), i.into()]);
-    }
-    if let Some(tag) = q.tag.as_deref().filter(|s| !s.is_empty()) {
-        sql.push_str(" AND tag = ?");
-        args.push(tag.to_owned().into());
-    }
-    if let Some(text) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
-        sql.push_str(" AND (tracking_number LIKE ? ESCAPE '\\' OR order_id LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\')");
-        let p = like_pattern(text);
-        args.extend([p.clone().into(), p.clone().into(), p.into()]);
-    }
-    let limit = limit_of(q.limit);
-    sql.push_str(&format!(" ORDER BY updated_at DESC, id DESC LIMIT {}", limit + 1));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows: Vec<(ShipmentItem, i64)> = stmt
-        .query_map(params_from_iter(args), |r| Ok((shipment_row(r)?, r.get::<_, i64>(11)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let next = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|(s, u)| format!("{u}:{}", s.id))
-    } else {
-        None
-    };
-    Ok(ShipmentList { items: rows.into_iter().map(|(s, _)| s).collect(), next, counts: tag_counts(conn)? })
+    let page = list_shipments_page(conn, q)?;
+    Ok(ShipmentList { items: page.items, next: page.next, counts: tag_counts(conn)? })
 }
 
 /// Shipments by tag, over all shipments, most first.
