@@ -30,13 +30,14 @@ pub const HIDDEN_ARG: &str = "--hidden";
 /// Runs the app; returns the process exit code.
 pub fn run() -> i32 {
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("shipwatch").build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("shipwatch-desktop: cannot start the async runtime: {e}");
-            return 1;
-        }
-    };
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("shipwatch").build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("shipwatch-desktop: cannot start the async runtime: {e}");
+                return 1;
+            }
+        };
     tauri::async_runtime::set(runtime.handle().clone());
 
     let start_hidden = std::env::args().any(|a| a == HIDDEN_ARG);
@@ -197,7 +198,8 @@ async fn quit_on_signal<R: Runtime>(app: AppHandle<R>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+        else {
             return;
         };
         tokio::select! {

@@ -19,7 +19,8 @@ const PAUSE: &str = "pause";
 const QUIT: &str = "quit";
 
 /// Tags counted in the tray, in this order.
-pub const NOTABLE: [Tag; 4] = [Tag::OutForDelivery, Tag::AvailableForPickup, Tag::AttemptFail, Tag::Exception];
+pub const NOTABLE: [Tag; 4] =
+    [Tag::OutForDelivery, Tag::AvailableForPickup, Tag::AttemptFail, Tag::Exception];
 
 /// The menu items that change (managed state).
 pub struct TrayItems<R: Runtime> {
@@ -92,18 +93,20 @@ pub async fn refresh<R: Runtime>(app: &AppHandle<R>) {
                 Some(state) => receiver_text(&state),
                 None => "Receiver: stopped".to_string(),
             };
-            let counts = match api.list_shipments(ShipmentQuery { limit: Some(1), ..Default::default() }).await {
-                Ok(list) => counts_text(&list.counts),
-                Err(e) => {
-                    tracing::debug!(error = %e, "cannot count shipments for the tray");
-                    String::new()
-                }
-            };
+            let counts =
+                match api.list_shipments(ShipmentQuery { limit: Some(1), ..Default::default() }).await {
+                    Ok(list) => counts_text(&list.counts),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot count shipments for the tray");
+                        String::new()
+                    }
+                };
             (receiver, counts, api.settings().notifications_paused)
         }
     };
     let _ = items.receiver.set_text(receiver);
-    let _ = items.counts.set_text(if counts.is_empty() { "No shipments need attention".into() } else { counts });
+    let _ =
+        items.counts.set_text(if counts.is_empty() { "No shipments need attention".into() } else { counts });
     let _ = items.pause.set_checked(paused);
 }
 
@@ -153,7 +156,10 @@ mod tests {
             "Receiver: port busy (127.0.0.1:8787)"
         );
         assert_eq!(
-            receiver_text(&ReceiverState::Failed { addr: "10.0.0.1:80".into(), message: "Permission denied".into() }),
+            receiver_text(&ReceiverState::Failed {
+                addr: "10.0.0.1:80".into(),
+                message: "Permission denied".into()
+            }),
             "Receiver: cannot listen on 10.0.0.1:80"
         );
         assert_eq!(receiver_text(&ReceiverState::Stopped), "Receiver: stopped");

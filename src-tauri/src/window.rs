@@ -5,7 +5,9 @@
 use serde::Serialize;
 use shipwatch_api::ReceiverState;
 use tauri::webview::PageLoadEvent;
-use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent};
+use tauri::{
+    AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent,
+};
 
 use crate::backend::Backend;
 
@@ -76,9 +78,8 @@ fn inject_problems<R: Runtime>(webview: &WebviewWindow<R>) {
     let app = webview.app_handle().clone();
     let Some(backend) = app.try_state::<Backend>() else { return };
     if let Some(why) = backend.startup_error() {
-        let data_dir = shipwatch_server::config::default_data_dir()
-            .map(|d| d.display().to_string())
-            .unwrap_or_default();
+        let data_dir =
+            shipwatch_server::config::default_data_dir().map(|d| d.display().to_string()).unwrap_or_default();
         let js = script("fatal", &Problem {
             title: "Shipwatch could not start",
             message: why,

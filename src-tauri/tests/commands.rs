@@ -181,7 +181,11 @@ fn deliveries_and_shipments_over_ipc() {
 
     let shipments = h.ok("list_shipments", json!({ "query": {} }));
     assert_eq!(shipments["items"].as_array().unwrap().len(), 1);
-    assert!(shipments["counts"].as_array().unwrap().iter().any(|c| c["tag"] == "Delivered" && c["count"] == 1));
+    assert!(shipments["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["tag"] == "Delivered" && c["count"] == 1));
     let sid = shipments["items"][0]["id"].as_i64().unwrap();
     let shipment = h.ok("get_shipment", json!({ "id": sid }));
     assert_eq!(shipment["tracking_number"], "9361289676091361892011");
@@ -268,7 +272,10 @@ fn signed_delivered_notifies_once_retry_and_spoof_do_not() {
         log.clone(),
         Arc::new(SystemClock),
         RunnerConfig {
-            coalesce: shipwatch_notify::CoalesceConfig { window: Duration::from_millis(200), max_individual: 3 },
+            coalesce: shipwatch_notify::CoalesceConfig {
+                window: Duration::from_millis(200),
+                max_individual: 3,
+            },
             ..Default::default()
         },
     ));
@@ -290,7 +297,8 @@ fn signed_delivered_notifies_once_retry_and_spoof_do_not() {
     wait_until("both recorded as skipped", || log.len() == 3);
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(notifier.shown().len(), 1, "{:?}", log.entries());
-    let reasons: Vec<String> = log.entries().iter().map(|e| format!("{:?}: {}", e.outcome, e.reason)).collect();
+    let reasons: Vec<String> =
+        log.entries().iter().map(|e| format!("{:?}: {}", e.outcome, e.reason)).collect();
     assert!(reasons.iter().any(|r| r.starts_with("Sent")), "{reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("retry of delivery")), "{reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("signature missing")), "{reasons:?}");
@@ -301,7 +309,8 @@ fn signed_delivered_notifies_once_retry_and_spoof_do_not() {
 fn developer_tools_over_ipc() {
     let (h, _api) = running();
     h.set_secret();
-    let sent = h.ok("send_test_delivery", json!({ "request": { "subtag": "Delivered_005", "shape": "versioned" } }));
+    let sent =
+        h.ok("send_test_delivery", json!({ "request": { "subtag": "Delivered_005", "shape": "versioned" } }));
     let id = sent["delivery_id"].as_i64().expect("stored");
     // Replay into our own pipeline: a new attempt of the same event.
     let replay = h.ok("replay_delivery", json!({ "id": id }));

@@ -6,7 +6,9 @@ use ts_rs::TS;
 
 /// For `Option<Option<T>>` fields of an update: absent → `None` (leave as is), `null` →
 /// `Some(None)` (clear), a value → `Some(Some(v))`. Plain serde reads `null` as absent.
-fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -575,9 +577,14 @@ mod tests {
     fn settings_update_tells_null_from_absent() {
         let absent: SettingsUpdate = serde_json::from_str("{}").unwrap();
         assert_eq!((absent.quiet_hours, absent.retention_days, absent.retention_max_mb), (None, None, None));
-        let cleared: SettingsUpdate =
-            serde_json::from_str(r#"{"quiet_hours": null, "retention_days": null, "retention_max_mb": null}"#).unwrap();
-        assert_eq!((cleared.quiet_hours, cleared.retention_days, cleared.retention_max_mb), (Some(None), Some(None), Some(None)));
+        let cleared: SettingsUpdate = serde_json::from_str(
+            r#"{"quiet_hours": null, "retention_days": null, "retention_max_mb": null}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (cleared.quiet_hours, cleared.retention_days, cleared.retention_max_mb),
+            (Some(None), Some(None), Some(None))
+        );
         let set: SettingsUpdate = serde_json::from_str(r#"{"retention_days": 30}"#).unwrap();
         assert_eq!(set.retention_days, Some(Some(30)));
     }

@@ -139,7 +139,8 @@ impl Task {
             Eligibility::Skip { tag, reason } => {
                 let mut e = LogEntry::new(Outcome::Skipped, reason.to_string());
                 e.delivery_ids = vec![delivery.id];
-                e.shipment_id = delivery.shipment.as_ref().map(|s| s.shipment_id).or(delivery.item.shipment_id);
+                e.shipment_id =
+                    delivery.shipment.as_ref().map(|s| s.shipment_id).or(delivery.item.shipment_id);
                 e.tag = Some(tag.as_str().to_string());
                 self.record(e);
             }
@@ -312,7 +313,8 @@ mod tests {
         retry.duplicate_of = Some(1);
         h.send(retry);
         let mut spoof = delivery(3, 2, "Delivered");
-        spoof.verdict = shipwatch_store::StoredVerdict::Signature(shipwatch_aftership::DeliveryVerdict::Missing);
+        spoof.verdict =
+            shipwatch_store::StoredVerdict::Signature(shipwatch_aftership::DeliveryVerdict::Missing);
         spoof.shipment = None;
         h.send(spoof);
         h.send(delivery(4, 3, "InTransit")); // not a chosen tag: not even recorded

@@ -33,7 +33,9 @@ pub struct FailingNotifier;
 
 impl Notifier for FailingNotifier {
     fn notify(&self, _: &Notification) -> Result<NotificationId, NotifyError> {
-        Err(NotifyError::NoServer("org.freedesktop.Notifications was not provided by any .service files".into()))
+        Err(NotifyError::NoServer(
+            "org.freedesktop.Notifications was not provided by any .service files".into(),
+        ))
     }
 }
 

@@ -135,8 +135,14 @@ fn local_midnight_ms() -> i64 {
 /// A diagnosis made for a secret typed in the UI speaks of that secret, not Shipwatch's saved one.
 fn typed_secret_wording(diagnosis: &str) -> String {
     diagnosis
-        .replace("Neither secret matches: the secret in Shipwatch is", "The secret you typed does not match: it is")
-        .replace("The secret does not match: the secret in Shipwatch is", "The secret you typed does not match: it is")
+        .replace(
+            "Neither secret matches: the secret in Shipwatch is",
+            "The secret you typed does not match: it is",
+        )
+        .replace(
+            "The secret does not match: the secret in Shipwatch is",
+            "The secret you typed does not match: it is",
+        )
         .replace("the current secret", "the secret you typed")
 }
 

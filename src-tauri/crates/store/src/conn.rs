@@ -73,6 +73,9 @@ pub(crate) fn checkpointer(path: &Path, every: Duration, stop: std::sync::mpsc::
             }
             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         })
-        .map_err(|e| StoreError::Open { path: path.to_owned(), source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)) })?;
+        .map_err(|e| StoreError::Open {
+            path: path.to_owned(),
+            source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+        })?;
     Ok(())
 }

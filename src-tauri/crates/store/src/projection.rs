@@ -281,9 +281,10 @@ fn tags_seen_with(seen: &str, tag: Option<&str>) -> String {
 pub fn checkpoint_key(c: &shipwatch_aftership::Checkpoint) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let tag = c.tag.as_ref().map(|t| t.as_str());
-    for (i, part) in [c.checkpoint_time.as_deref(), tag, c.subtag.as_deref(), c.message.as_deref(), c.location.as_deref()]
-        .into_iter()
-        .enumerate()
+    for (i, part) in
+        [c.checkpoint_time.as_deref(), tag, c.subtag.as_deref(), c.message.as_deref(), c.location.as_deref()]
+            .into_iter()
+            .enumerate()
     {
         if i > 0 {
             h ^= u64::from(b'|');
@@ -297,7 +298,13 @@ pub fn checkpoint_key(c: &shipwatch_aftership::Checkpoint) -> i64 {
     h as i64
 }
 
-fn merge_checkpoints(conn: &Connection, shipment_id: i64, delivery_id: i64, msg: &Tracking, created: bool) -> Result<()> {
+fn merge_checkpoints(
+    conn: &Connection,
+    shipment_id: i64,
+    delivery_id: i64,
+    msg: &Tracking,
+    created: bool,
+) -> Result<()> {
     if msg.checkpoints.is_empty() {
         return Ok(());
     }
