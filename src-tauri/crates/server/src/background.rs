@@ -214,7 +214,7 @@ pub(crate) async fn retention_pass(inner: &ApiInner) -> u64 {
     if let Some(mb) = settings.retention_max_mb {
         let max = mb * 1024 * 1024;
         loop {
-            let live = inner.store.read(|c| retention::live_bytes(c)).await.unwrap_or(0);
+            let live = inner.store.read(retention::live_bytes).await.unwrap_or(0);
             if live <= max {
                 break;
             }

@@ -314,8 +314,7 @@ mod tests {
     #[test]
     fn settings_round_trip_with_private_permissions() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Settings::default();
-        s.secret = Some("s3cret".into());
+        let s = Settings { secret: Some("s3cret".into()), ..Default::default() };
         s.save(dir.path()).unwrap();
         assert_eq!(Settings::load(dir.path()).unwrap(), s);
         #[cfg(unix)]
@@ -346,8 +345,7 @@ mod tests {
 
     #[test]
     fn webhook_path_is_normalised() {
-        let mut s = Settings::default();
-        s.webhook_path = "hooks/as".into();
+        let mut s = Settings { webhook_path: "hooks/as".into(), ..Default::default() };
         assert_eq!(s.webhook_path(), "/hooks/as");
         s.webhook_path = "  ".into();
         assert_eq!(s.webhook_path(), DEFAULT_WEBHOOK_PATH);

@@ -55,11 +55,7 @@ pub(crate) fn checkpointer(path: &Path, every: Duration, stop: std::sync::mpsc::
         .spawn(move || {
             use std::sync::mpsc::RecvTimeoutError;
             let mut last_wal_pages = 0i64;
-            loop {
-                match stop.recv_timeout(every) {
-                    Err(RecvTimeoutError::Timeout) => {}
-                    _ => break,
-                }
+            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
                 match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
                     Ok(pages) => {
                         // Once the writer is idle and everything is copied, start the WAL over.

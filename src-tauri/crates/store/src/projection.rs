@@ -164,7 +164,9 @@ fn project(
     let tag = msg.tag.as_ref().map(|t| t.as_str().to_owned());
     let edd = msg.estimated_delivery.as_ref().map(|v| v.to_string());
 
-    let existing: Option<(i64, Option<String>, Option<i64>, Option<i64>, String)> = conn
+    // id, tag, state_time, state_ts, tags_seen
+    type Stored = (i64, Option<String>, Option<i64>, Option<i64>, String);
+    let existing: Option<Stored> = conn
         .prepare_cached("SELECT id, tag, state_time, state_ts, tags_seen FROM shipments WHERE key = ?1")?
         .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .optional()?;
@@ -348,29 +350,6 @@ fn merge_checkpoints(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn freshness_prefers_state_time_then_ts() {
-        assert_eq!(freshness((Some(2), Some(1)), (Some(1), Some(9))), Ordering::Greater);
-        assert_eq!(freshness((Some(1), Some(1)), (Some(2), Some(0))), Ordering::Less);
-        assert_eq!(freshness((Some(5), Some(3)), (Some(5), Some(4))), Ordering::Less);
-        assert_eq!(freshness((None, Some(3)), (Some(5), Some(2))), Ordering::Greater);
-        assert_eq!(freshness((None, None), (Some(5), Some(2))), Ordering::Equal);
-    }
-
-    #[test]
-    fn tags_seen_accumulates_once() {
-        let s = tags_seen_with(",", Some("InTransit"));
-        let s = tags_seen_with(&s, Some("InTransit"));
-        let s = tags_seen_with(&s, Some("Delivered"));
-        assert_eq!(s, ",InTransit,Delivered,");
-        assert_eq!(tags_seen_with(&s, None), s);
-    }
-}
-
 /// Checks every failed delivery (invalid, missing, malformed) again with `secrets`. Those now valid
 /// get verdict `valid` and are projected in the order received (or flagged duplicate when their event
 /// was already accepted); the stale-update rule still holds. Returns how many were checked and what
@@ -466,4 +445,27 @@ pub fn reverify_failed(
         });
     }
     Ok((failed.len() as i64, changed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freshness_prefers_state_time_then_ts() {
+        assert_eq!(freshness((Some(2), Some(1)), (Some(1), Some(9))), Ordering::Greater);
+        assert_eq!(freshness((Some(1), Some(1)), (Some(2), Some(0))), Ordering::Less);
+        assert_eq!(freshness((Some(5), Some(3)), (Some(5), Some(4))), Ordering::Less);
+        assert_eq!(freshness((None, Some(3)), (Some(5), Some(2))), Ordering::Greater);
+        assert_eq!(freshness((None, None), (Some(5), Some(2))), Ordering::Equal);
+    }
+
+    #[test]
+    fn tags_seen_accumulates_once() {
+        let s = tags_seen_with(",", Some("InTransit"));
+        let s = tags_seen_with(&s, Some("InTransit"));
+        let s = tags_seen_with(&s, Some("Delivered"));
+        assert_eq!(s, ",InTransit,Delivered,");
+        assert_eq!(tags_seen_with(&s, None), s);
+    }
 }

@@ -284,22 +284,6 @@ pub fn delivery_counts(conn: &Connection, since_ms: i64) -> Result<DeliveryCount
     Ok(DeliveryCounts { total, since, failures_since: failures, last_received_at_ms: last })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_has_milliseconds_and_z() {
-        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339_ms(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
-    }
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern("a%b_c"), "%a\\%b\\_c%");
-    }
-}
-
 /// The newest delivery with this event id.
 pub fn find_delivery_by_event_id(conn: &Connection, event_id: &str) -> Result<Option<i64>> {
     Ok(conn
@@ -443,4 +427,20 @@ pub fn delivery_time_range(conn: &Connection) -> Result<Option<(i64, i64)>> {
         .prepare_cached("SELECT min(received_at), max(received_at) FROM deliveries")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(first.zip(last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_has_milliseconds_and_z() {
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("a%b_c"), "%a\\%b\\_c%");
+    }
 }

@@ -54,7 +54,7 @@ type MaintenanceFn = Box<dyn FnOnce(&mut Connection) + Send>;
 
 enum Job {
     Insert(Box<NewDelivery>, oneshot::Sender<Result<StoredDelivery>>),
-    Notification(NotificationRecord, oneshot::Sender<Result<i64>>),
+    Notification(Box<NotificationRecord>, oneshot::Sender<Result<i64>>),
     Exec(ExecFn, FinishFn),
     Maintenance(MaintenanceFn),
 }
@@ -116,7 +116,7 @@ impl Store {
     /// Keeps a notification decision.
     pub async fn record_notification(&self, record: NotificationRecord) -> Result<i64> {
         let (tx, rx) = oneshot::channel();
-        self.jobs.send(Job::Notification(record, tx)).await.map_err(|_| StoreError::WriterGone)?;
+        self.jobs.send(Job::Notification(Box::new(record), tx)).await.map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
@@ -243,7 +243,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usi
 }
 
 enum Outcome {
-    Insert(oneshot::Sender<Result<StoredDelivery>>, Result<StoredDelivery>),
+    Insert(oneshot::Sender<Result<StoredDelivery>>, Box<Result<StoredDelivery>>),
     Notification(oneshot::Sender<Result<i64>>, Result<i64>),
     Exec(FinishFn),
 }
@@ -266,7 +266,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
         match job {
             Job::Insert(delivery, reply) => {
                 let r = in_savepoint(&tx, |sp| crate::projection::store_delivery(sp, &delivery));
-                outcomes.push(Outcome::Insert(reply, r));
+                outcomes.push(Outcome::Insert(reply, Box::new(r)));
             }
             Job::Notification(record, reply) => {
                 let r = in_savepoint(&tx, |sp| insert_notification(sp, &record));
@@ -297,7 +297,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
     for o in outcomes {
         match o {
             Outcome::Insert(reply, r) => {
-                let _ = reply.send(r);
+                let _ = reply.send(*r);
             }
             Outcome::Notification(reply, r) => {
                 let _ = reply.send(r);

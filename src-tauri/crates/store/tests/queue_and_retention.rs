@@ -90,7 +90,7 @@ async fn forward_queue_takes_only_new_valid_non_duplicate_deliveries() {
     let f = store.write(move |c| forwards::record_attempt(c, id, &retry)).await.unwrap();
     assert_eq!((f.state.as_str(), f.attempts, f.status), ("retrying", 1, Some(503)));
     assert!(store.read(|c| forwards::due(c, 500, 10)).await.unwrap().is_empty());
-    assert_eq!(store.read(|c| forwards::next_due_at(c)).await.unwrap(), Some(1_010));
+    assert_eq!(store.read(forwards::next_due_at).await.unwrap(), Some(1_010));
     let ok = AttemptOutcome {
         at_ms: 1_010,
         status: Some(200),
@@ -149,7 +149,7 @@ async fn retention_keeps_what_shipments_need() {
         store.insert(delivery(b.clone(), Some(sign("k", &b)), &s, 1_000 + i)).await.unwrap();
         store.insert(delivery(b"junk".to_vec(), None, &s, 1_000 + i)).await.unwrap();
     }
-    let before = store.read(|c| Ok(retention::live_bytes(c)?)).await.unwrap();
+    let before = store.read(retention::live_bytes).await.unwrap();
     assert!(before > 0);
     let deleted = store.write(|c| retention::delete_older_than(c, 2_000, 1_000)).await.unwrap();
     assert_eq!(deleted, 19, "everything but the delivery that set the shipment's state");
