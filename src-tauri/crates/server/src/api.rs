@@ -59,15 +59,11 @@ impl Api {
         self.inner.reverify_failed().await
     }
     pub async fn tunnel_status(&self) -> Result<TunnelStatus, ApiError> {
-        Ok(crate::background::tunnel_status(&self.inner).await)
+        Ok(self.inner.tunnel_status().await)
     }
     /// Restarts the supervised tunnel command (a new quick tunnel gets a new URL).
     pub async fn restart_tunnel(&self) -> Result<TunnelStatus, ApiError> {
-        if self.inner.settings().tunnel_command.is_none() {
-            return Err(ApiError::bad_request("no tunnel command is set: add one in Settings"));
-        }
-        crate::background::apply_tunnel(&self.inner).await;
-        Ok(crate::background::tunnel_status(&self.inner).await)
+        crate::background::restart_tunnel(&self.inner).await
     }
     pub async fn self_test(&self) -> Result<SelfTestResult, ApiError> {
         self.inner.self_test().await

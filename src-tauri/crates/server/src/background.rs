@@ -285,6 +285,17 @@ pub(crate) async fn apply_tunnel(inner: &Arc<ApiInner>) {
     *slot = Some(sup);
 }
 
+/// `POST /api/tunnel/restart`: a new run of the tunnel command (a quick tunnel gets a new URL).
+pub(crate) async fn restart_tunnel(
+    inner: &Arc<ApiInner>,
+) -> Result<shipwatch_api::TunnelStatus, shipwatch_api::ApiError> {
+    if inner.settings().tunnel_command.is_none() {
+        return Err(shipwatch_api::ApiError::bad_request("no tunnel command is set: add one in Settings"));
+    }
+    apply_tunnel(inner).await;
+    Ok(tunnel_status(inner).await)
+}
+
 /// `GET /api/tunnel`.
 pub(crate) async fn tunnel_status(inner: &ApiInner) -> shipwatch_api::TunnelStatus {
     let slot = inner.dev.tunnel.lock().await;

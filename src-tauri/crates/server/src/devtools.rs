@@ -13,7 +13,7 @@ use shipwatch_devtools::http::{Hop, SendError, SendOptions, Sender};
 use shipwatch_devtools::replay::{self, ReplayOptions};
 use shipwatch_store::{forwards, projection, queries, StoreError};
 
-use crate::engine_impl::{random_uuid_v4, ApiInner};
+use crate::engine_impl::ApiInner;
 
 /// State the developer tools share, kept in the engine.
 pub(crate) struct DevState {
@@ -53,7 +53,23 @@ fn store_error(e: StoreError, what: &str) -> ApiError {
 impl ApiInner {
     /// The public base URL: the tunnel's, else the one set in Settings.
     pub(crate) fn public_url(&self) -> Option<String> {
-        self.dev.tunnel_url.read().expect("tunnel url").clone().or_else(|| self.settings().public_url)
+        self.dev.tunnel_url.read().expect("tunnel url").clone().or_else(|| self.configured_public_url())
+    }
+
+    /// The secret test deliveries are signed with. AfterShip always signs: with no secret set here, a
+    /// throwaway one stands in for the account's, so our receiver answers what a real delivery gets
+    /// (200, unverified) rather than a 401 "missing" no real delivery would see.
+    fn signing_secret(&self) -> String {
+        let secrets = self.secrets();
+        secrets
+            .current
+            .or(secrets.previous)
+            .unwrap_or_else(|| format!("unconfigured-{}", events::random_event_id()))
+    }
+
+    /// Tunnel supervision state (`GET /api/tunnel`).
+    pub(crate) async fn tunnel_status(&self) -> TunnelStatus {
+        crate::background::tunnel_status(self).await
     }
 
     /// Remembers which public URL was in effect for an accepted delivery (for the "URL changed" warning).
@@ -108,13 +124,8 @@ impl ApiInner {
         if let Some(shape) = r.shape.as_deref().filter(|s| !s.trim().is_empty()) {
             event.shape = shape.parse::<Shape>().map_err(|e| ApiError::bad_request(e.to_string()))?;
         }
-        let secrets = self.secrets();
-        // AfterShip always signs. With no secret set here, sign with a throwaway one as AfterShip would
-        // with the account's secret: our receiver then answers what a real delivery gets (200, unverified).
-        let throwaway = format!("unconfigured-{}", random_uuid_v4());
-        let secret = secrets.current.as_deref().or(secrets.previous.as_deref()).unwrap_or(&throwaway);
-        let delivery =
-            events::build(&event, Some(secret)).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let delivery = events::build(&event, Some(&self.signing_secret()))
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let url = match r.to.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             Some(to) => to.to_owned(),
             None => self.own_webhook_url()?,
@@ -155,8 +166,9 @@ impl ApiInner {
         };
         let options =
             ReplayOptions { resign_with, body: r.body.map(String::into_bytes), drop_headers: Vec::new() };
-        let own = r.to.as_deref().map(str::trim).filter(|t| !t.is_empty()).is_none();
-        let target = match r.to.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let to = r.to.as_deref().map(str::trim).filter(|t| !t.is_empty());
+        let own = to.is_none();
+        let target = match to {
             Some(t) => t.to_owned(),
             None => self.own_webhook_url()?,
         };
@@ -235,11 +247,8 @@ impl ApiInner {
         let url = format!("{}{}", base.trim_end_matches('/'), self.settings().webhook_path());
         let mut event = TestEvent::new(Tag::InTransit);
         event.title = Some("Shipwatch self-test through the tunnel".into());
-        let secrets = self.secrets();
-        let throwaway = format!("unconfigured-{}", random_uuid_v4());
-        let secret = secrets.current.clone().or(secrets.previous.clone()).unwrap_or(throwaway);
-        let delivery =
-            events::build(&event, Some(&secret)).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let delivery = events::build(&event, Some(&self.signing_secret()))
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let started = Instant::now();
         let sent = events::send(&self.dev.sender, &url, &delivery).await;
         let rtt = started.elapsed().as_millis() as u64;

@@ -146,15 +146,6 @@ fn typed_secret_wording(diagnosis: &str) -> String {
         .replace("the current secret", "the secret you typed")
 }
 
-/// A random UUID v4, as AfterShip's event ids are.
-pub(crate) fn random_uuid_v4() -> String {
-    let mut b: [u8; 16] = rand::random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
-}
-
 impl ApiInner {
     pub(crate) fn secrets(&self) -> Secrets {
         self.secrets.read().expect("secrets lock").clone()
@@ -166,6 +157,11 @@ impl ApiInner {
 
     pub(crate) fn settings(&self) -> Settings {
         self.settings.read().expect("settings lock").clone()
+    }
+
+    /// The public URL set in Settings, read without copying the rest (it is read per delivery).
+    pub(crate) fn configured_public_url(&self) -> Option<String> {
+        self.settings.read().expect("settings lock").public_url.clone()
     }
 
     /// Tells every listener about a stored delivery.
@@ -677,13 +673,10 @@ pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
     };
     inner.start_receiver(resolved.listen).await;
     crate::background::check_offline(&inner).await;
-    for task in [
-        tokio::spawn(crate::background::heartbeat(inner.clone(), inner.stopping.subscribe())),
-        tokio::spawn(crate::background::forwarder(inner.clone(), inner.stopping.subscribe())),
-        tokio::spawn(crate::background::retention(inner.clone(), inner.stopping.subscribe())),
-    ] {
-        drop(task);
-    }
+    // Background tasks end when `stopping` is set.
+    tokio::spawn(crate::background::heartbeat(inner.clone(), inner.stopping.subscribe()));
+    tokio::spawn(crate::background::forwarder(inner.clone(), inner.stopping.subscribe()));
+    tokio::spawn(crate::background::retention(inner.clone(), inner.stopping.subscribe()));
     crate::background::apply_tunnel(&inner).await;
     Ok(Engine { inner, tasks: Tasks { inspector } })
 }

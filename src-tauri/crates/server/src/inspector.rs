@@ -274,11 +274,11 @@ async fn reverify_failed(State(inner): State<Arc<ApiInner>>) -> ApiResult<Reveri
 }
 
 async fn tunnel_status(State(inner): State<Arc<ApiInner>>) -> ApiResult<TunnelStatus> {
-    Ok(Json(crate::Api { inner }.tunnel_status().await?))
+    Ok(Json(inner.tunnel_status().await))
 }
 
 async fn restart_tunnel(State(inner): State<Arc<ApiInner>>) -> ApiResult<TunnelStatus> {
-    Ok(Json(crate::Api { inner }.restart_tunnel().await?))
+    Ok(Json(crate::background::restart_tunnel(&inner).await?))
 }
 
 async fn self_test(State(inner): State<Arc<ApiInner>>) -> ApiResult<SelfTestResult> {
