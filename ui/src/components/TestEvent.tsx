@@ -1,11 +1,11 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { errorMessage } from '../backend';
-import type { DeliveryItem } from '../generated/DeliveryItem';
 import type { TestDeliveryResult } from '../generated/TestDeliveryResult';
 import { buildTestRequest, defaultSubtag, subtagsFor, TEST_TAGS, type TestEventForm } from '../lib/devtools';
 import { tagLabel } from '../lib/format';
 import { deliveryHref } from '../lib/router';
-import { api, onLive } from '../state/app';
+import { api } from '../state/app';
+import { useDeliveryArrival } from '../state/arrival';
 import { ErrorBox, HttpStatus, TagBadge, VerdictBadge } from './common';
 
 const FORM_KEY = 'shipwatch.testEvent';
@@ -30,9 +30,7 @@ export function TestEventPanel({ compact = false }: { compact?: boolean }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [result, setResult] = useState<{ r: TestDeliveryResult; to: string | null } | null>(null);
-  const [arrived, setArrived] = useState<DeliveryItem | null>(null);
-  const seen = useRef(new Map<number, DeliveryItem>());
-  const waitingFor = useRef<number | null>(null);
+  const { arrived, reset: resetArrival, expect } = useDeliveryArrival();
   const set = (patch: Partial<TestEventForm>) => {
     const next = { ...form, ...patch };
     setForm(next);
@@ -42,15 +40,6 @@ export function TestEventPanel({ compact = false }: { compact?: boolean }) {
       /* not remembered */
     }
   };
-  useEffect(
-    () =>
-      onLive((e) => {
-        if (e.type !== 'delivery') return;
-        seen.current.set(e.delivery.id, e.delivery);
-        if (waitingFor.current === e.delivery.id) setArrived(e.delivery);
-      }),
-    [],
-  );
   const subtags = subtagsFor(form.tag);
   const built = buildTestRequest(form);
 
@@ -59,13 +48,11 @@ export function TestEventPanel({ compact = false }: { compact?: boolean }) {
     setBusy(true);
     setError(null);
     setResult(null);
-    setArrived(null);
-    waitingFor.current = null;
+    resetArrival();
     try {
       const r = await api().sendTestDelivery(built.request);
       setResult({ r, to: built.request.to ?? null });
-      waitingFor.current = r.delivery_id;
-      if (r.delivery_id !== null && seen.current.has(r.delivery_id)) setArrived(seen.current.get(r.delivery_id)!);
+      expect(r.delivery_id);
     } catch (e) {
       setError(errorMessage(e));
     } finally {

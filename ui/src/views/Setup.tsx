@@ -1,16 +1,16 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { errorMessage } from '../backend';
 import { CopyField, ErrorBox, HttpStatus, Loading, TagBadge, VerdictBadge } from '../components/common';
 import { TestEventPanel } from '../components/TestEvent';
 import { SelfTest, TunnelExamples, TunnelStatusCard } from '../components/Tunnel';
-import type { DeliveryItem } from '../generated/DeliveryItem';
 import type { SettingsView } from '../generated/SettingsView';
 import type { TestDeliveryResult } from '../generated/TestDeliveryResult';
 import { verdictInfo } from '../lib/format';
 import { deliveryHref } from '../lib/router';
 import { joinUrl, tunnelCommands, validatePublicUrl } from '../lib/setup';
-import { api, onLive, refreshStatus, showToast, status } from '../state/app';
+import { api, refreshStatus, showToast, status } from '../state/app';
+import { useDeliveryArrival } from '../state/arrival';
 
 function Step({ n, title, done, children, testid }: { n: number; title: string; done: boolean; children: ComponentChildren; testid?: string }) {
   return (
@@ -44,9 +44,7 @@ export function Setup() {
   const [testError, setTestError] = useState<string | null>(null);
   const [testing, setTesting] = useState(false);
   const [result, setResult] = useState<TestDeliveryResult | null>(null);
-  const [arrived, setArrived] = useState<DeliveryItem | null>(null);
-  const seen = useRef(new Map<number, DeliveryItem>());
-  const waitingFor = useRef<number | null>(null);
+  const { arrived, reset: resetArrival, expect } = useDeliveryArrival();
 
   useEffect(() => {
     api()
@@ -61,15 +59,6 @@ export function Setup() {
     void refreshStatus();
   }, []);
 
-  useEffect(
-    () =>
-      onLive((e) => {
-        if (e.type !== 'delivery') return;
-        seen.current.set(e.delivery.id, e.delivery);
-        if (waitingFor.current === e.delivery.id) setArrived(e.delivery);
-      }),
-    [],
-  );
 
   if (loadError) return <ErrorBox message={loadError} />;
   if (!settings || !s) return <Loading what="Loading setup" />;
@@ -134,13 +123,11 @@ export function Setup() {
     setTesting(true);
     setTestError(null);
     setResult(null);
-    setArrived(null);
-    waitingFor.current = null;
+    resetArrival();
     try {
       const r = await api().sendTestDelivery({});
       setResult(r);
-      waitingFor.current = r.delivery_id;
-      if (r.delivery_id !== null && seen.current.has(r.delivery_id)) setArrived(seen.current.get(r.delivery_id)!);
+      expect(r.delivery_id);
     } catch (e) {
       setTestError(errorMessage(e));
     } finally {
