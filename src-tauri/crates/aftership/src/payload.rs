@@ -6,6 +6,8 @@ use serde_json::{Map, Value};
 
 use crate::tags::Tag;
 
+mod typed;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PayloadError {
     #[error("the body is not JSON: {0}")]
@@ -130,7 +132,19 @@ const ESTIMATED_DELIVERY_FIELDS: [(&str, &str); 4] = [
 ];
 
 /// Parses a raw body. Fails only when it is not a JSON object.
+///
+/// The typed parse ([`typed`]) reads what Shipwatch uses without building the whole tree; a body it
+/// cannot read the same way goes through the tree parse, which is the reference for leniency.
 pub fn parse_envelope(body: &[u8]) -> Result<Envelope, PayloadError> {
+    match typed::parse(body) {
+        Ok(Some(envelope)) => Ok(envelope),
+        Ok(None) => Err(PayloadError::NotAnObject),
+        Err(_) => parse_envelope_tree(body),
+    }
+}
+
+/// Parses a raw body into a JSON tree first, then reads the envelope from it.
+fn parse_envelope_tree(body: &[u8]) -> Result<Envelope, PayloadError> {
     let value: Value = serde_json::from_slice(body).map_err(|err| PayloadError::NotJson(err.to_string()))?;
     let Value::Object(envelope) = value else {
         return Err(PayloadError::NotAnObject);

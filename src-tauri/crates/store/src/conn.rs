@@ -10,26 +10,40 @@ use crate::{Result, StoreError};
 /// How long a connection waits on a lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The writer's connection. `full_sync`: fsync the WAL at every commit, so an acknowledged delivery
-/// survives a power cut, not just a crash of the process.
-pub(crate) fn open_writer(path: &Path, full_sync: bool) -> Result<Connection> {
+/// The writer's connection, and whether it is in WAL mode.
+///
+/// Durability: in WAL mode the connection commits with `synchronous=NORMAL` (the commit writes its
+/// frames to the WAL without waiting for the disk) and the writer's sync thread then fsyncs the WAL
+/// file before anyone is answered (see [`crate::writer`]): the same guarantee as `synchronous=FULL`
+/// (an acknowledged delivery survives a power cut, not just a crash of the process), but the next
+/// group is written while the disk works on the previous one. `full_sync: false` skips that fsync
+/// (tests and throwaway stores only). Without WAL, SQLite syncs at each commit itself.
+pub(crate) fn open_writer(path: &Path, full_sync: bool) -> Result<(Connection, bool)> {
     let open_err = |source| StoreError::Open { path: path.to_owned(), source };
     let conn = Connection::open(path).map_err(open_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
     // journal_mode returns a row; query it rather than execute.
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(open_err)?;
-    if !mode.eq_ignore_ascii_case("wal") {
+    let wal = mode.eq_ignore_ascii_case("wal");
+    if !wal {
         tracing::warn!(%mode, "SQLite refused WAL mode; continuing with {mode}");
     }
     // Savepoint sub-journals stay in memory (a temp file per savepoint was most of the writer's I/O),
     // and WAL checkpoints run on their own thread ([`checkpointer`]) instead of stalling a commit.
-    conn.execute_batch(if full_sync {
-        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;"
-    } else {
+    conn.execute_batch(if wal || !full_sync {
         "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;"
+    } else {
+        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;"
     })
     .map_err(open_err)?;
-    Ok(conn)
+    Ok((conn, wal))
+}
+
+/// The WAL file of the database at `path`.
+pub(crate) fn wal_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    std::path::PathBuf::from(name)
 }
 
 /// A read-only connection for queries.
@@ -50,6 +64,9 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
 pub(crate) fn checkpointer(path: &Path, every: Duration, stop: std::sync::mpsc::Receiver<()>) -> Result<()> {
     let conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // A checkpoint syncs the WAL before copying it and the database after: it never loses what the
+    // writer's sync thread has acknowledged.
+    conn.execute_batch("PRAGMA synchronous=FULL;")?;
     std::thread::Builder::new()
         .name("shipwatch-checkpoint".into())
         .spawn(move || {

@@ -4,6 +4,7 @@
 //! - [`writer`]: the single writer thread; it commits deliveries in groups (one transaction, one
 //!   fsync for many deliveries) and answers each caller only once its delivery is on disk.
 //! - [`projection`]: how an accepted delivery changes its shipment (order-independent).
+//! - [`timeline`]: a shipment's checkpoints, one document per shipment.
 //! - [`queries`]: the read side (lists, details, counts) on separate read-only connections.
 //! - [`forwards`], [`meta`], [`retention`]: the forward queue, small persistent facts, and deleting
 //!   old deliveries.
@@ -14,6 +15,7 @@ pub mod migrations;
 pub mod projection;
 pub mod queries;
 pub mod retention;
+pub mod timeline;
 pub mod writer;
 
 mod conn;
@@ -43,6 +45,10 @@ pub enum StoreError {
     BadQuery(String),
     #[error("the write was rolled back because its group could not be committed")]
     CommitFailed,
+    #[error("a stored shipment timeline cannot be read: {0}")]
+    CorruptTimeline(#[from] serde_json::Error),
+    #[error("the disk failed to save the database (fsync failed); check the disk, then restart Shipwatch")]
+    DiskFailed,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -6,15 +6,16 @@
 //! falling back to slug + tracking number. Its state (tag, subtag, EDD, ...) only moves forward: an
 //! update whose `msg.last_updated_at`/`updated_at` (then `ts`) is older than the stored state is
 //! "stale" — its checkpoints are merged into the timeline but the state is kept. Checkpoints are a
-//! union keyed by their content.
+//! union keyed by their content ([`crate::timeline`]).
 
 use std::cmp::Ordering;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use shipwatch_aftership::dates::parse_lenient_ms;
 use shipwatch_aftership::{Envelope, Tracking};
+use shipwatch_api::ShipmentItem;
 
-use crate::queries::{delivery_item_from_parts, shipment_item};
+use crate::queries::{delivery_item_from_parts, rfc3339_ms};
+use crate::timeline::{self, LatestPlace};
 use crate::{NewDelivery, Result, ShipmentChange, StoredDelivery, StoredVerdict};
 
 /// Inserts the delivery, deduplicates and projects it. Runs inside the writer's transaction.
@@ -150,6 +151,17 @@ fn freshness(new: (Option<i64>, Option<i64>), stored: (Option<i64>, Option<i64>)
     }
 }
 
+/// The stored state of a shipment the projection reads before changing it.
+struct StoredShipment {
+    id: i64,
+    state_time: Option<i64>,
+    state_ts: Option<i64>,
+    tags_seen: String,
+    item: ShipmentItem,
+    updated_at_ms: i64,
+    last_location_time: Option<i64>,
+}
+
 fn project(
     conn: &Connection,
     delivery_id: i64,
@@ -164,104 +176,183 @@ fn project(
     let tag = msg.tag.as_ref().map(|t| t.as_str().to_owned());
     let edd = msg.estimated_delivery.as_ref().map(|v| v.to_string());
 
-    // id, tag, state_time, state_ts, tags_seen
-    type Stored = (i64, Option<String>, Option<i64>, Option<i64>, String);
-    let existing: Option<Stored> = conn
-        .prepare_cached("SELECT id, tag, state_time, state_ts, tags_seen FROM shipments WHERE key = ?1")?
-        .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+    let existing: Option<StoredShipment> = conn
+        .prepare_cached(
+            "SELECT id, tracking_id, tracking_number, slug, title, order_id, tag, subtag, subtag_message,
+                expected_delivery, last_location, updated_at, unverified, state_time, state_ts, tags_seen,
+                last_location_time
+             FROM shipments WHERE key = ?1",
+        )?
+        .query_row([&key], |r| {
+            Ok(StoredShipment {
+                id: r.get(0)?,
+                item: ShipmentItem {
+                    id: r.get(0)?,
+                    tracking_id: r.get(1)?,
+                    tracking_number: r.get(2)?,
+                    slug: r.get(3)?,
+                    title: r.get(4)?,
+                    order_id: r.get(5)?,
+                    tag: r.get(6)?,
+                    subtag: r.get(7)?,
+                    subtag_message: r.get(8)?,
+                    expected_delivery: r.get(9)?,
+                    last_location: r.get(10)?,
+                    updated_at: String::new(),
+                    unverified: r.get(12)?,
+                },
+                updated_at_ms: r.get(11)?,
+                state_time: r.get(13)?,
+                state_ts: r.get(14)?,
+                tags_seen: r.get(15)?,
+                last_location_time: r.get(16)?,
+            })
+        })
         .optional()?;
 
-    let (shipment_id, created, previous_tag, stale, tag_first_seen) = match existing {
-        None => {
-            conn.prepare_cached(
-                "INSERT INTO shipments (key, tracking_id, tracking_number, slug, title, order_id, tag, subtag,
-                    subtag_message, expected_delivery, estimated_delivery, courier_tracking_link,
-                    courier_redirect_link, state_time, state_ts, state_delivery_id, tags_seen, unverified,
-                    created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19)",
-            )?
-            .execute(params![
-                key,
-                msg.id,
-                msg.tracking_number,
-                msg.slug,
-                msg.title,
-                msg.order_id,
-                tag,
-                msg.subtag,
-                msg.subtag_message,
-                msg.best_expected_delivery,
-                edd,
-                msg.courier_tracking_link,
-                msg.courier_redirect_link,
-                state_time,
-                env.ts,
-                delivery_id,
-                tags_seen_with(",", tag.as_deref()),
-                unverified,
-                now,
-            ])?;
-            (conn.last_insert_rowid(), true, None, false, tag.is_some())
-        }
-        Some((sid, prev_tag, s_time, s_ts, seen)) => {
-            let stale = freshness((state_time, env.ts), (s_time, s_ts)) == Ordering::Less;
-            let first = !stale && tag.as_deref().is_some_and(|t| !seen.contains(&format!(",{t},")));
-            if stale {
-                conn.prepare_cached("UPDATE shipments SET tags_seen = ?2 WHERE id = ?1")?
-                    .execute(params![sid, tags_seen_with(&seen, tag.as_deref())])?;
-            } else {
-                // Fields the update does not carry keep their stored value (coalesce).
-                conn.prepare_cached(
-                    "UPDATE shipments SET tracking_id = coalesce(?2, tracking_id),
-                        tracking_number = coalesce(?3, tracking_number), slug = coalesce(?4, slug),
-                        title = coalesce(?5, title), order_id = coalesce(?6, order_id), tag = coalesce(?7, tag),
-                        subtag = ?8, subtag_message = ?9, expected_delivery = ?10, estimated_delivery = ?11,
-                        courier_tracking_link = coalesce(?12, courier_tracking_link),
-                        courier_redirect_link = coalesce(?13, courier_redirect_link),
-                        state_time = coalesce(?14, state_time), state_ts = coalesce(?15, state_ts),
-                        state_delivery_id = ?16, tags_seen = ?17, unverified = ?18, updated_at = ?19
-                     WHERE id = ?1",
-                )?
-                .execute(params![
-                    sid,
-                    msg.id,
-                    msg.tracking_number,
-                    msg.slug,
-                    msg.title,
-                    msg.order_id,
-                    tag,
-                    msg.subtag,
-                    msg.subtag_message,
-                    msg.best_expected_delivery,
-                    edd,
-                    msg.courier_tracking_link,
-                    msg.courier_redirect_link,
-                    state_time,
-                    env.ts,
-                    delivery_id,
-                    tags_seen_with(&seen, tag.as_deref()),
-                    unverified,
-                    now,
-                ])?;
-            }
-            (sid, false, prev_tag, stale, first)
-        }
+    let Some(stored) = existing else {
+        // A new shipment: its timeline is this delivery's checkpoints.
+        let latest = LatestPlace::of(&msg.checkpoints);
+        let last_location = latest.as_ref().and_then(|l| l.place.clone());
+        conn.prepare_cached(
+            "INSERT INTO shipments (key, tracking_id, tracking_number, slug, title, order_id, tag, subtag,
+                subtag_message, expected_delivery, estimated_delivery, courier_tracking_link,
+                courier_redirect_link, last_location, state_time, state_ts, state_delivery_id, tags_seen,
+                unverified, created_at, updated_at, last_location_time)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20, ?21)",
+        )?
+        .execute(params![
+            key,
+            msg.id,
+            msg.tracking_number,
+            msg.slug,
+            msg.title,
+            msg.order_id,
+            tag,
+            msg.subtag,
+            msg.subtag_message,
+            msg.best_expected_delivery,
+            edd,
+            msg.courier_tracking_link,
+            msg.courier_redirect_link,
+            last_location,
+            state_time,
+            env.ts,
+            delivery_id,
+            tags_seen_with(",", tag.as_deref()),
+            unverified,
+            now,
+            latest.and_then(|l| l.sort_time),
+        ])?;
+        let shipment_id = conn.last_insert_rowid();
+        timeline::apply(conn, shipment_id, delivery_id, &msg.checkpoints, false, true)?;
+        let item = ShipmentItem {
+            id: shipment_id,
+            tracking_id: msg.id.clone(),
+            tracking_number: msg.tracking_number.clone(),
+            slug: msg.slug.clone(),
+            title: msg.title.clone(),
+            order_id: msg.order_id.clone(),
+            tag: tag.clone(),
+            subtag: msg.subtag.clone(),
+            subtag_message: msg.subtag_message.clone(),
+            expected_delivery: msg.best_expected_delivery.clone(),
+            last_location,
+            updated_at: rfc3339_ms(now),
+            unverified,
+        };
+        return Ok(Some(ShipmentChange {
+            shipment_id,
+            created: true,
+            previous_tag: None,
+            tag_first_seen: tag.is_some(),
+            tag,
+            stale: false,
+            unverified,
+            item,
+        }));
     };
 
-    merge_checkpoints(conn, shipment_id, delivery_id, msg, created)?;
-    conn.prepare_cached(
-        "UPDATE shipments SET last_location = (
-            SELECT coalesce(location, nullif(trim(coalesce(city, '') || ' ' || coalesce(country, '')), ''))
-            FROM checkpoints WHERE shipment_id = ?1
-            ORDER BY sort_time IS NULL, sort_time DESC LIMIT 1)
-         WHERE id = ?1",
-    )?
-    .execute([shipment_id])?;
+    let shipment_id = stored.id;
+    let stale = freshness((state_time, env.ts), (stored.state_time, stored.state_ts)) == Ordering::Less;
+    let tag_first_seen =
+        !stale && tag.as_deref().is_some_and(|t| !stored.tags_seen.contains(&format!(",{t},")));
+    let tags_seen = tags_seen_with(&stored.tags_seen, tag.as_deref());
 
-    let item = shipment_item(conn, shipment_id)?;
+    timeline::apply(conn, shipment_id, delivery_id, &msg.checkpoints, stale, false)?;
+    let (mut last_location, mut last_location_time) =
+        (stored.item.last_location.clone(), stored.last_location_time);
+    if let Some(latest) = LatestPlace::of(&msg.checkpoints) {
+        if latest.newer_than(last_location_time, last_location.as_deref()) {
+            (last_location, last_location_time) = (latest.place, latest.sort_time);
+        }
+    }
+
+    let previous_tag = stored.item.tag.clone();
+    let mut item = stored.item;
+    if stale {
+        conn.prepare_cached(
+            "UPDATE shipments SET tags_seen = ?2, last_location = ?3, last_location_time = ?4 WHERE id = ?1",
+        )?
+        .execute(params![shipment_id, tags_seen, last_location, last_location_time])?;
+        item.last_location = last_location;
+        item.updated_at = rfc3339_ms(stored.updated_at_ms);
+    } else {
+        // Fields the update does not carry keep their stored value.
+        let keep = |new: &Option<String>, old: &mut Option<String>| {
+            if new.is_some() {
+                old.clone_from(new);
+            }
+        };
+        keep(&msg.id, &mut item.tracking_id);
+        keep(&msg.tracking_number, &mut item.tracking_number);
+        keep(&msg.slug, &mut item.slug);
+        keep(&msg.title, &mut item.title);
+        keep(&msg.order_id, &mut item.order_id);
+        keep(&tag, &mut item.tag);
+        item.subtag.clone_from(&msg.subtag);
+        item.subtag_message.clone_from(&msg.subtag_message);
+        item.expected_delivery.clone_from(&msg.best_expected_delivery);
+        item.last_location = last_location;
+        item.unverified = unverified;
+        item.updated_at = rfc3339_ms(now);
+        conn.prepare_cached(
+            "UPDATE shipments SET tracking_id = ?2, tracking_number = ?3, slug = ?4, title = ?5, order_id = ?6,
+                tag = ?7, subtag = ?8, subtag_message = ?9, expected_delivery = ?10, estimated_delivery = ?11,
+                courier_tracking_link = coalesce(?12, courier_tracking_link),
+                courier_redirect_link = coalesce(?13, courier_redirect_link),
+                state_time = coalesce(?14, state_time), state_ts = coalesce(?15, state_ts),
+                state_delivery_id = ?16, tags_seen = ?17, unverified = ?18, updated_at = ?19, last_location = ?20,
+                last_location_time = ?21
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            shipment_id,
+            item.tracking_id,
+            item.tracking_number,
+            item.slug,
+            item.title,
+            item.order_id,
+            item.tag,
+            item.subtag,
+            item.subtag_message,
+            item.expected_delivery,
+            edd,
+            msg.courier_tracking_link,
+            msg.courier_redirect_link,
+            state_time,
+            env.ts,
+            delivery_id,
+            tags_seen,
+            unverified,
+            now,
+            item.last_location,
+            last_location_time,
+        ])?;
+    }
     Ok(Some(ShipmentChange {
         shipment_id,
-        created,
+        created: false,
         previous_tag,
         tag: item.tag.clone(),
         tag_first_seen,
@@ -276,78 +367,6 @@ fn tags_seen_with(seen: &str, tag: Option<&str>) -> String {
         Some(t) if !seen.contains(&format!(",{t},")) => format!("{seen}{t},"),
         _ => seen.to_owned(),
     }
-}
-
-/// A stable 64-bit key for a checkpoint's content (FNV-1a): the same checkpoint resent by a later
-/// delivery gets the same key.
-pub fn checkpoint_key(c: &shipwatch_aftership::Checkpoint) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let tag = c.tag.as_ref().map(|t| t.as_str());
-    for (i, part) in
-        [c.checkpoint_time.as_deref(), tag, c.subtag.as_deref(), c.message.as_deref(), c.location.as_deref()]
-            .into_iter()
-            .enumerate()
-    {
-        if i > 0 {
-            h ^= u64::from(b'|');
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        for b in part.unwrap_or("").bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h as i64
-}
-
-fn merge_checkpoints(
-    conn: &Connection,
-    shipment_id: i64,
-    delivery_id: i64,
-    msg: &Tracking,
-    created: bool,
-) -> Result<()> {
-    if msg.checkpoints.is_empty() {
-        return Ok(());
-    }
-    // AfterShip resends every checkpoint each time: look up which are known, insert only the new ones.
-    let known: std::collections::HashSet<i64> = if created {
-        Default::default()
-    } else {
-        conn.prepare_cached("SELECT fingerprint FROM checkpoints WHERE shipment_id = ?1")?
-            .query_map([shipment_id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?
-    };
-    let mut stmt = conn.prepare_cached(
-        "INSERT OR IGNORE INTO checkpoints (shipment_id, fingerprint, sort_time, checkpoint_time, tag, subtag,
-            subtag_message, message, location, city, state, postal_code, country, slug, events, first_delivery_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    )?;
-    for c in &msg.checkpoints {
-        let key = checkpoint_key(c);
-        if known.contains(&key) {
-            continue;
-        }
-        stmt.execute(params![
-            shipment_id,
-            key,
-            c.checkpoint_time.as_deref().and_then(parse_lenient_ms),
-            c.checkpoint_time,
-            c.tag.as_ref().map(|t| t.as_str()),
-            c.subtag,
-            c.subtag_message,
-            c.message,
-            c.location,
-            c.city,
-            c.state,
-            c.postal_code,
-            c.country,
-            c.slug,
-            serde_json::to_string(&c.events).expect("events serialise"),
-            delivery_id,
-        ])?;
-    }
-    Ok(())
 }
 
 /// Checks every failed delivery (invalid, missing, malformed) again with `secrets`. Those now valid

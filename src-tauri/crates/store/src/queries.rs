@@ -223,30 +223,7 @@ pub fn get_shipment(conn: &Connection, id: i64) -> Result<ShipmentRecord> {
     let (ctl, crl, edd): (Option<String>, Option<String>, Option<String>) = conn
         .prepare_cached("SELECT courier_tracking_link, courier_redirect_link, estimated_delivery FROM shipments WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT checkpoint_time, tag, subtag, subtag_message, message, location, city, state, postal_code, country,
-            slug, events
-         FROM checkpoints WHERE shipment_id = ?1 ORDER BY sort_time IS NULL, sort_time, checkpoint_time",
-    )?;
-    let checkpoints = stmt
-        .query_map([id], |r| {
-            let events: String = r.get(11)?;
-            Ok(CheckpointItem {
-                checkpoint_time: r.get(0)?,
-                tag: r.get(1)?,
-                subtag: r.get(2)?,
-                subtag_message: r.get(3)?,
-                message: r.get(4)?,
-                location: r.get(5)?,
-                city: r.get(6)?,
-                state: r.get(7)?,
-                postal_code: r.get(8)?,
-                country: r.get(9)?,
-                slug: r.get(10)?,
-                events: serde_json::from_str(&events).unwrap_or_default(),
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let checkpoints = crate::timeline::checkpoint_items(conn, id)?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ITEM_COLUMNS} FROM deliveries WHERE shipment_id = ?1 ORDER BY id DESC LIMIT 500"
     ))?;

@@ -1,6 +1,7 @@
 //! Retention: deleting the oldest deliveries beyond an age or a database size, never one that set a
-//! shipment's current state and never one a kept duplicate points at. Checkpoints are never deleted,
-//! so every shipment keeps its whole timeline.
+//! shipment's current state, never one that holds a shipment's timeline (its base, see
+//! [`crate::timeline`]) and never one a kept duplicate points at: every shipment keeps its whole
+//! timeline.
 
 use rusqlite::{params, Connection};
 
@@ -19,6 +20,7 @@ pub fn live_bytes(conn: &Connection) -> Result<u64> {
 
 const DELETABLE: &str =
     "id NOT IN (SELECT state_delivery_id FROM shipments WHERE state_delivery_id IS NOT NULL)
+     AND id NOT IN (SELECT base_delivery_id FROM timelines WHERE base_delivery_id IS NOT NULL)
      AND id NOT IN (SELECT duplicate_of FROM deliveries WHERE duplicate_of IS NOT NULL)";
 
 /// Deletes up to `limit` deliveries received before `cutoff_ms`, oldest first. Returns how many.

@@ -2,11 +2,18 @@
 //!
 //! Every write goes through one thread that owns the only read-write connection. It takes the first
 //! waiting job, drains whatever else is queued (up to `max_batch`), runs them all in one IMMEDIATE
-//! transaction (one savepoint each, so one bad delivery cannot fail the others) and commits once: a
-//! single WAL fsync for the whole group. Only after the commit is each caller answered, so a 2xx is
-//! never sent for a delivery that is not on disk.
+//! transaction (one savepoint each, so one bad delivery cannot fail the others) and commits once.
+//!
+//! The commit writes the group's frames to the WAL; a second thread (`shipwatch-sync`) then fsyncs
+//! the WAL file (one fsync for every group committed since the last one) and only then answers each
+//! caller, so a 2xx is never sent for a delivery that is not on disk. Meanwhile the writer is already
+//! building the next group: the disk's latency and the writer's work overlap instead of adding up.
+//! If an fsync ever fails, that group is answered with an error and the store refuses every later
+//! write ([`StoreError::DiskFailed`]): after a failed fsync the kernel may have dropped the pages, and
+//! WAL recovery would stop at the gap, so nothing written after it could be promised either.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
@@ -76,7 +83,7 @@ impl Store {
 
     /// Opens a database at an explicit path.
     pub fn open_file(path: &Path, config: WriterConfig) -> Result<Store> {
-        let mut conn = conn::open_writer(path, config.full_sync)?;
+        let (mut conn, wal) = conn::open_writer(path, config.full_sync)?;
         migrations::migrate(&mut conn, path)?;
         // A reader up front proves the file is readable and primes the pool.
         let first_reader = conn::open_reader(path)?;
@@ -84,16 +91,29 @@ impl Store {
         conn::checkpointer(path, std::time::Duration::from_millis(500), checkpoints_stopped)?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let max_batch = config.max_batch.max(1);
+        let thread_err = |e: std::io::Error| StoreError::Open {
+            path: path.to_owned(),
+            source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+        };
+        let disk_failed = Arc::new(AtomicBool::new(false));
+        let (committed_tx, committed_rx) = std::sync::mpsc::sync_channel::<Vec<Outcome>>(config.queue.max(1));
+        // Without WAL, SQLite syncs at each commit itself; `full_sync: false` never syncs.
+        let wal_to_sync = (wal && config.full_sync).then(|| conn::wal_path(path));
+        let failed = disk_failed.clone();
+        let syncer = std::thread::Builder::new()
+            .name("shipwatch-sync".into())
+            .spawn(move || sync_loop(committed_rx, wal_to_sync, failed))
+            .map_err(thread_err)?;
         let handle = std::thread::Builder::new()
             .name("shipwatch-writer".into())
             .spawn(move || {
-                writer_loop(conn, rx, max_batch);
+                writer_loop(conn, rx, max_batch, &committed_tx, &disk_failed);
+                // The sync thread answers what is still committed but not yet synced, then ends.
+                drop(committed_tx);
+                let _ = syncer.join();
                 drop(stop_checkpoints);
             })
-            .map_err(|e| StoreError::Open {
-                path: path.to_owned(),
-                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
-            })?;
+            .map_err(thread_err)?;
         Ok(Store {
             jobs: tx,
             readers: Arc::new(ReaderPool { path: path.to_owned(), idle: Mutex::new(vec![first_reader]) }),
@@ -208,7 +228,13 @@ impl ReaderPool {
     }
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+fn writer_loop(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    committed: &std::sync::mpsc::SyncSender<Vec<Outcome>>,
+    disk_failed: &AtomicBool,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     let mut pending_maintenance: Option<MaintenanceFn> = None;
     loop {
@@ -234,7 +260,16 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usi
                 Err(_) => break,
             }
         }
-        commit_batch(&mut conn, &mut batch);
+        if disk_failed.load(Ordering::Acquire) {
+            for job in batch.drain(..) {
+                fail_job_with(job, || StoreError::DiskFailed);
+            }
+        } else if let Some(outcomes) = commit_batch(&mut conn, &mut batch) {
+            if let Err(unsent) = committed.send(outcomes) {
+                // The sync thread is gone (it never exits first): nothing can be promised.
+                fail_outcomes(unsent.0, || StoreError::WriterGone);
+            }
+        }
         if let Some(m) = pending_maintenance.take() {
             m(&mut conn);
         }
@@ -248,18 +283,19 @@ enum Outcome {
     Exec(FinishFn),
 }
 
-/// One transaction for the whole batch; callers are answered after the commit (or all get the
-/// error if the commit fails: nothing of theirs is on disk then).
-fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
+/// One transaction for the whole batch. Returns the outcomes to answer once the commit is synced;
+/// if the transaction cannot begin or commit, every caller gets the error at once (nothing of theirs
+/// is on disk) and `None` is returned.
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<Vec<Outcome>> {
     let mut outcomes = Vec::with_capacity(batch.len());
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             tracing::error!(error = %e, "cannot begin a write transaction");
             for job in batch.drain(..) {
-                fail_job(job, &e);
+                fail_job_with(job, || StoreError::Sqlite(clone_err(&e)));
             }
-            return;
+            return None;
         }
     };
     for job in batch.drain(..) {
@@ -281,19 +317,79 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
     }
     if let Err(e) = tx.commit() {
         tracing::error!(error = %e, "commit failed; the deliveries of this batch are answered 503");
-        for o in outcomes {
-            match o {
-                Outcome::Insert(reply, _) => {
-                    let _ = reply.send(Err(StoreError::Sqlite(clone_err(&e))));
+        fail_outcomes(outcomes, || StoreError::Sqlite(clone_err(&e)));
+        return None;
+    }
+    Some(outcomes)
+}
+
+/// Answers committed groups once the WAL holding them is on disk: it takes every group waiting, makes
+/// one fsync for all of them, then answers. `wal: None` answers without syncing.
+fn sync_loop(
+    committed: std::sync::mpsc::Receiver<Vec<Outcome>>,
+    wal: Option<PathBuf>,
+    disk_failed: Arc<AtomicBool>,
+) {
+    let mut file: Option<WalFile> = None;
+    while let Ok(first) = committed.recv() {
+        let mut groups = vec![first];
+        while let Ok(more) = committed.try_recv() {
+            groups.push(more);
+        }
+        let synced = match &wal {
+            Some(path) if !disk_failed.load(Ordering::Acquire) => sync_wal(&mut file, path),
+            Some(_) => Err(std::io::Error::other("an earlier fsync failed")),
+            None => Ok(()),
+        };
+        match synced {
+            Ok(()) => {
+                for outcomes in groups {
+                    answer_outcomes(outcomes);
                 }
-                Outcome::Notification(reply, _) => {
-                    let _ = reply.send(Err(StoreError::Sqlite(clone_err(&e))));
+            }
+            Err(e) => {
+                if !disk_failed.swap(true, Ordering::AcqRel) {
+                    tracing::error!(
+                        error = %e,
+                        "fsync of the database's WAL failed; refusing every write from now on (answered 503). Check the disk, then restart Shipwatch"
+                    );
                 }
-                Outcome::Exec(finish) => finish(false),
+                for outcomes in groups {
+                    fail_outcomes(outcomes, || StoreError::DiskFailed);
+                }
             }
         }
-        return;
     }
+}
+
+/// The WAL file as the sync thread holds it open, with its inode to notice a replaced file.
+struct WalFile {
+    file: std::fs::File,
+    #[cfg(unix)]
+    inode: u64,
+}
+
+fn sync_wal(open: &mut Option<WalFile>, path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SQLite keeps the WAL while the writer's connection is open; should it ever be replaced,
+        // sync the file that is there now, not a stale handle.
+        let inode = std::fs::metadata(path)?.ino();
+        if open.as_ref().is_none_or(|w| w.inode != inode) {
+            let file = std::fs::File::open(path)?;
+            let inode = file.metadata()?.ino();
+            *open = Some(WalFile { file, inode });
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        *open = Some(WalFile { file: std::fs::File::open(path)? });
+    }
+    open.as_ref().expect("opened above").file.sync_data()
+}
+
+fn answer_outcomes(outcomes: Vec<Outcome>) {
     for o in outcomes {
         match o {
             Outcome::Insert(reply, r) => {
@@ -303,6 +399,20 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) {
                 let _ = reply.send(r);
             }
             Outcome::Exec(finish) => finish(true),
+        }
+    }
+}
+
+fn fail_outcomes(outcomes: Vec<Outcome>, error: impl Fn() -> StoreError) {
+    for o in outcomes {
+        match o {
+            Outcome::Insert(reply, _) => {
+                let _ = reply.send(Err(error()));
+            }
+            Outcome::Notification(reply, _) => {
+                let _ = reply.send(Err(error()));
+            }
+            Outcome::Exec(finish) => finish(false),
         }
     }
 }
@@ -342,13 +452,13 @@ fn clone_err(e: &rusqlite::Error) -> rusqlite::Error {
     }
 }
 
-fn fail_job(job: Job, e: &rusqlite::Error) {
+fn fail_job_with(job: Job, error: impl Fn() -> StoreError) {
     match job {
         Job::Insert(_, reply) => {
-            let _ = reply.send(Err(StoreError::Sqlite(clone_err(e))));
+            let _ = reply.send(Err(error()));
         }
         Job::Notification(_, reply) => {
-            let _ = reply.send(Err(StoreError::Sqlite(clone_err(e))));
+            let _ = reply.send(Err(error()));
         }
         Job::Exec(_, finish) => finish(false),
         Job::Maintenance(m) => {

@@ -1,0 +1,410 @@
+//! A shipment's timeline: the union of the checkpoints of every delivery applied to it, oldest first.
+//!
+//! AfterShip resends a shipment's whole checkpoint list with every update, so the timeline is stored
+//! without copying what the deliveries already hold (table `timelines`, one row per shipment):
+//!
+//! - the **base**: a delivery whose checkpoints all belong to the timeline (its raw body is kept
+//!   byte-exact anyway), with the content keys of those checkpoints;
+//! - the **extras**: a JSON document of the checkpoints no base carries (an older update that came
+//!   late, a checkpoint AfterShip later dropped), usually empty.
+//!
+//! The base follows the shipment's state: a delivery that is not stale becomes the base, and any
+//! checkpoint of the old base it does not carry moves to the extras (only then is the old base's
+//! body read); a stale one adds the checkpoints it brings to the extras. So the delivery that set the
+//! state usually holds the whole timeline, and older deliveries stay free for retention, which never
+//! deletes a base. Reading a timeline parses the base's body and merges the extras. Each checkpoint is identified by its content
+//! key ([`checkpoint_key`]), so the same checkpoint sent again is kept once. Order: by the
+//! checkpoint's time (parsed leniently), those without a time last, then by the time as sent.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use shipwatch_aftership::dates::parse_lenient_ms;
+use shipwatch_aftership::Checkpoint;
+use shipwatch_api::CheckpointItem;
+
+use crate::Result;
+
+/// One checkpoint as stored. Text borrows from the delivery or the stored document where it can.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TimelineEntry<'a> {
+    /// [`checkpoint_key`] of the checkpoint.
+    pub key: i64,
+    /// Unix ms of `checkpoint_time`, when it parses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort_time: Option<i64>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_time: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub subtag: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub subtag_message: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub message: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub city: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub state: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub country: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<Cow<'a, str>>,
+}
+
+fn borrowed(s: &Option<String>) -> Option<Cow<'_, str>> {
+    s.as_deref().map(Cow::Borrowed)
+}
+
+impl<'a> TimelineEntry<'a> {
+    pub fn of(c: &'a Checkpoint) -> TimelineEntry<'a> {
+        TimelineEntry {
+            key: checkpoint_key(c),
+            sort_time: c.checkpoint_time.as_deref().and_then(parse_lenient_ms),
+            checkpoint_time: borrowed(&c.checkpoint_time),
+            tag: c.tag.as_ref().map(|t| Cow::Borrowed(t.as_str())),
+            subtag: borrowed(&c.subtag),
+            subtag_message: borrowed(&c.subtag_message),
+            message: borrowed(&c.message),
+            location: borrowed(&c.location),
+            city: borrowed(&c.city),
+            state: borrowed(&c.state),
+            postal_code: borrowed(&c.postal_code),
+            country: borrowed(&c.country),
+            slug: borrowed(&c.slug),
+            events: c.events.iter().map(|e| Cow::Borrowed(e.as_str())).collect(),
+        }
+    }
+
+    /// Where the checkpoint happened, for the shipment list: its location, else "city country".
+    fn place(&self) -> Option<String> {
+        if let Some(l) = &self.location {
+            return Some(l.to_string());
+        }
+        let joined =
+            format!("{} {}", self.city.as_deref().unwrap_or(""), self.country.as_deref().unwrap_or(""));
+        let trimmed = joined.trim();
+        (!trimmed.is_empty()).then(|| trimmed.to_owned())
+    }
+
+    pub fn to_item(&self) -> CheckpointItem {
+        let owned = |s: &Option<Cow<'_, str>>| s.as_deref().map(str::to_owned);
+        CheckpointItem {
+            checkpoint_time: owned(&self.checkpoint_time),
+            tag: owned(&self.tag),
+            subtag: owned(&self.subtag),
+            subtag_message: owned(&self.subtag_message),
+            message: owned(&self.message),
+            location: owned(&self.location),
+            city: owned(&self.city),
+            state: owned(&self.state),
+            postal_code: owned(&self.postal_code),
+            country: owned(&self.country),
+            slug: owned(&self.slug),
+            events: self.events.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+}
+
+/// A stable 64-bit key for a checkpoint's content (FNV-1a of time, tag, subtag, message and
+/// location): the same checkpoint resent by a later delivery gets the same key.
+pub fn checkpoint_key(c: &Checkpoint) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let tag = c.tag.as_ref().map(|t| t.as_str());
+    for (i, part) in
+        [c.checkpoint_time.as_deref(), tag, c.subtag.as_deref(), c.message.as_deref(), c.location.as_deref()]
+            .into_iter()
+            .enumerate()
+    {
+        if i > 0 {
+            h ^= u64::from(b'|');
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        for b in part.unwrap_or("").bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h as i64
+}
+
+/// Checkpoints in timeline order, each once.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Timeline<'a> {
+    pub entries: Vec<TimelineEntry<'a>>,
+}
+
+impl<'a> Timeline<'a> {
+    /// Parses a stored extras document.
+    pub fn parse(doc: &'a str) -> Result<Timeline<'a>> {
+        Ok(Timeline { entries: serde_json::from_str(doc)? })
+    }
+
+    /// Adds the entries whose keys are not already in the timeline and keeps the order. Returns how
+    /// many were new.
+    pub fn merge(&mut self, entries: impl IntoIterator<Item = TimelineEntry<'a>>) -> usize {
+        let mut known: HashSet<i64> = self.entries.iter().map(|e| e.key).collect();
+        let before = self.entries.len();
+        self.entries.extend(entries.into_iter().filter(|e| known.insert(e.key)));
+        let added = self.entries.len() - before;
+        if added > 0 {
+            // Stable: entries with equal times keep the order they arrived in.
+            self.entries.sort_by(|a, b| {
+                (a.sort_time.is_none(), a.sort_time, &a.checkpoint_time).cmp(&(
+                    b.sort_time.is_none(),
+                    b.sort_time,
+                    &b.checkpoint_time,
+                ))
+            });
+        }
+        added
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.entries).expect("a timeline serialises")
+    }
+
+    pub fn items(&self) -> Vec<CheckpointItem> {
+        self.entries.iter().map(TimelineEntry::to_item).collect()
+    }
+}
+
+/// The most recent checkpoint of a delivery, for a shipment's "last location": the one with the
+/// latest time (the last of them on a tie), else the last one sent when none has a time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LatestPlace {
+    pub sort_time: Option<i64>,
+    pub place: Option<String>,
+}
+
+impl LatestPlace {
+    pub fn of(checkpoints: &[Checkpoint]) -> Option<LatestPlace> {
+        let timed = checkpoints
+            .iter()
+            .filter_map(|c| c.checkpoint_time.as_deref().and_then(parse_lenient_ms).map(|t| (t, c)))
+            .reduce(|best, next| if next.0 >= best.0 { next } else { best });
+        let (sort_time, checkpoint) = match timed {
+            Some((t, c)) => (Some(t), c),
+            None => (None, checkpoints.last()?),
+        };
+        Some(LatestPlace { sort_time, place: TimelineEntry::of(checkpoint).place() })
+    }
+
+    /// Whether this checkpoint is more recent than the stored one: a later time, or any time or
+    /// place where the stored one has neither. Taking the latest over every delivery gives the
+    /// same answer whatever order they arrive in.
+    pub fn newer_than(&self, stored_time: Option<i64>, stored_place: Option<&str>) -> bool {
+        match (self.sort_time, stored_time) {
+            (Some(new), Some(old)) => new > old,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => stored_place.is_none() && self.place.is_some(),
+        }
+    }
+}
+
+/// A shipment's stored timeline row.
+struct Row {
+    base_delivery_id: Option<i64>,
+    base_keys: Vec<i64>,
+    extras: String,
+}
+
+fn keys_to_blob(keys: &[i64]) -> Vec<u8> {
+    keys.iter().flat_map(|k| k.to_le_bytes()).collect()
+}
+
+fn keys_from_blob(blob: &[u8]) -> Vec<i64> {
+    blob.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
+}
+
+fn load(conn: &Connection, shipment_id: i64) -> Result<Option<Row>> {
+    Ok(conn
+        .prepare_cached("SELECT base_delivery_id, base_keys, extras FROM timelines WHERE shipment_id = ?1")?
+        .query_row([shipment_id], |r| {
+            Ok(Row {
+                base_delivery_id: r.get(0)?,
+                base_keys: keys_from_blob(&r.get::<_, Vec<u8>>(1)?),
+                extras: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Adds `delivery_id`'s checkpoints to a shipment's timeline (see the module's rules). `stale`: the
+/// delivery is older than the shipment's state. `new_shipment`: the shipment was created by this
+/// delivery, so it has no timeline yet.
+pub(crate) fn apply(
+    conn: &Connection,
+    shipment_id: i64,
+    delivery_id: i64,
+    checkpoints: &[Checkpoint],
+    stale: bool,
+    new_shipment: bool,
+) -> Result<()> {
+    if checkpoints.is_empty() {
+        return Ok(());
+    }
+    let mut keys: Vec<i64> = checkpoints.iter().map(checkpoint_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let row = if new_shipment { None } else { load(conn, shipment_id)? };
+    let Some(row) = row else {
+        conn.prepare_cached(
+            "INSERT INTO timelines (shipment_id, base_delivery_id, base_keys, extras) VALUES (?1, ?2, ?3, '[]')",
+        )?
+        .execute(params![shipment_id, delivery_id, keys_to_blob(&keys)])?;
+        return Ok(());
+    };
+
+    let mut extras = match Timeline::parse(&row.extras) {
+        Ok(t) => t,
+        Err(e) => {
+            // Never refuse a delivery over it: the raw deliveries still hold every checkpoint.
+            tracing::error!(shipment_id, error = %e, "a stored timeline is unreadable; its extra checkpoints are dropped");
+            Timeline::default()
+        }
+    };
+    let carried: HashSet<i64> = keys.iter().copied().collect();
+    if stale {
+        let known: HashSet<i64> =
+            row.base_keys.iter().copied().chain(extras.entries.iter().map(|e| e.key)).collect();
+        if carried.iter().all(|k| known.contains(k)) {
+            return Ok(());
+        }
+        extras.merge(checkpoints.iter().map(TimelineEntry::of).filter(|e| !known.contains(&e.key)));
+        conn.prepare_cached("UPDATE timelines SET extras = ?2 WHERE shipment_id = ?1")?
+            .execute(params![shipment_id, extras.to_json()])?;
+        return Ok(());
+    }
+
+    // This delivery becomes the base. What the old base holds and this one lacks moves to the extras.
+    let old_body: Option<Vec<u8>> = match row.base_delivery_id {
+        Some(old) if old != delivery_id && row.base_keys.iter().any(|k| !carried.contains(k)) => conn
+            .prepare_cached("SELECT body FROM deliveries WHERE id = ?1")?
+            .query_row([old], |r| r.get(0))
+            .optional()?,
+        _ => None,
+    };
+    let old_checkpoints = old_body.as_deref().map(base_checkpoints).unwrap_or_default();
+    extras.entries.retain(|e| !carried.contains(&e.key));
+    extras.merge(old_checkpoints.iter().map(TimelineEntry::of).filter(|e| !carried.contains(&e.key)));
+    conn.prepare_cached(
+        "UPDATE timelines SET base_delivery_id = ?2, base_keys = ?3, extras = ?4 WHERE shipment_id = ?1",
+    )?
+    .execute(params![shipment_id, delivery_id, keys_to_blob(&keys), extras.to_json()])?;
+    Ok(())
+}
+
+/// The checkpoints of a stored delivery's body.
+fn base_checkpoints(body: &[u8]) -> Vec<Checkpoint> {
+    shipwatch_aftership::parse_envelope(body)
+        .ok()
+        .and_then(|e| e.msg)
+        .map(|m| m.checkpoints)
+        .unwrap_or_default()
+}
+
+/// A shipment's checkpoints for the API, oldest first: its base delivery's, then the extras.
+pub fn checkpoint_items(conn: &Connection, shipment_id: i64) -> Result<Vec<CheckpointItem>> {
+    let Some(row) = load(conn, shipment_id)? else { return Ok(Vec::new()) };
+    let extras = Timeline::parse(&row.extras)?;
+    let base_body: Option<Vec<u8>> = match row.base_delivery_id {
+        Some(id) => conn
+            .prepare_cached("SELECT body FROM deliveries WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?,
+        None => None,
+    };
+    let base_checkpoints = base_body.as_deref().map(base_checkpoints).unwrap_or_default();
+    if row.base_delivery_id.is_some() && base_checkpoints.is_empty() {
+        tracing::warn!(
+            shipment_id,
+            "the delivery holding this shipment's timeline is gone; showing the rest"
+        );
+    }
+    let mut timeline = Timeline::default();
+    timeline.merge(base_checkpoints.iter().map(TimelineEntry::of));
+    timeline.merge(extras.entries);
+    Ok(timeline.items())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shipwatch_aftership::Tag;
+
+    fn checkpoint(time: Option<&str>, message: &str, location: Option<&str>) -> Checkpoint {
+        Checkpoint {
+            checkpoint_time: time.map(str::to_owned),
+            tag: Some(Tag::InTransit),
+            message: Some(message.to_owned()),
+            location: location.map(str::to_owned),
+            city: Some("Louisville".into()),
+            country: Some("USA".into()),
+            events: vec!["code_a".into()],
+            ..Default::default()
+        }
+    }
+
+    fn merged(parts: &[&[Checkpoint]]) -> Vec<String> {
+        let mut t = Timeline::default();
+        for p in parts {
+            t.merge(p.iter().map(TimelineEntry::of));
+        }
+        let doc = t.to_json();
+        let back = Timeline::parse(&doc).unwrap();
+        assert_eq!(back, t, "the stored form reads back the same");
+        back.entries.iter().map(|e| e.message.as_deref().unwrap().to_owned()).collect()
+    }
+
+    #[test]
+    fn merging_keeps_each_checkpoint_once_in_time_order() {
+        let first = vec![
+            checkpoint(Some("2026-11-20T10:00:00Z"), "b", Some("Reno")),
+            checkpoint(None, "undated", None),
+            checkpoint(Some("2026-11-19T10:00:00Z"), "a", None),
+        ];
+        let second = vec![
+            checkpoint(Some("2026-11-21T10:00:00Z"), "c", Some("Boise")),
+            checkpoint(Some("2026-11-20T10:00:00Z"), "b", Some("Reno")),
+        ];
+        assert_eq!(merged(&[&first, &first, &second]), ["a", "b", "c", "undated"]);
+        assert_eq!(merged(&[&second, &first]), ["a", "b", "c", "undated"]);
+        let item = TimelineEntry::of(&first[2]).to_item();
+        assert_eq!(
+            (item.events, item.location, item.city.as_deref()),
+            (vec!["code_a".to_owned()], None, Some("Louisville"))
+        );
+    }
+
+    #[test]
+    fn the_latest_place_is_the_latest_time_whatever_the_order() {
+        let cps = vec![
+            checkpoint(Some("2026-11-21T10:00:00Z"), "c", Some("Boise")),
+            checkpoint(Some("2026-11-19T10:00:00Z"), "a", None),
+            checkpoint(None, "undated", Some("Nowhere")),
+        ];
+        let latest = LatestPlace::of(&cps).unwrap();
+        assert_eq!(latest.place.as_deref(), Some("Boise"));
+        assert!(latest.newer_than(None, Some("Nowhere")));
+        assert!(!latest.newer_than(latest.sort_time.map(|t| t + 1), Some("Elsewhere")));
+        // City and country stand in for a missing location; no time: the last one sent.
+        let undated = LatestPlace::of(&cps[1..2]).unwrap();
+        assert_eq!(undated.place.as_deref(), Some("Louisville USA"));
+        let none = LatestPlace::of(&cps[2..]).unwrap();
+        assert_eq!((none.sort_time, none.place.as_deref()), (None, Some("Nowhere")));
+        assert!(none.newer_than(None, None));
+        assert!(!none.newer_than(None, Some("Reno")));
+        assert_eq!(LatestPlace::of(&[]), None);
+    }
+}
