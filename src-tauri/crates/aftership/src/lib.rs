@@ -9,7 +9,10 @@ pub mod sample;
 pub mod signature;
 pub mod tags;
 
-pub use payload::{parse_envelope, Checkpoint, Envelope, EventKind, PayloadError, Tracking};
+pub use payload::{
+    checkpoint_key, parse_envelope, parse_envelope_lean, Checkpoint, CheckpointDigest, CheckpointIdentity,
+    Envelope, EventKind, LatestCheckpoint, PayloadError, Tracking,
+};
 pub use signature::{
     diagnose, sign, verify_signature, DeliveryVerdict, Diagnosis, SecretSlot, Secrets, SIGNATURE_HEADER,
 };

@@ -87,7 +87,131 @@ pub struct Tracking {
     /// `origin_country_iso3` or `origin_country_region`.
     pub origin_country: Option<String>,
     pub destination_country: Option<String>,
+    /// Every checkpoint, in the order sent. Empty after [`parse_envelope_lean`], which keeps only
+    /// [`Tracking::checkpoint_digest`].
     pub checkpoints: Vec<Checkpoint>,
+    /// What the shipment projection needs of the checkpoints: their content keys and the latest.
+    pub checkpoint_digest: CheckpointDigest,
+}
+
+/// What the shipment projection needs of a delivery's checkpoints, without the checkpoints.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct CheckpointDigest {
+    /// [`checkpoint_key`] of each checkpoint, in the order sent.
+    pub keys: Vec<i64>,
+    /// The most recent checkpoint.
+    pub latest: Option<LatestCheckpoint>,
+}
+
+/// The most recent checkpoint of a delivery, for a shipment's "last location": the one with the
+/// latest time (the last of them on a tie), else the last one sent when none has a time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LatestCheckpoint {
+    /// Unix ms of its `checkpoint_time`, when that parses.
+    pub sort_time: Option<i64>,
+    /// Its location, else "city country".
+    pub place: Option<String>,
+}
+
+impl LatestCheckpoint {
+    /// Whether this checkpoint is more recent than the stored one: a later time, or any time or
+    /// place where the stored one has neither. Taking the latest over every delivery gives the
+    /// same answer whatever order they arrive in.
+    pub fn newer_than(&self, stored_time: Option<i64>, stored_place: Option<&str>) -> bool {
+        match (self.sort_time, stored_time) {
+            (Some(new), Some(old)) => new > old,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => stored_place.is_none() && self.place.is_some(),
+        }
+    }
+}
+
+/// The fields of a checkpoint that identify and place it, as sent (blank ones as `None`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CheckpointIdentity<'a> {
+    pub checkpoint_time: Option<&'a str>,
+    pub tag: Option<&'a str>,
+    pub subtag: Option<&'a str>,
+    pub message: Option<&'a str>,
+    pub location: Option<&'a str>,
+    pub city: Option<&'a str>,
+    /// `country_iso3` or `country_region`.
+    pub country: Option<&'a str>,
+}
+
+impl CheckpointIdentity<'_> {
+    /// A stable 64-bit key for the checkpoint's content (FNV-1a of time, tag, subtag, message and
+    /// location): the same checkpoint resent by a later delivery gets the same key. Stored: never
+    /// change it.
+    pub fn key(&self) -> i64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for (i, part) in
+            [self.checkpoint_time, self.tag, self.subtag, self.message, self.location].into_iter().enumerate()
+        {
+            if i > 0 {
+                h ^= u64::from(b'|');
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            for b in part.unwrap_or("").bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        h as i64
+    }
+
+    /// Where it happened: the location, else "city country".
+    pub fn place(&self) -> Option<String> {
+        if let Some(l) = self.location {
+            return Some(l.to_owned());
+        }
+        let joined = format!("{} {}", self.city.unwrap_or(""), self.country.unwrap_or(""));
+        let trimmed = joined.trim();
+        (!trimmed.is_empty()).then(|| trimmed.to_owned())
+    }
+}
+
+impl Checkpoint {
+    pub fn identity(&self) -> CheckpointIdentity<'_> {
+        CheckpointIdentity {
+            checkpoint_time: self.checkpoint_time.as_deref(),
+            tag: self.tag.as_ref().map(Tag::as_str),
+            subtag: self.subtag.as_deref(),
+            message: self.message.as_deref(),
+            location: self.location.as_deref(),
+            city: self.city.as_deref(),
+            country: self.country.as_deref(),
+        }
+    }
+}
+
+/// [`CheckpointIdentity::key`] of a checkpoint.
+pub fn checkpoint_key(c: &Checkpoint) -> i64 {
+    c.identity().key()
+}
+
+impl CheckpointDigest {
+    /// Digests checkpoints given in the order sent.
+    pub fn of<'a>(checkpoints: impl IntoIterator<Item = CheckpointIdentity<'a>>) -> CheckpointDigest {
+        let mut keys = Vec::new();
+        let mut latest_timed: Option<(i64, CheckpointIdentity<'a>)> = None;
+        let mut last = None;
+        for c in checkpoints {
+            keys.push(c.key());
+            if let Some(t) = c.checkpoint_time.and_then(crate::dates::parse_lenient_ms) {
+                if latest_timed.is_none_or(|(best, _)| t >= best) {
+                    latest_timed = Some((t, c));
+                }
+            }
+            last = Some(c);
+        }
+        let latest = match latest_timed {
+            Some((t, c)) => Some(LatestCheckpoint { sort_time: Some(t), place: c.place() }),
+            None => last.map(|c| LatestCheckpoint { sort_time: None, place: c.place() }),
+        };
+        CheckpointDigest { keys, latest }
+    }
 }
 
 /// One checkpoint.
@@ -143,6 +267,22 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, PayloadError> {
     }
 }
 
+/// As [`parse_envelope`], but the checkpoints are only digested ([`Tracking::checkpoint_digest`]);
+/// `msg.checkpoints` stays empty. What the receiver needs, at a fraction of the cost on a long
+/// timeline; the full checkpoints are read from the stored body when someone looks at them.
+pub fn parse_envelope_lean(body: &[u8]) -> Result<Envelope, PayloadError> {
+    match typed::parse_lean(body) {
+        Ok(Some(envelope)) => Ok(envelope),
+        Ok(None) => Err(PayloadError::NotAnObject),
+        Err(_) => parse_envelope_tree(body).map(|mut envelope| {
+            if let Some(msg) = envelope.msg.as_mut() {
+                msg.checkpoints.clear();
+            }
+            envelope
+        }),
+    }
+}
+
 /// Parses a raw body into a JSON tree first, then reads the envelope from it.
 fn parse_envelope_tree(body: &[u8]) -> Result<Envelope, PayloadError> {
     let value: Value = serde_json::from_slice(body).map_err(|err| PayloadError::NotJson(err.to_string()))?;
@@ -194,12 +334,13 @@ fn parse_tracking(msg: &Map<String, Value>) -> Tracking {
             customers.iter().find_map(|customer| customer.get("name").and_then(non_empty_str))
         })
     });
-    let checkpoints = msg
+    let checkpoints: Vec<Checkpoint> = msg
         .get("checkpoints")
         .and_then(Value::as_array)
         .map(|list| list.iter().filter_map(Value::as_object).map(parse_checkpoint).collect())
         .unwrap_or_default();
 
+    let checkpoint_digest = CheckpointDigest::of(checkpoints.iter().map(Checkpoint::identity));
     Tracking {
         id: text(msg, "id"),
         legacy_id: text(msg, "legacy_id"),
@@ -224,6 +365,7 @@ fn parse_tracking(msg: &Map<String, Value>) -> Tracking {
         destination_country: text(msg, "destination_country_iso3")
             .or_else(|| text(msg, "destination_country_region")),
         checkpoints,
+        checkpoint_digest,
     }
 }
 

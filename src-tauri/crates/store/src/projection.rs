@@ -15,7 +15,7 @@ use shipwatch_aftership::{Envelope, Tracking};
 use shipwatch_api::ShipmentItem;
 
 use crate::queries::{delivery_item_from_parts, rfc3339_ms};
-use crate::timeline::{self, LatestPlace};
+use crate::timeline;
 use crate::{NewDelivery, Result, ShipmentChange, StoredDelivery, StoredVerdict};
 
 /// Inserts the delivery, deduplicates and projects it. Runs inside the writer's transaction.
@@ -212,7 +212,7 @@ fn project(
 
     let Some(stored) = existing else {
         // A new shipment: its timeline is this delivery's checkpoints.
-        let latest = LatestPlace::of(&msg.checkpoints);
+        let latest = msg.checkpoint_digest.latest.clone();
         let last_location = latest.as_ref().and_then(|l| l.place.clone());
         conn.prepare_cached(
             "INSERT INTO shipments (key, tracking_id, tracking_number, slug, title, order_id, tag, subtag,
@@ -245,7 +245,7 @@ fn project(
             latest.and_then(|l| l.sort_time),
         ])?;
         let shipment_id = conn.last_insert_rowid();
-        timeline::apply(conn, shipment_id, delivery_id, &msg.checkpoints, false, true)?;
+        timeline::apply(conn, shipment_id, delivery_id, &msg.checkpoint_digest, &d.body, false, true)?;
         let item = ShipmentItem {
             id: shipment_id,
             tracking_id: msg.id.clone(),
@@ -279,10 +279,10 @@ fn project(
         !stale && tag.as_deref().is_some_and(|t| !stored.tags_seen.contains(&format!(",{t},")));
     let tags_seen = tags_seen_with(&stored.tags_seen, tag.as_deref());
 
-    timeline::apply(conn, shipment_id, delivery_id, &msg.checkpoints, stale, false)?;
+    timeline::apply(conn, shipment_id, delivery_id, &msg.checkpoint_digest, &d.body, stale, false)?;
     let (mut last_location, mut last_location_time) =
         (stored.item.last_location.clone(), stored.last_location_time);
-    if let Some(latest) = LatestPlace::of(&msg.checkpoints) {
+    if let Some(latest) = msg.checkpoint_digest.latest.clone() {
         if latest.newer_than(last_location_time, last_location.as_deref()) {
             (last_location, last_location_time) = (latest.place, latest.sort_time);
         }
@@ -378,12 +378,14 @@ pub fn reverify_failed(
     secrets: &shipwatch_aftership::Secrets,
 ) -> Result<(i64, Vec<StoredDelivery>)> {
     use shipwatch_aftership::signature::find_signature_header;
-    use shipwatch_aftership::{parse_envelope, verify_signature, DeliveryVerdict};
+    use shipwatch_aftership::{parse_envelope_lean, verify_signature, DeliveryVerdict};
 
     let failed: Vec<i64> = conn
         .prepare_cached(
-            "SELECT id FROM deliveries WHERE verdict IN ('invalid', 'missing', 'malformed') AND body_truncated = 0
-             ORDER BY id",
+            &format!(
+                "SELECT id FROM deliveries WHERE {} AND verdict != 'too_large' AND body_truncated = 0 ORDER BY id",
+                crate::queries::FAILED
+            ),
         )?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
@@ -393,7 +395,7 @@ pub fn reverify_failed(
         let header = find_signature_header(rec.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         let verdict = verify_signature(header, &rec.body, secrets);
         let DeliveryVerdict::Valid(slot) = verdict else { continue };
-        let envelope = parse_envelope(&rec.body).ok();
+        let envelope = parse_envelope_lean(&rec.body).ok();
         let received_at_ms =
             conn.query_row("SELECT received_at FROM deliveries WHERE id = ?1", [id], |r| r.get(0))?;
         let d = NewDelivery {
@@ -404,7 +406,8 @@ pub fn reverify_failed(
             method: rec.method.clone(),
             path: rec.path.clone(),
             headers: Vec::new(),
-            body: Vec::new(),
+            // Read if its checkpoints must be copied into the shipment's timeline.
+            body: rec.body,
             body_size: rec.item.size,
             body_truncated: false,
             verdict: StoredVerdict::Signature(verdict),

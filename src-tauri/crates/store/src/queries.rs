@@ -294,15 +294,23 @@ pub fn open_read_only(data_dir: &std::path::Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// The condition "a failed delivery", written exactly as the partial index `deliveries_failed` is, so
+/// SQLite uses that index for it.
+pub const FAILED: &str = "verdict IN ('invalid', 'missing', 'malformed', 'too_large')";
+
 /// The WHERE conditions of `list_deliveries` except the cursor.
 fn delivery_conditions(q: &DeliveryQuery) -> Result<(String, Vec<rusqlite::types::Value>)> {
     let mut sql = String::from("1=1");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     match q.verdict.as_deref().filter(|s| !s.is_empty()) {
         None => {}
-        Some("failed") => sql.push_str(" AND verdict IN ('invalid', 'missing', 'malformed', 'too_large')"),
-        Some(v @ ("valid" | "invalid" | "missing" | "malformed" | "unverified" | "too_large")) => {
+        Some("failed") => sql.push_str(&format!(" AND {FAILED}")),
+        Some(v @ ("valid" | "unverified")) => {
             sql.push_str(" AND verdict = ?");
+            args.push(v.to_owned().into());
+        }
+        Some(v @ ("invalid" | "missing" | "malformed" | "too_large")) => {
+            sql.push_str(&format!(" AND {FAILED} AND verdict = ?"));
             args.push(v.to_owned().into());
         }
         Some(other) => {

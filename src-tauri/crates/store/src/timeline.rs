@@ -22,7 +22,7 @@ use std::collections::HashSet;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use shipwatch_aftership::dates::parse_lenient_ms;
-use shipwatch_aftership::Checkpoint;
+use shipwatch_aftership::{checkpoint_key, Checkpoint, CheckpointDigest};
 use shipwatch_api::CheckpointItem;
 
 use crate::Result;
@@ -85,17 +85,6 @@ impl<'a> TimelineEntry<'a> {
         }
     }
 
-    /// Where the checkpoint happened, for the shipment list: its location, else "city country".
-    fn place(&self) -> Option<String> {
-        if let Some(l) = &self.location {
-            return Some(l.to_string());
-        }
-        let joined =
-            format!("{} {}", self.city.as_deref().unwrap_or(""), self.country.as_deref().unwrap_or(""));
-        let trimmed = joined.trim();
-        (!trimmed.is_empty()).then(|| trimmed.to_owned())
-    }
-
     pub fn to_item(&self) -> CheckpointItem {
         let owned = |s: &Option<Cow<'_, str>>| s.as_deref().map(str::to_owned);
         CheckpointItem {
@@ -113,28 +102,6 @@ impl<'a> TimelineEntry<'a> {
             events: self.events.iter().map(|e| e.to_string()).collect(),
         }
     }
-}
-
-/// A stable 64-bit key for a checkpoint's content (FNV-1a of time, tag, subtag, message and
-/// location): the same checkpoint resent by a later delivery gets the same key.
-pub fn checkpoint_key(c: &Checkpoint) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let tag = c.tag.as_ref().map(|t| t.as_str());
-    for (i, part) in
-        [c.checkpoint_time.as_deref(), tag, c.subtag.as_deref(), c.message.as_deref(), c.location.as_deref()]
-            .into_iter()
-            .enumerate()
-    {
-        if i > 0 {
-            h ^= u64::from(b'|');
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        for b in part.unwrap_or("").bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h as i64
 }
 
 /// Checkpoints in timeline order, each once.
@@ -178,40 +145,6 @@ impl<'a> Timeline<'a> {
     }
 }
 
-/// The most recent checkpoint of a delivery, for a shipment's "last location": the one with the
-/// latest time (the last of them on a tie), else the last one sent when none has a time.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LatestPlace {
-    pub sort_time: Option<i64>,
-    pub place: Option<String>,
-}
-
-impl LatestPlace {
-    pub fn of(checkpoints: &[Checkpoint]) -> Option<LatestPlace> {
-        let timed = checkpoints
-            .iter()
-            .filter_map(|c| c.checkpoint_time.as_deref().and_then(parse_lenient_ms).map(|t| (t, c)))
-            .reduce(|best, next| if next.0 >= best.0 { next } else { best });
-        let (sort_time, checkpoint) = match timed {
-            Some((t, c)) => (Some(t), c),
-            None => (None, checkpoints.last()?),
-        };
-        Some(LatestPlace { sort_time, place: TimelineEntry::of(checkpoint).place() })
-    }
-
-    /// Whether this checkpoint is more recent than the stored one: a later time, or any time or
-    /// place where the stored one has neither. Taking the latest over every delivery gives the
-    /// same answer whatever order they arrive in.
-    pub fn newer_than(&self, stored_time: Option<i64>, stored_place: Option<&str>) -> bool {
-        match (self.sort_time, stored_time) {
-            (Some(new), Some(old)) => new > old,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => stored_place.is_none() && self.place.is_some(),
-        }
-    }
-}
-
 /// A shipment's stored timeline row.
 struct Row {
     base_delivery_id: Option<i64>,
@@ -240,21 +173,23 @@ fn load(conn: &Connection, shipment_id: i64) -> Result<Option<Row>> {
         .optional()?)
 }
 
-/// Adds `delivery_id`'s checkpoints to a shipment's timeline (see the module's rules). `stale`: the
-/// delivery is older than the shipment's state. `new_shipment`: the shipment was created by this
-/// delivery, so it has no timeline yet.
+/// Adds a delivery's checkpoints (its digest; `body` is read only when a checkpoint must be copied
+/// into the extras) to a shipment's timeline, following the module's rules. `stale`: the delivery is
+/// older than the shipment's state. `new_shipment`: the shipment was created by this delivery, so it
+/// has no timeline yet.
 pub(crate) fn apply(
     conn: &Connection,
     shipment_id: i64,
     delivery_id: i64,
-    checkpoints: &[Checkpoint],
+    digest: &CheckpointDigest,
+    body: &[u8],
     stale: bool,
     new_shipment: bool,
 ) -> Result<()> {
-    if checkpoints.is_empty() {
+    if digest.keys.is_empty() {
         return Ok(());
     }
-    let mut keys: Vec<i64> = checkpoints.iter().map(checkpoint_key).collect();
+    let mut keys: Vec<i64> = digest.keys.clone();
     keys.sort_unstable();
     keys.dedup();
     let row = if new_shipment { None } else { load(conn, shipment_id)? };
@@ -281,6 +216,7 @@ pub(crate) fn apply(
         if carried.iter().all(|k| known.contains(k)) {
             return Ok(());
         }
+        let checkpoints = body_checkpoints(body);
         extras.merge(checkpoints.iter().map(TimelineEntry::of).filter(|e| !known.contains(&e.key)));
         conn.prepare_cached("UPDATE timelines SET extras = ?2 WHERE shipment_id = ?1")?
             .execute(params![shipment_id, extras.to_json()])?;
@@ -295,7 +231,7 @@ pub(crate) fn apply(
             .optional()?,
         _ => None,
     };
-    let old_checkpoints = old_body.as_deref().map(base_checkpoints).unwrap_or_default();
+    let old_checkpoints = old_body.as_deref().map(body_checkpoints).unwrap_or_default();
     extras.entries.retain(|e| !carried.contains(&e.key));
     extras.merge(old_checkpoints.iter().map(TimelineEntry::of).filter(|e| !carried.contains(&e.key)));
     conn.prepare_cached(
@@ -305,8 +241,8 @@ pub(crate) fn apply(
     Ok(())
 }
 
-/// The checkpoints of a stored delivery's body.
-fn base_checkpoints(body: &[u8]) -> Vec<Checkpoint> {
+/// The checkpoints of a delivery's raw body.
+fn body_checkpoints(body: &[u8]) -> Vec<Checkpoint> {
     shipwatch_aftership::parse_envelope(body)
         .ok()
         .and_then(|e| e.msg)
@@ -325,7 +261,7 @@ pub fn checkpoint_items(conn: &Connection, shipment_id: i64) -> Result<Vec<Check
             .optional()?,
         None => None,
     };
-    let base_checkpoints = base_body.as_deref().map(base_checkpoints).unwrap_or_default();
+    let base_checkpoints = base_body.as_deref().map(body_checkpoints).unwrap_or_default();
     if row.base_delivery_id.is_some() && base_checkpoints.is_empty() {
         tracing::warn!(
             shipment_id,
@@ -385,26 +321,5 @@ mod tests {
             (item.events, item.location, item.city.as_deref()),
             (vec!["code_a".to_owned()], None, Some("Louisville"))
         );
-    }
-
-    #[test]
-    fn the_latest_place_is_the_latest_time_whatever_the_order() {
-        let cps = vec![
-            checkpoint(Some("2026-11-21T10:00:00Z"), "c", Some("Boise")),
-            checkpoint(Some("2026-11-19T10:00:00Z"), "a", None),
-            checkpoint(None, "undated", Some("Nowhere")),
-        ];
-        let latest = LatestPlace::of(&cps).unwrap();
-        assert_eq!(latest.place.as_deref(), Some("Boise"));
-        assert!(latest.newer_than(None, Some("Nowhere")));
-        assert!(!latest.newer_than(latest.sort_time.map(|t| t + 1), Some("Elsewhere")));
-        // City and country stand in for a missing location; no time: the last one sent.
-        let undated = LatestPlace::of(&cps[1..2]).unwrap();
-        assert_eq!(undated.place.as_deref(), Some("Louisville USA"));
-        let none = LatestPlace::of(&cps[2..]).unwrap();
-        assert_eq!((none.sort_time, none.place.as_deref()), (None, Some("Nowhere")));
-        assert!(none.newer_than(None, None));
-        assert!(!none.newer_than(None, Some("Reno")));
-        assert_eq!(LatestPlace::of(&[]), None);
     }
 }

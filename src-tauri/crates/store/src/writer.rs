@@ -286,7 +286,41 @@ enum Outcome {
 /// One transaction for the whole batch. Returns the outcomes to answer once the commit is synced;
 /// if the transaction cannot begin or commit, every caller gets the error at once (nothing of theirs
 /// is on disk) and `None` is returned.
+///
+/// A batch of deliveries and notifications first runs without savepoints (a savepoint copies every
+/// page it touches); should any of them fail, the whole transaction is rolled back and the batch
+/// runs again with one savepoint per job, so the failure stays that job's own. A batch holding an
+/// [`Job::Exec`] (run once: its closure is consumed) always takes the savepoint path.
 fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<Vec<Outcome>> {
+    if !batch.iter().any(|j| matches!(j, Job::Exec(..) | Job::Maintenance(_))) {
+        match commit_without_savepoints(conn, batch) {
+            FastCommit::Committed(results) => {
+                return Some(
+                    batch
+                        .drain(..)
+                        .zip(results)
+                        .map(|(job, result)| match (job, result) {
+                            (Job::Insert(_, reply), FastResult::Insert(r)) => {
+                                Outcome::Insert(reply, Box::new(Ok(r)))
+                            }
+                            (Job::Notification(_, reply), FastResult::Notification(r)) => {
+                                Outcome::Notification(reply, Ok(r))
+                            }
+                            _ => unreachable!("results follow the batch's jobs"),
+                        })
+                        .collect(),
+                );
+            }
+            FastCommit::CommitFailed(e) => {
+                tracing::error!(error = %e, "commit failed; the deliveries of this batch are answered 503");
+                for job in batch.drain(..) {
+                    fail_job_with(job, || StoreError::Sqlite(clone_err(&e)));
+                }
+                return None;
+            }
+            FastCommit::JobFailed => {}
+        }
+    }
     let mut outcomes = Vec::with_capacity(batch.len());
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
@@ -414,6 +448,46 @@ fn fail_outcomes(outcomes: Vec<Outcome>, error: impl Fn() -> StoreError) {
             }
             Outcome::Exec(finish) => finish(false),
         }
+    }
+}
+
+enum FastResult {
+    Insert(StoredDelivery),
+    Notification(i64),
+}
+
+enum FastCommit {
+    Committed(Vec<FastResult>),
+    /// A job (or BEGIN) failed: everything was rolled back; run the batch again with savepoints.
+    JobFailed,
+    CommitFailed(rusqlite::Error),
+}
+
+fn commit_without_savepoints(conn: &mut Connection, batch: &[Job]) -> FastCommit {
+    let Ok(tx) = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) else {
+        return FastCommit::JobFailed;
+    };
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let result = match job {
+            Job::Insert(delivery, _) => {
+                crate::projection::store_delivery(&tx, delivery).map(FastResult::Insert)
+            }
+            Job::Notification(record, _) => insert_notification(&tx, record).map(FastResult::Notification),
+            Job::Exec(..) | Job::Maintenance(_) => unreachable!("checked by the caller"),
+        };
+        match result {
+            Ok(r) => results.push(r),
+            Err(e) => {
+                tracing::warn!(error = %e, "a write failed; running its group again job by job");
+                // Dropping the transaction rolls it back.
+                return FastCommit::JobFailed;
+            }
+        }
+    }
+    match tx.commit() {
+        Ok(()) => FastCommit::Committed(results),
+        Err(e) => FastCommit::CommitFailed(e),
     }
 }
 

@@ -16,19 +16,42 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Vis
 use serde::Deserialize as DeriveDeserialize;
 use serde_json::Value;
 
-use super::{Checkpoint, Envelope, EventKind, Tracking, ESTIMATED_DELIVERY_FIELDS};
+use super::{
+    Checkpoint, CheckpointDigest, CheckpointIdentity, Envelope, EventKind, Tracking,
+    ESTIMATED_DELIVERY_FIELDS,
+};
 use crate::tags::Tag;
 
 /// Parses `body` the fast way. `Ok(None)`: valid JSON that is not an object. `Err`: give up (not
 /// JSON, or a shape only the tree parse reads the same way).
 pub(super) fn parse(body: &[u8]) -> Result<Option<Envelope>, serde_json::Error> {
-    let Obj(envelope) = serde_json::from_slice::<Obj<RawEnvelope<'_>>>(body)?;
-    Ok(envelope.map(RawEnvelope::into_envelope))
+    let Obj(envelope) = serde_json::from_slice::<Obj<RawEnvelope<'_, RawCheckpoint<'_>>>>(body)?;
+    Ok(envelope.map(|e| {
+        e.into_envelope(|list| {
+            let checkpoints: Vec<Checkpoint> = list.into_iter().map(RawCheckpoint::into_checkpoint).collect();
+            let digest = CheckpointDigest::of(checkpoints.iter().map(Checkpoint::identity));
+            (checkpoints, digest)
+        })
+    }))
 }
 
-#[derive(DeriveDeserialize, Default)]
-#[serde(default)]
-struct RawEnvelope<'a> {
+/// As [`parse`], but each checkpoint is read only for what identifies and places it, straight into
+/// the digest: nothing of it is kept.
+pub(super) fn parse_lean(body: &[u8]) -> Result<Option<Envelope>, serde_json::Error> {
+    let Obj(envelope) = serde_json::from_slice::<Obj<RawEnvelope<'_, RawCheckpointIdentity<'_>>>>(body)?;
+    Ok(envelope.map(|e| {
+        e.into_envelope(|list| {
+            (Vec::new(), CheckpointDigest::of(list.iter().map(RawCheckpointIdentity::identity)))
+        })
+    }))
+}
+
+/// Turns the checkpoints as read into the stored ones and their digest.
+type CheckpointsInto<C> = fn(Vec<C>) -> (Vec<Checkpoint>, CheckpointDigest);
+
+#[derive(DeriveDeserialize)]
+#[serde(default, bound(deserialize = "C: Deserialize<'de>"))]
+struct RawEnvelope<'a, C> {
     #[serde(borrow)]
     event: Text<'a>,
     #[serde(borrow)]
@@ -36,24 +59,36 @@ struct RawEnvelope<'a> {
     ts: Int,
     is_tracking_first_tag: Bool,
     #[serde(borrow)]
-    msg: Obj<RawTracking<'a>>,
+    msg: Obj<RawTracking<'a, C>>,
 }
 
-impl RawEnvelope<'_> {
-    fn into_envelope(self) -> Envelope {
+impl<C> Default for RawEnvelope<'_, C> {
+    fn default() -> Self {
+        RawEnvelope {
+            event: Text::default(),
+            event_id: Text::default(),
+            ts: Int::default(),
+            is_tracking_first_tag: Bool::default(),
+            msg: Obj::default(),
+        }
+    }
+}
+
+impl<C> RawEnvelope<'_, C> {
+    fn into_envelope(self, checkpoints: CheckpointsInto<C>) -> Envelope {
         Envelope {
             event: self.event.get().map(|s| EventKind::parse(&s)),
             event_id: self.event_id.get(),
             ts: self.ts.0,
             is_tracking_first_tag: self.is_tracking_first_tag.0,
-            msg: self.msg.0.map(RawTracking::into_tracking),
+            msg: self.msg.0.map(|m| m.into_tracking(checkpoints)),
         }
     }
 }
 
-#[derive(DeriveDeserialize, Default)]
-#[serde(default)]
-struct RawTracking<'a> {
+#[derive(DeriveDeserialize)]
+#[serde(default, bound(deserialize = "C: Deserialize<'de>"))]
+struct RawTracking<'a, C> {
     #[serde(borrow)]
     id: Text<'a>,
     #[serde(borrow)]
@@ -102,12 +137,46 @@ struct RawTracking<'a> {
     destination_country_iso3: Text<'a>,
     #[serde(borrow)]
     destination_country_region: Text<'a>,
-    #[serde(borrow)]
-    checkpoints: List<RawCheckpoint<'a>>,
+    checkpoints: List<C>,
 }
 
-impl RawTracking<'_> {
-    fn into_tracking(self) -> Tracking {
+impl<C> Default for RawTracking<'_, C> {
+    fn default() -> Self {
+        RawTracking {
+            id: Text::default(),
+            legacy_id: Text::default(),
+            tracking_number: Text::default(),
+            slug: Text::default(),
+            title: Text::default(),
+            order_id: Text::default(),
+            customer_name: Text::default(),
+            customers: List::default(),
+            tag: Text::default(),
+            subtag: Text::default(),
+            subtag_message: Text::default(),
+            expected_delivery: Text::default(),
+            latest_estimated_delivery: Raw::default(),
+            aftership_estimated_delivery_date: Raw::default(),
+            courier_estimated_delivery_date: Raw::default(),
+            first_estimated_delivery: Raw::default(),
+            created_at: Text::default(),
+            updated_at: Text::default(),
+            last_updated_at: Text::default(),
+            courier_tracking_link: Text::default(),
+            courier_redirect_link: Text::default(),
+            signed_by: Text::default(),
+            origin_country_iso3: Text::default(),
+            origin_country_region: Text::default(),
+            destination_country_iso3: Text::default(),
+            destination_country_region: Text::default(),
+            checkpoints: List::default(),
+        }
+    }
+}
+
+impl<C> RawTracking<'_, C> {
+    fn into_tracking(self, read_checkpoints: CheckpointsInto<C>) -> Tracking {
+        let (checkpoints, checkpoint_digest) = read_checkpoints(self.checkpoints.0);
         let edd = [
             &self.latest_estimated_delivery,
             &self.aftership_estimated_delivery_date,
@@ -153,7 +222,8 @@ impl RawTracking<'_> {
                 .destination_country_iso3
                 .get()
                 .or_else(|| self.destination_country_region.get()),
-            checkpoints: self.checkpoints.0.into_iter().map(RawCheckpoint::into_checkpoint).collect(),
+            checkpoints,
+            checkpoint_digest,
         }
     }
 }
@@ -212,6 +282,42 @@ impl RawCheckpoint<'_> {
             raw_tag: self.raw_tag.get(),
             created_at: self.created_at.get(),
             events: self.events.0.into_iter().filter_map(|e| e.code.get()).collect(),
+        }
+    }
+}
+
+/// A checkpoint read only for what identifies and places it.
+#[derive(DeriveDeserialize, Default)]
+#[serde(default)]
+struct RawCheckpointIdentity<'a> {
+    #[serde(borrow)]
+    checkpoint_time: Text<'a>,
+    #[serde(borrow)]
+    tag: Text<'a>,
+    #[serde(borrow)]
+    subtag: Text<'a>,
+    #[serde(borrow)]
+    message: Text<'a>,
+    #[serde(borrow)]
+    location: Text<'a>,
+    #[serde(borrow)]
+    city: Text<'a>,
+    #[serde(borrow)]
+    country_iso3: Text<'a>,
+    #[serde(borrow)]
+    country_region: Text<'a>,
+}
+
+impl RawCheckpointIdentity<'_> {
+    fn identity(&self) -> CheckpointIdentity<'_> {
+        CheckpointIdentity {
+            checkpoint_time: self.checkpoint_time.as_str(),
+            tag: self.tag.as_str(),
+            subtag: self.subtag.as_str(),
+            message: self.message.as_str(),
+            location: self.location.as_str(),
+            city: self.city.as_str(),
+            country: self.country_iso3.as_str().or_else(|| self.country_region.as_str()),
         }
     }
 }
@@ -299,7 +405,11 @@ struct Text<'a>(Option<Cow<'a, str>>);
 impl Text<'_> {
     /// As the tree parse reads it: `None` when absent, not a string, empty or only whitespace.
     fn get(&self) -> Option<String> {
-        self.0.as_deref().filter(|s| !s.trim().is_empty()).map(str::to_string)
+        self.as_str().map(str::to_string)
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        self.0.as_deref().filter(|s| !s.trim().is_empty())
     }
 }
 
@@ -475,6 +585,20 @@ mod tests {
             .unwrap_or_else(|e| panic!("the typed parse gave up ({e}) on {}", String::from_utf8_lossy(body)));
         let tree = parse_envelope_tree(body).ok();
         assert_eq!(typed, tree, "typed and tree parses differ on {}", String::from_utf8_lossy(body));
+        // The lean parse: the same but for the checkpoints, of which it keeps the same digest.
+        let lean = super::parse_lean(body).unwrap_or_else(|e| panic!("the lean parse gave up ({e})"));
+        let without_checkpoints = tree.map(|mut e| {
+            if let Some(m) = e.msg.as_mut() {
+                m.checkpoints.clear();
+            }
+            e
+        });
+        assert_eq!(
+            lean,
+            without_checkpoints,
+            "lean and tree parses differ on {}",
+            String::from_utf8_lossy(body)
+        );
     }
 
     /// Every place a value sits in `value`, as a pointer.
