@@ -34,12 +34,11 @@ pub fn forward_backoff(attempts: u32) -> Duration {
 pub(crate) async fn forwarder(inner: Arc<ApiInner>, mut stop: watch::Receiver<bool>) {
     let mut events = inner.events.subscribe();
     loop {
-        let settings = inner.settings();
         let mut wait = Duration::from_secs(1);
-        if let Some(target) = settings.forward_url.clone() {
+        let forwarding = inner.forward_target();
+        if let Some((target, failing)) = forwarding.clone() {
             // The watermark was set when forward mode was switched on (update_settings): everything
             // stored after it is queued, including what arrived while Shipwatch was down or busy.
-            let failing = settings.forward_failing;
             if let Err(e) =
                 inner.store.write(move |c| forwards::enqueue_new(c, &target, failing, now_ms())).await
             {
@@ -55,6 +54,15 @@ pub(crate) async fn forwarder(inner: Arc<ApiInner>, mut stop: watch::Receiver<bo
             if let Ok(Some(next)) = inner.store.read(forwards::next_due_at).await {
                 wait = Duration::from_millis((next - now_ms()).clamp(0, 1000) as u64);
             }
+        }
+        if forwarding.is_none() {
+            // Off: look again each second, without waking for every delivery meanwhile.
+            events = events.resubscribe();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => return,
+            }
+            continue;
         }
         tokio::select! {
             _ = events.recv() => {}

@@ -159,6 +159,13 @@ impl ApiInner {
         self.settings.read().expect("settings lock").clone()
     }
 
+    /// Forward mode's target and whether failed deliveries are forwarded too; `None` when off. Read
+    /// without copying the rest of the settings.
+    pub(crate) fn forward_target(&self) -> Option<(String, bool)> {
+        let settings = self.settings.read().expect("settings lock");
+        settings.forward_url.clone().map(|url| (url, settings.forward_failing))
+    }
+
     /// The public URL set in Settings, read without copying the rest (it is read per delivery).
     pub(crate) fn configured_public_url(&self) -> Option<String> {
         self.settings.read().expect("settings lock").public_url.clone()
