@@ -116,7 +116,8 @@ pub struct LatestCheckpoint {
 impl LatestCheckpoint {
     /// Whether this checkpoint is more recent than the stored one: a later time, or any time or
     /// place where the stored one has neither. Taking the latest over every delivery gives the
-    /// same answer whatever order they arrive in.
+    /// same answer whatever order they arrive in, but for a tie in time, which the shipment
+    /// projection gives to the update that is not stale.
     pub fn newer_than(&self, stored_time: Option<i64>, stored_place: Option<&str>) -> bool {
         match (self.sort_time, stored_time) {
             (Some(new), Some(old)) => new > old,
@@ -449,5 +450,222 @@ fn lenient_bool(value: &Value) -> Option<bool> {
             }
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at<'a>(time: Option<&'a str>, location: Option<&'a str>) -> CheckpointIdentity<'a> {
+        CheckpointIdentity { checkpoint_time: time, location, message: location, ..Default::default() }
+    }
+
+    fn latest(checkpoints: &[CheckpointIdentity<'_>]) -> Option<LatestCheckpoint> {
+        CheckpointDigest::of(checkpoints.iter().copied()).latest
+    }
+
+    fn ms(s: &str) -> i64 {
+        crate::dates::parse_lenient_ms(s).unwrap()
+    }
+
+    #[test]
+    fn the_latest_checkpoint_is_the_one_with_the_greatest_parsed_time() {
+        let got = latest(&[
+            at(Some("2026-01-01T09:00:00Z"), Some("first")),
+            // Later as an instant, though it sorts first as text.
+            at(Some("2026-01-01T23:00:00-05:00"), Some("latest")),
+            at(Some("2026-01-02"), Some("midnight")),
+            at(Some("not a time"), Some("unparsed")),
+            at(None, Some("undated")),
+            at(Some("2025-12-31T10:00:00"), Some("old")),
+        ]);
+        assert_eq!(
+            got,
+            Some(LatestCheckpoint {
+                sort_time: Some(ms("2026-01-02T04:00:00Z")),
+                place: Some("latest".into())
+            })
+        );
+    }
+
+    #[test]
+    fn on_a_tie_the_latest_is_the_last_one_sent() {
+        let got = latest(&[
+            at(Some("2026-01-02T10:00:00Z"), Some("a")),
+            at(Some("2026-01-02T12:00:00+02:00"), Some("b")),
+            at(Some("2026-01-01T10:00:00Z"), Some("earlier")),
+            at(None, Some("undated")),
+        ]);
+        assert_eq!(got.unwrap().place.as_deref(), Some("b"));
+        let got = latest(&[
+            at(Some("2026-01-02T12:00:00+02:00"), Some("b")),
+            at(Some("2026-01-02T10:00:00Z"), Some("a")),
+        ]);
+        assert_eq!(
+            got,
+            Some(LatestCheckpoint { sort_time: Some(ms("2026-01-02T10:00:00Z")), place: Some("a".into()) })
+        );
+    }
+
+    #[test]
+    fn without_any_time_the_latest_is_the_last_checkpoint_sent() {
+        let got =
+            latest(&[at(None, Some("one")), at(Some("garbage"), Some("two")), at(Some(""), Some("three"))]);
+        assert_eq!(got, Some(LatestCheckpoint { sort_time: None, place: Some("three".into()) }));
+        // The last one decides even when it has no place.
+        let got = latest(&[at(None, Some("one")), at(None, None)]);
+        assert_eq!(got, Some(LatestCheckpoint { sort_time: None, place: None }));
+        let empty = CheckpointDigest::of(std::iter::empty());
+        assert_eq!(empty, CheckpointDigest { keys: vec![], latest: None });
+    }
+
+    #[test]
+    fn the_digest_keeps_every_key_in_the_order_sent() {
+        let list = [
+            at(Some("2026-01-02"), Some("b")),
+            at(Some("2026-01-01"), Some("a")),
+            at(Some("2026-01-02"), Some("b")),
+        ];
+        let digest = CheckpointDigest::of(list.iter().copied());
+        assert_eq!(digest.keys, [list[0].key(), list[1].key(), list[0].key()]);
+        assert_ne!(list[0].key(), list[1].key());
+    }
+
+    #[test]
+    fn the_place_is_the_location_else_city_and_country() {
+        let place = |location, city, country| {
+            CheckpointIdentity { location, city, country, ..Default::default() }.place()
+        };
+        assert_eq!(place(Some("Reno, NV"), Some("Reno"), Some("USA")).as_deref(), Some("Reno, NV"));
+        assert_eq!(place(None, Some("Reno"), Some("USA")).as_deref(), Some("Reno USA"));
+        assert_eq!(place(None, Some("Reno"), None).as_deref(), Some("Reno"));
+        assert_eq!(place(None, None, Some("USA")).as_deref(), Some("USA"));
+        assert_eq!(place(None, None, None), None);
+
+        // A blank location as sent reads as absent, in both parses, and the place falls back.
+        let body = serde_json::json!({ "msg": { "checkpoints": [
+            { "checkpoint_time": "2026-01-01T09:00:00", "location": "  ", "city": "Reno", "country_iso3": "USA" },
+            { "checkpoint_time": "2025-01-01T09:00:00", "location": "Older" },
+        ] } })
+        .to_string();
+        let expected =
+            LatestCheckpoint { sort_time: Some(ms("2026-01-01T09:00:00")), place: Some("Reno USA".into()) };
+        let full = parse_envelope(body.as_bytes()).unwrap().msg.unwrap();
+        assert_eq!(full.checkpoints[0].location, None);
+        assert_eq!(full.checkpoint_digest.latest.as_ref(), Some(&expected));
+        let lean = parse_envelope_lean(body.as_bytes()).unwrap().msg.unwrap();
+        assert_eq!(lean.checkpoint_digest, full.checkpoint_digest);
+        // `country_region` when there is no `country_iso3`.
+        let body =
+            br#"{"msg": {"checkpoints": [{"city": "Lyon", "country_region": "FRA", "location": ""}]}}"#;
+        for parsed in [parse_envelope(body), parse_envelope_lean(body)] {
+            let latest = parsed.unwrap().msg.unwrap().checkpoint_digest.latest.unwrap();
+            assert_eq!(latest, LatestCheckpoint { sort_time: None, place: Some("Lyon FRA".into()) });
+        }
+    }
+
+    #[test]
+    fn newer_than_truth_table() {
+        let timed =
+            |t, place: Option<&str>| LatestCheckpoint { sort_time: Some(t), place: place.map(str::to_owned) };
+        let untimed =
+            |place: Option<&str>| LatestCheckpoint { sort_time: None, place: place.map(str::to_owned) };
+        // Both timed: strictly later only.
+        assert!(timed(2, Some("x")).newer_than(Some(1), Some("y")));
+        assert!(!timed(1, Some("x")).newer_than(Some(1), Some("y")));
+        assert!(!timed(0, Some("x")).newer_than(Some(1), Some("y")));
+        // A time beats no time, whatever the places.
+        assert!(timed(0, None).newer_than(None, Some("y")));
+        assert!(timed(0, Some("x")).newer_than(None, None));
+        // No time never beats a time.
+        assert!(!untimed(Some("x")).newer_than(Some(1), None));
+        assert!(!untimed(Some("x")).newer_than(Some(1), Some("y")));
+        // Neither timed: only a place where there was none.
+        assert!(untimed(Some("x")).newer_than(None, None));
+        assert!(!untimed(Some("x")).newer_than(None, Some("y")));
+        assert!(!untimed(None).newer_than(None, None));
+        assert!(!untimed(None).newer_than(None, Some("y")));
+    }
+
+    #[test]
+    fn newer_than_gives_the_same_result_in_any_order() {
+        let candidates = [
+            LatestCheckpoint { sort_time: Some(5), place: Some("five".into()) },
+            LatestCheckpoint { sort_time: None, place: Some("undated".into()) },
+            LatestCheckpoint { sort_time: Some(9), place: Some("nine".into()) },
+            LatestCheckpoint { sort_time: Some(7), place: None },
+        ];
+        let orders = [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2], [2, 0, 3, 1], [1, 0, 3, 2]];
+        for order in orders {
+            let (mut time, mut place): (Option<i64>, Option<String>) = (None, None);
+            for i in order {
+                let c = &candidates[i];
+                if c.newer_than(time, place.as_deref()) {
+                    (time, place) = (c.sort_time, c.place.clone());
+                }
+            }
+            assert_eq!((time, place.as_deref()), (Some(9), Some("nine")), "order {order:?}");
+        }
+    }
+
+    /// Keys are stored (timelines, and the fingerprints migrated from schema 2): a change of the
+    /// hash would show every stored checkpoint twice. Values computed independently (FNV-1a 64 of
+    /// `time|tag|subtag|message|location`, read as i64).
+    #[test]
+    fn checkpoint_keys_never_change() {
+        let checkpoint = Checkpoint {
+            checkpoint_time: Some("2026-01-01T09:00:00".into()),
+            tag: Some(Tag::InTransit),
+            subtag: Some("InTransit_002".into()),
+            message: Some("Arrived at facility".into()),
+            location: Some("Reno, NV".into()),
+            city: Some("Reno".into()),
+            country: Some("USA".into()),
+            events: vec!["code".into()],
+            ..Default::default()
+        };
+        assert_eq!(checkpoint_key(&checkpoint), 6_283_333_854_277_854_334);
+        assert_eq!(checkpoint_key(&Checkpoint::default()), 3_797_361_530_617_367_077);
+        let escaped =
+            Checkpoint { message: Some("Arrived at Z\u{fc}rich \"Hub\"".into()), ..checkpoint.clone() };
+        assert_eq!(checkpoint_key(&escaped), -4_655_933_247_702_054_239);
+
+        // Only time, tag, subtag, message and location count.
+        let elsewhere = Checkpoint {
+            city: None,
+            state: Some("NV".into()),
+            country: Some("FRA".into()),
+            events: vec![],
+            slug: Some("ups".into()),
+            ..checkpoint.clone()
+        };
+        assert_eq!(checkpoint_key(&elsewhere), checkpoint_key(&checkpoint));
+        for changed in [
+            Checkpoint { checkpoint_time: Some("2026-01-01T09:00:01".into()), ..checkpoint.clone() },
+            Checkpoint { tag: Some(Tag::Delivered), ..checkpoint.clone() },
+            Checkpoint { subtag: None, ..checkpoint.clone() },
+            Checkpoint { message: Some("Arrived at facility.".into()), ..checkpoint.clone() },
+            Checkpoint { location: None, ..checkpoint.clone() },
+        ] {
+            assert_ne!(checkpoint_key(&changed), checkpoint_key(&checkpoint), "{changed:?}");
+        }
+        // The separators keep a value from moving to the next field.
+        let a = CheckpointIdentity { message: Some("ab"), location: None, ..Default::default() };
+        let b = CheckpointIdentity { message: Some("a"), location: Some("b"), ..Default::default() };
+        assert_ne!(a.key(), b.key());
+
+        // The same key from a body, whichever parse reads it (the escapes are decoded first).
+        let body = serde_json::json!({ "msg": { "checkpoints": [{
+            "checkpoint_time": "2026-01-01T09:00:00", "tag": "InTransit", "subtag": "InTransit_002",
+            "message": "Arrived at Z\u{fc}rich \"Hub\"", "location": "Reno, NV", "city": "Elsewhere",
+        }] } })
+        .to_string();
+        assert!(body.contains("\\\"Hub\\\""));
+        let full = parse_envelope(body.as_bytes()).unwrap().msg.unwrap();
+        assert_eq!(checkpoint_key(&full.checkpoints[0]), -4_655_933_247_702_054_239);
+        assert_eq!(full.checkpoint_digest.keys, [-4_655_933_247_702_054_239]);
+        let lean = parse_envelope_lean(body.as_bytes()).unwrap().msg.unwrap();
+        assert_eq!(lean.checkpoint_digest.keys, [-4_655_933_247_702_054_239]);
     }
 }

@@ -218,4 +218,210 @@ mod tests {
         assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
         assert!(err.to_string().contains("upgrade Shipwatch"));
     }
+
+    /// A checkpoint row of schema 2, with the fingerprint the old code stored (the same FNV-1a as
+    /// today's `checkpoint_key`).
+    struct OldCheckpoint {
+        sort_time: Option<i64>,
+        time: Option<&'static str>,
+        message: &'static str,
+        location: Option<&'static str>,
+        city: Option<&'static str>,
+        events: &'static str,
+    }
+
+    impl OldCheckpoint {
+        fn checkpoint(&self) -> shipwatch_aftership::Checkpoint {
+            shipwatch_aftership::Checkpoint {
+                checkpoint_time: self.time.map(str::to_owned),
+                tag: Some(shipwatch_aftership::Tag::InTransit),
+                subtag: Some("InTransit_002".into()),
+                message: Some(self.message.into()),
+                location: self.location.map(str::to_owned),
+                ..Default::default()
+            }
+        }
+    }
+
+    #[test]
+    fn migration_3_turns_checkpoint_rows_into_the_timeline_and_keeps_them_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = Connection::open(&path).unwrap();
+        // A database as schema 2 left it.
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute(
+            "INSERT INTO shipments (id, key, tracking_number, slug, tag, last_location, tags_seen, created_at, updated_at)
+             VALUES (5, 'id:old', 'TN5', 'usps', 'InTransit', 'Boise', ',InTransit,', 1000, 2000)",
+            [],
+        )
+        .unwrap();
+        // A shipment without checkpoints gets no timeline and no location time.
+        conn.execute(
+            "INSERT INTO shipments (id, key, tags_seen, created_at, updated_at) VALUES (6, 'id:bare', ',', 1, 1)",
+            [],
+        )
+        .unwrap();
+        // Inserted out of order: the migration orders them.
+        let rows = [
+            OldCheckpoint {
+                sort_time: Some(1_767_261_600_000),
+                time: Some("2026-01-01T10:00:00"),
+                message: "b: departed",
+                location: Some("Reno"),
+                city: Some("Reno"),
+                events: r#"["b1","b2"]"#,
+            },
+            OldCheckpoint {
+                sort_time: None,
+                time: Some("sometime"),
+                message: "undated",
+                location: None,
+                city: None,
+                events: "[]",
+            },
+            OldCheckpoint {
+                sort_time: Some(1_767_348_000_000),
+                time: Some("2026-01-02T10:00:00"),
+                message: "c: arrived",
+                location: Some("Boise"),
+                city: None,
+                events: r#"["c"]"#,
+            },
+            OldCheckpoint {
+                sort_time: Some(1_767_175_200_000),
+                time: Some("2025-12-31T10:00:00"),
+                message: "a: \"label\" created",
+                location: None,
+                city: Some("Louisville"),
+                events: r#"["a"]"#,
+            },
+        ];
+        for (i, row) in rows.iter().enumerate() {
+            let c = row.checkpoint();
+            conn.execute(
+                "INSERT INTO checkpoints (shipment_id, fingerprint, sort_time, checkpoint_time, tag, subtag,
+                    subtag_message, message, location, city, state, postal_code, country, slug, events,
+                    first_delivery_id)
+                 VALUES (5, ?1, ?2, ?3, 'InTransit', 'InTransit_002', 'On its way', ?4, ?5, ?6, 'NV', '89501',
+                    'USA', 'usps', ?7, ?8)",
+                rusqlite::params![
+                    shipwatch_aftership::checkpoint_key(&c),
+                    row.sort_time,
+                    row.time,
+                    row.message,
+                    row.location,
+                    row.city,
+                    row.events,
+                    i as i64 + 1,
+                ],
+            )
+            .unwrap();
+        }
+
+        migrate(&mut conn, &path).unwrap();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, 3);
+
+        let items = crate::timeline::checkpoint_items(&conn, 5).unwrap();
+        let messages: Vec<_> = items.iter().map(|i| i.message.as_deref().unwrap()).collect();
+        assert_eq!(messages, ["a: \"label\" created", "b: departed", "c: arrived", "undated"]);
+        let first = &items[0];
+        assert_eq!(first.checkpoint_time.as_deref(), Some("2025-12-31T10:00:00"));
+        assert_eq!(first.tag.as_deref(), Some("InTransit"));
+        assert_eq!(first.subtag.as_deref(), Some("InTransit_002"));
+        assert_eq!(first.subtag_message.as_deref(), Some("On its way"));
+        assert_eq!(first.location, None);
+        assert_eq!(first.city.as_deref(), Some("Louisville"));
+        assert_eq!(first.state.as_deref(), Some("NV"));
+        assert_eq!(first.postal_code.as_deref(), Some("89501"));
+        assert_eq!(first.country.as_deref(), Some("USA"));
+        assert_eq!(first.slug.as_deref(), Some("usps"));
+        assert_eq!(first.events, ["a"]);
+        assert_eq!(items[1].events, ["b1", "b2"]);
+        assert_eq!(items[1].location.as_deref(), Some("Reno"));
+        assert_eq!(items[2].events, ["c"]);
+        assert!(items[3].events.is_empty());
+        assert_eq!(items[3].checkpoint_time.as_deref(), Some("sometime"));
+        assert_eq!(crate::timeline::checkpoint_items(&conn, 6).unwrap(), []);
+
+        // The stored checkpoints are extras keyed by their old fingerprints, with no base.
+        let (base, keys, extras): (Option<i64>, Vec<u8>, String) = conn
+            .query_row(
+                "SELECT base_delivery_id, base_keys, extras FROM timelines WHERE shipment_id = 5",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((base, keys.len()), (None, 0));
+        let extras = crate::timeline::Timeline::parse(&extras).unwrap();
+        let mut stored_keys: Vec<i64> = extras.entries.iter().map(|e| e.key).collect();
+        let mut expected_keys: Vec<i64> =
+            rows.iter().map(|r| shipwatch_aftership::checkpoint_key(&r.checkpoint())).collect();
+        stored_keys.sort_unstable();
+        expected_keys.sort_unstable();
+        assert_eq!(stored_keys, expected_keys);
+        let timelines: i64 = conn.query_row("SELECT count(*) FROM timelines", [], |r| r.get(0)).unwrap();
+        assert_eq!(timelines, 1, "no timeline row for a shipment without checkpoints");
+
+        let located: Vec<(i64, Option<i64>, Option<String>)> = conn
+            .prepare("SELECT id, last_location_time, last_location FROM shipments ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            located,
+            [(5, Some(1_767_348_000_000), Some("Boise".to_owned())), (6, None, None)],
+            "last_location_time is the latest checkpoint time"
+        );
+
+        let gone: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name IN ('checkpoints', 'shipments_tracking_number', 'deliveries_verdict')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(gone, 0, "the checkpoints table and the two indexes are dropped");
+        let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(ok, "ok");
+        let fk: i64 =
+            conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(fk, 0);
+    }
+
+    #[test]
+    fn failed_deliveries_are_listed_through_the_partial_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = Connection::open(&path).unwrap();
+        migrate(&mut conn, &path).unwrap();
+        let plan = |sql: &str| -> String {
+            conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .unwrap()
+                .join("; ")
+        };
+        let failed = format!("SELECT id FROM deliveries WHERE {} ORDER BY id DESC", crate::queries::FAILED);
+        assert_eq!(
+            failed,
+            "SELECT id FROM deliveries WHERE verdict IN ('invalid', 'missing', 'malformed', 'too_large') ORDER BY id DESC"
+        );
+        let p = plan(&failed);
+        assert!(p.contains("deliveries_failed"), "plan: {p}");
+        assert!(!p.contains("TEMP B-TREE"), "no sort needed: {p}");
+        // With the other filters of the delivery list too.
+        let p = plan(&format!(
+            "SELECT id FROM deliveries WHERE 1=1 AND {} AND verdict = 'invalid' AND id < 100 ORDER BY id DESC LIMIT 101",
+            crate::queries::FAILED
+        ));
+        assert!(p.contains("deliveries_failed"), "plan: {p}");
+    }
 }

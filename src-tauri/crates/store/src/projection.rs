@@ -283,7 +283,10 @@ fn project(
     let (mut last_location, mut last_location_time) =
         (stored.item.last_location.clone(), stored.last_location_time);
     if let Some(latest) = msg.checkpoint_digest.latest.clone() {
-        if latest.newer_than(last_location_time, last_location.as_deref()) {
+        // On a tie in time (carriers often send only a date), the update that is not stale wins, as
+        // the last one sent wins within an update: whichever arrives first, the newer one's holds.
+        let tie_to_newer = !stale && latest.sort_time.is_some() && latest.sort_time == last_location_time;
+        if tie_to_newer || latest.newer_than(last_location_time, last_location.as_deref()) {
             (last_location, last_location_time) = (latest.place, latest.sort_time);
         }
     }

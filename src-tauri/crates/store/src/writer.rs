@@ -541,3 +541,153 @@ fn fail_job_with(job: Job, error: impl Fn() -> StoreError) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc as std_mpsc;
+    use std::time::Duration;
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    /// A finish that reports whether its group was committed and synced.
+    fn recorder() -> (FinishFn, std_mpsc::Receiver<bool>) {
+        let (tx, rx) = std_mpsc::channel();
+        (
+            Box::new(move |ok| {
+                let _ = tx.send(ok);
+            }),
+            rx,
+        )
+    }
+
+    /// A running `sync_loop` for `wal`: the sender of committed groups, the flag, and the thread.
+    fn syncer(
+        wal: Option<PathBuf>,
+    ) -> (std_mpsc::SyncSender<Vec<Outcome>>, Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+        let (tx, rx) = std_mpsc::sync_channel(8);
+        let failed = Arc::new(AtomicBool::new(false));
+        let flag = failed.clone();
+        let handle = std::thread::spawn(move || sync_loop(rx, wal, flag));
+        (tx, failed, handle)
+    }
+
+    #[test]
+    fn syncing_a_missing_wal_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.db-wal");
+        let mut open = None;
+        assert!(sync_wal(&mut open, &path).is_err());
+        assert!(open.is_none());
+        // Once the file is there, it syncs and stays open for the next time.
+        std::fs::write(&path, b"frames").unwrap();
+        sync_wal(&mut open, &path).unwrap();
+        assert!(open.is_some());
+        sync_wal(&mut open, &path).unwrap();
+        // Gone again: the error is not hidden by the handle still open.
+        std::fs::remove_file(&path).unwrap();
+        assert!(sync_wal(&mut open, &path).is_err());
+    }
+
+    #[test]
+    fn a_synced_group_is_answered_with_its_results() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("t.db-wal");
+        std::fs::write(&wal, b"frames").unwrap();
+        for wal in [Some(wal), None] {
+            let (tx, failed, handle) = syncer(wal);
+            let (finish, finished) = recorder();
+            let (reply, answer) = oneshot::channel();
+            tx.send(vec![Outcome::Exec(finish), Outcome::Notification(reply, Ok(7))]).unwrap();
+            assert_eq!(finished.recv_timeout(WAIT), Ok(true));
+            assert_eq!(answer.blocking_recv().unwrap().unwrap(), 7);
+            assert!(!failed.load(Ordering::Acquire));
+            drop(tx);
+            handle.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_failed_fsync_fails_its_group_poisons_the_store_and_refuses_later_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("t.db-wal");
+        let (tx, failed, handle) = syncer(Some(wal.clone()));
+
+        let (finish, finished) = recorder();
+        let (insert_reply, insert_answer) = oneshot::channel();
+        let (note_reply, note_answer) = oneshot::channel();
+        tx.send(vec![
+            Outcome::Exec(finish),
+            // What the writer stored for them does not matter: it is not on disk.
+            Outcome::Insert(insert_reply, Box::new(Err(StoreError::NotFound))),
+            Outcome::Notification(note_reply, Ok(1)),
+        ])
+        .unwrap();
+        assert_eq!(finished.recv_timeout(WAIT), Ok(false));
+        assert!(matches!(insert_answer.blocking_recv().unwrap(), Err(StoreError::DiskFailed)));
+        assert!(matches!(note_answer.blocking_recv().unwrap(), Err(StoreError::DiskFailed)));
+        assert!(failed.load(Ordering::Acquire), "the store is poisoned");
+
+        // The WAL is there now and would sync, but nothing after a failed fsync can be promised.
+        std::fs::write(&wal, b"frames").unwrap();
+        let (finish, finished) = recorder();
+        let (note_reply, note_answer) = oneshot::channel();
+        tx.send(vec![Outcome::Exec(finish)]).unwrap();
+        tx.send(vec![Outcome::Notification(note_reply, Ok(2))]).unwrap();
+        assert_eq!(finished.recv_timeout(WAIT), Ok(false));
+        assert!(matches!(note_answer.blocking_recv().unwrap(), Err(StoreError::DiskFailed)));
+        assert!(failed.load(Ordering::Acquire));
+        drop(tx);
+        handle.join().unwrap();
+    }
+
+    #[test]
+    fn the_writer_runs_nothing_once_the_disk_has_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = Connection::open(&path).unwrap();
+        migrations::migrate(&mut conn, &path).unwrap();
+        let (jobs, rx) = mpsc::channel(8);
+        let (committed, committed_rx) = std_mpsc::sync_channel::<Vec<Outcome>>(8);
+        let writer = std::thread::spawn(move || {
+            writer_loop(conn, rx, 16, &committed, &AtomicBool::new(true));
+        });
+
+        let ran = Arc::new(AtomicBool::new(false));
+        let ran_in = ran.clone();
+        let (finish, finished) = recorder();
+        let run: ExecFn = Box::new(move |c| {
+            ran_in.store(true, Ordering::SeqCst);
+            c.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')", []).is_ok()
+        });
+        jobs.blocking_send(Job::Exec(run, finish)).unwrap();
+        let (reply, answer) = oneshot::channel();
+        jobs.blocking_send(Job::Notification(
+            Box::new(NotificationRecord {
+                created_at_ms: 1,
+                shipment_id: None,
+                delivery_id: None,
+                tag: None,
+                summary: "s".into(),
+                body: "b".into(),
+                outcome: "sent".into(),
+                reason: None,
+            }),
+            reply,
+        ))
+        .unwrap();
+        assert_eq!(finished.recv_timeout(WAIT), Ok(false));
+        assert!(matches!(answer.blocking_recv().unwrap(), Err(StoreError::DiskFailed)));
+        assert!(!ran.load(Ordering::SeqCst));
+        drop(jobs);
+        writer.join().unwrap();
+        assert!(committed_rx.try_recv().is_err(), "nothing was committed");
+        let conn = Connection::open(&path).unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT (SELECT count(*) FROM meta) + (SELECT count(*) FROM notifications)", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(rows, 0);
+    }
+}
