@@ -301,7 +301,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<Vec<Outco
                         .zip(results)
                         .map(|(job, result)| match (job, result) {
                             (Job::Insert(_, reply), FastResult::Insert(r)) => {
-                                Outcome::Insert(reply, Box::new(Ok(r)))
+                                Outcome::Insert(reply, Box::new(Ok(*r)))
                             }
                             (Job::Notification(_, reply), FastResult::Notification(r)) => {
                                 Outcome::Notification(reply, Ok(r))
@@ -452,7 +452,7 @@ fn fail_outcomes(outcomes: Vec<Outcome>, error: impl Fn() -> StoreError) {
 }
 
 enum FastResult {
-    Insert(StoredDelivery),
+    Insert(Box<StoredDelivery>),
     Notification(i64),
 }
 
@@ -471,7 +471,7 @@ fn commit_without_savepoints(conn: &mut Connection, batch: &[Job]) -> FastCommit
     for job in batch {
         let result = match job {
             Job::Insert(delivery, _) => {
-                crate::projection::store_delivery(&tx, delivery).map(FastResult::Insert)
+                crate::projection::store_delivery(&tx, delivery).map(|d| FastResult::Insert(Box::new(d)))
             }
             Job::Notification(record, _) => insert_notification(&tx, record).map(FastResult::Notification),
             Job::Exec(..) | Job::Maintenance(_) => unreachable!("checked by the caller"),
