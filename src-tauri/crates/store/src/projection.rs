@@ -14,7 +14,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use shipwatch_aftership::{Envelope, Tracking};
 use shipwatch_api::ShipmentItem;
 
-use crate::queries::{delivery_item_from_parts, rfc3339_ms};
+use crate::queries::{
+    delivery_item_from_parts, rfc3339_ms, shipment_row, SHIPMENT_COLUMNS, SHIPMENT_COLUMN_COUNT,
+};
 use crate::timeline;
 use crate::{NewDelivery, Result, ShipmentChange, StoredDelivery, StoredVerdict};
 
@@ -153,12 +155,10 @@ fn freshness(new: (Option<i64>, Option<i64>), stored: (Option<i64>, Option<i64>)
 
 /// The stored state of a shipment the projection reads before changing it.
 struct StoredShipment {
-    id: i64,
+    item: ShipmentItem,
     state_time: Option<i64>,
     state_ts: Option<i64>,
     tags_seen: String,
-    item: ShipmentItem,
-    updated_at_ms: i64,
     last_location_time: Option<i64>,
 }
 
@@ -177,35 +177,17 @@ fn project(
     let edd = msg.estimated_delivery.as_ref().map(|v| v.to_string());
 
     let existing: Option<StoredShipment> = conn
-        .prepare_cached(
-            "SELECT id, tracking_id, tracking_number, slug, title, order_id, tag, subtag, subtag_message,
-                expected_delivery, last_location, updated_at, unverified, state_time, state_ts, tags_seen,
-                last_location_time
-             FROM shipments WHERE key = ?1",
-        )?
+        .prepare_cached(&format!(
+            "SELECT {SHIPMENT_COLUMNS}, state_time, state_ts, tags_seen, last_location_time
+             FROM shipments WHERE key = ?1"
+        ))?
         .query_row([&key], |r| {
             Ok(StoredShipment {
-                id: r.get(0)?,
-                item: ShipmentItem {
-                    id: r.get(0)?,
-                    tracking_id: r.get(1)?,
-                    tracking_number: r.get(2)?,
-                    slug: r.get(3)?,
-                    title: r.get(4)?,
-                    order_id: r.get(5)?,
-                    tag: r.get(6)?,
-                    subtag: r.get(7)?,
-                    subtag_message: r.get(8)?,
-                    expected_delivery: r.get(9)?,
-                    last_location: r.get(10)?,
-                    updated_at: String::new(),
-                    unverified: r.get(12)?,
-                },
-                updated_at_ms: r.get(11)?,
-                state_time: r.get(13)?,
-                state_ts: r.get(14)?,
-                tags_seen: r.get(15)?,
-                last_location_time: r.get(16)?,
+                item: shipment_row(r)?,
+                state_time: r.get(SHIPMENT_COLUMN_COUNT)?,
+                state_ts: r.get(SHIPMENT_COLUMN_COUNT + 1)?,
+                tags_seen: r.get(SHIPMENT_COLUMN_COUNT + 2)?,
+                last_location_time: r.get(SHIPMENT_COLUMN_COUNT + 3)?,
             })
         })
         .optional()?;
@@ -273,7 +255,7 @@ fn project(
         }));
     };
 
-    let shipment_id = stored.id;
+    let shipment_id = stored.item.id;
     let stale = freshness((state_time, env.ts), (stored.state_time, stored.state_ts)) == Ordering::Less;
     let tag_first_seen =
         !stale && tag.as_deref().is_some_and(|t| !stored.tags_seen.contains(&format!(",{t},")));
@@ -299,7 +281,6 @@ fn project(
         )?
         .execute(params![shipment_id, tags_seen, last_location, last_location_time])?;
         item.last_location = last_location;
-        item.updated_at = rfc3339_ms(stored.updated_at_ms);
     } else {
         // Fields the update does not carry keep their stored value.
         let keep = |new: &Option<String>, old: &mut Option<String>| {

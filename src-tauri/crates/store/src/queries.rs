@@ -161,11 +161,15 @@ pub fn get_delivery(conn: &Connection, id: i64) -> Result<DeliveryRecord> {
     .ok_or(StoreError::NotFound)
 }
 
-const SHIPMENT_COLUMNS: &str =
+/// The columns [`shipment_row`] reads, in its order; further columns of a query start at
+/// [`SHIPMENT_COLUMN_COUNT`].
+pub(crate) const SHIPMENT_COLUMNS: &str =
     "id, tracking_id, tracking_number, slug, title, order_id, tag, subtag, subtag_message,
      expected_delivery, last_location, updated_at, unverified";
 
-fn shipment_row(r: &Row<'_>) -> rusqlite::Result<ShipmentItem> {
+pub(crate) const SHIPMENT_COLUMN_COUNT: usize = 13;
+
+pub(crate) fn shipment_row(r: &Row<'_>) -> rusqlite::Result<ShipmentItem> {
     Ok(ShipmentItem {
         id: r.get(0)?,
         tracking_id: r.get(1)?,
@@ -427,5 +431,13 @@ mod tests {
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(like_pattern("a%b_c"), "%a\\%b\\_c%");
+    }
+}
+
+#[cfg(test)]
+mod column_tests {
+    #[test]
+    fn shipment_column_count_matches_the_list() {
+        assert_eq!(super::SHIPMENT_COLUMNS.split(',').count(), super::SHIPMENT_COLUMN_COUNT);
     }
 }
