@@ -293,3 +293,48 @@ async fn once_the_wal_cannot_be_synced_every_write_is_refused() {
     assert!(!ran.load(Ordering::SeqCst), "nothing runs once the disk has failed");
     store.close();
 }
+
+/// Under a steady load the WAL starts over instead of growing: once it holds `wal_restart_frames`
+/// frames the writer finishes the checkpoint and SQLite overwrites it from the start. (The
+/// checkpointer thread alone only truncates it once the writer is idle.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_steady_load_keeps_the_wal_near_its_restart_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = WriterConfig { wal_restart_frames: 64, ..Default::default() };
+    let store = Store::open(dir.path(), config).unwrap();
+    let wal = dir.path().join("shipwatch.db-wal");
+    let mut largest = 0u64;
+    let mut deliveries = 0;
+    // Waves of concurrent deliveries, no pause between them: the writer is never idle for long.
+    let long = "m".repeat(2000);
+    for wave in 0..60 {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..25 {
+            let store = store.clone();
+            let d = delivery(&format!("wal-{wave}-{i}"), &format!("wal-t-{wave}-{i}"), 1, &[cp(1, &long)]);
+            tasks.spawn(async move { store.insert(d).await.map(|_| ()) });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap().unwrap();
+            deliveries += 1;
+        }
+        largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+    }
+    let (db_pages, page_size): (i64, i64) = {
+        let c = Connection::open(dir.path().join("shipwatch.db")).unwrap();
+        (
+            c.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap(),
+            c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap(),
+        )
+    };
+    assert_eq!(deliveries, 1500);
+    // Every delivery dirties a few pages: without starting over, the WAL would hold about all of them.
+    let written = (db_pages * page_size) as u64;
+    assert!(written > 3 * 1024 * 1024, "the test wrote too little to tell ({written} bytes)");
+    let bound = 256 * (page_size as u64 + 24) + 32 * 1024;
+    assert!(
+        largest < bound,
+        "the WAL grew to {largest} bytes under a steady load (restart at 64 frames; bound {bound}); the database is {written} bytes"
+    );
+    store.close();
+}
