@@ -124,6 +124,11 @@ fn init_logging() {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
+/// mimalloc: the engine allocates on the async threads and frees on the storage writer (and back);
+/// glibc malloc spends a tenth of their time on that (arena locks, consolidation).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Read before any thread starts: the local offset cannot be read safely afterwards.
     let local_offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
