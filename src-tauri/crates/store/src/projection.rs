@@ -14,14 +14,25 @@ use rusqlite::{params, Connection, OptionalExtension};
 use shipwatch_aftership::{Envelope, Tracking};
 use shipwatch_api::ShipmentItem;
 
-use crate::queries::{
-    delivery_item_from_parts, rfc3339_ms, shipment_row, SHIPMENT_COLUMNS, SHIPMENT_COLUMN_COUNT,
-};
+use crate::queries::{rfc3339_ms, shipment_row, SHIPMENT_COLUMNS, SHIPMENT_COLUMN_COUNT};
 use crate::timeline;
+use crate::writer::PendingInsert;
 use crate::{NewDelivery, Result, ShipmentChange, StoredDelivery, StoredVerdict};
 
+/// What storing a delivery did, as the writer reports it (the caller builds the list item from it).
+#[derive(Debug)]
+pub(crate) struct Inserted {
+    pub(crate) id: i64,
+    pub(crate) status: u16,
+    pub(crate) duplicate_of: Option<i64>,
+    /// The shipment it changed, or (a duplicate) the shipment of the delivery it repeats.
+    pub(crate) shipment_id: Option<i64>,
+    pub(crate) shipment: Option<ShipmentChange>,
+}
+
 /// Inserts the delivery, deduplicates and projects it. Runs inside the writer's transaction.
-pub(crate) fn store_delivery(conn: &Connection, d: &NewDelivery) -> Result<StoredDelivery> {
+pub(crate) fn store_delivery(conn: &Connection, pending: &PendingInsert) -> Result<Inserted> {
+    let d = &pending.delivery;
     let env = d.envelope.as_ref();
     let msg = env.and_then(|e| e.msg.as_ref());
     let event_id = env.and_then(|e| e.event_id.clone());
@@ -79,7 +90,6 @@ pub(crate) fn store_delivery(conn: &Connection, d: &NewDelivery) -> Result<Store
     };
     let shipment_id = shipment.as_ref().map(|s: &ShipmentChange| s.shipment_id).or(dup_shipment);
 
-    let headers_json = serde_json::to_string(&d.headers).expect("headers serialise");
     let tag = msg.and_then(|m| m.tag.as_ref()).map(|t| t.as_str().to_owned());
     conn.prepare_cached(
         "INSERT INTO deliveries (id, received_at, peer, forwarded_for, cf_connecting_ip, method, path, headers,
@@ -96,7 +106,7 @@ pub(crate) fn store_delivery(conn: &Connection, d: &NewDelivery) -> Result<Store
         d.cf_connecting_ip,
         d.method,
         d.path,
-        headers_json,
+        pending.headers_json,
         d.body,
         d.body_size,
         d.body_truncated,
@@ -117,8 +127,7 @@ pub(crate) fn store_delivery(conn: &Connection, d: &NewDelivery) -> Result<Store
         projection,
     ])?;
 
-    let item = delivery_item_from_parts(id, d, status, duplicate_of.is_some(), shipment_id);
-    Ok(StoredDelivery { id, status, duplicate_of, verdict: d.verdict, item, shipment })
+    Ok(Inserted { id, status, duplicate_of, shipment_id, shipment })
 }
 
 fn secret_of(v: StoredVerdict) -> Option<&'static str> {

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::projection::Inserted;
 use crate::{conn, migrations, NewDelivery, Result, StoreError, StoredDelivery};
 
 /// Writer tuning.
@@ -64,8 +65,23 @@ type FinishFn = Box<dyn FnOnce(bool) + Send>;
 /// Work run by the writer outside any transaction (VACUUM, checkpoints).
 type MaintenanceFn = Box<dyn FnOnce(&mut Connection) + Send>;
 
+/// A delivery on its way to the writer, with what its caller prepared off the writer thread (the
+/// writer is the one thread every delivery waits for: it only runs SQL).
+pub(crate) struct PendingInsert {
+    pub(crate) delivery: NewDelivery,
+    /// The headers as stored: a JSON array of `[name, value]`.
+    pub(crate) headers_json: String,
+}
+
+/// The writer's answer to an insert: what it did, and the delivery handed back so that its memory
+/// is freed by the caller, not by the writer.
+struct InsertAnswer {
+    result: Result<Inserted>,
+    pending: Option<Box<PendingInsert>>,
+}
+
 enum Job {
-    Insert(Box<NewDelivery>, oneshot::Sender<Result<StoredDelivery>>),
+    Insert(Box<PendingInsert>, oneshot::Sender<InsertAnswer>),
     Notification(Box<NotificationRecord>, oneshot::Sender<Result<i64>>),
     Exec(ExecFn, FinishFn),
     Maintenance(MaintenanceFn),
@@ -135,8 +151,26 @@ impl Store {
     /// Stores a delivery (dedup, projection) and returns once it is committed to disk.
     pub async fn insert(&self, delivery: NewDelivery) -> Result<StoredDelivery> {
         let (tx, rx) = oneshot::channel();
-        self.jobs.send(Job::Insert(Box::new(delivery), tx)).await.map_err(|_| StoreError::WriterGone)?;
-        rx.await.map_err(|_| StoreError::WriterGone)?
+        let headers_json = serde_json::to_string(&delivery.headers).expect("headers serialise");
+        let pending = Box::new(PendingInsert { delivery, headers_json });
+        self.jobs.send(Job::Insert(pending, tx)).await.map_err(|_| StoreError::WriterGone)?;
+        let InsertAnswer { result, pending } = rx.await.map_err(|_| StoreError::WriterGone)?;
+        let inserted = result?;
+        let d = &pending.as_ref().ok_or(StoreError::WriterGone)?.delivery;
+        Ok(StoredDelivery {
+            item: crate::queries::delivery_item_from_parts(
+                inserted.id,
+                d,
+                inserted.status,
+                inserted.duplicate_of.is_some(),
+                inserted.shipment_id,
+            ),
+            id: inserted.id,
+            status: inserted.status,
+            duplicate_of: inserted.duplicate_of,
+            verdict: d.verdict,
+            shipment: inserted.shipment,
+        })
     }
 
     /// Keeps a notification decision.
@@ -316,7 +350,7 @@ fn finish_wal_checkpoint(conn: &Connection) -> bool {
 }
 
 enum Outcome {
-    Insert(oneshot::Sender<Result<StoredDelivery>>, Box<Result<StoredDelivery>>),
+    Insert(oneshot::Sender<InsertAnswer>, Box<InsertAnswer>),
     Notification(oneshot::Sender<Result<i64>>, Result<i64>),
     Exec(FinishFn),
 }
@@ -338,9 +372,10 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<Vec<Outco
                         .drain(..)
                         .zip(results)
                         .map(|(job, result)| match (job, result) {
-                            (Job::Insert(_, reply), FastResult::Insert(r)) => {
-                                Outcome::Insert(reply, Box::new(Ok(*r)))
-                            }
+                            (Job::Insert(pending, reply), FastResult::Insert(r)) => Outcome::Insert(
+                                reply,
+                                Box::new(InsertAnswer { result: Ok(*r), pending: Some(pending) }),
+                            ),
                             (Job::Notification(_, reply), FastResult::Notification(r)) => {
                                 Outcome::Notification(reply, Ok(r))
                             }
@@ -372,9 +407,10 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<Vec<Outco
     };
     for job in batch.drain(..) {
         match job {
-            Job::Insert(delivery, reply) => {
-                let r = in_savepoint(&tx, |sp| crate::projection::store_delivery(sp, &delivery));
-                outcomes.push(Outcome::Insert(reply, Box::new(r)));
+            Job::Insert(pending, reply) => {
+                let result = in_savepoint(&tx, |sp| crate::projection::store_delivery(sp, &pending));
+                outcomes
+                    .push(Outcome::Insert(reply, Box::new(InsertAnswer { result, pending: Some(pending) })));
             }
             Job::Notification(record, reply) => {
                 let r = in_savepoint(&tx, |sp| insert_notification(sp, &record));
@@ -478,8 +514,8 @@ fn answer_outcomes(outcomes: Vec<Outcome>) {
 fn fail_outcomes(outcomes: Vec<Outcome>, error: impl Fn() -> StoreError) {
     for o in outcomes {
         match o {
-            Outcome::Insert(reply, _) => {
-                let _ = reply.send(Err(error()));
+            Outcome::Insert(reply, answer) => {
+                let _ = reply.send(InsertAnswer { result: Err(error()), pending: answer.pending });
             }
             Outcome::Notification(reply, _) => {
                 let _ = reply.send(Err(error()));
@@ -490,7 +526,7 @@ fn fail_outcomes(outcomes: Vec<Outcome>, error: impl Fn() -> StoreError) {
 }
 
 enum FastResult {
-    Insert(Box<StoredDelivery>),
+    Insert(Box<Inserted>),
     Notification(i64),
 }
 
@@ -508,8 +544,8 @@ fn commit_without_savepoints(conn: &mut Connection, batch: &[Job]) -> FastCommit
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         let result = match job {
-            Job::Insert(delivery, _) => {
-                crate::projection::store_delivery(&tx, delivery).map(|d| FastResult::Insert(Box::new(d)))
+            Job::Insert(pending, _) => {
+                crate::projection::store_delivery(&tx, pending).map(|d| FastResult::Insert(Box::new(d)))
             }
             Job::Notification(record, _) => insert_notification(&tx, record).map(FastResult::Notification),
             Job::Exec(..) | Job::Maintenance(_) => unreachable!("checked by the caller"),
@@ -566,8 +602,8 @@ fn clone_err(e: &rusqlite::Error) -> rusqlite::Error {
 
 fn fail_job_with(job: Job, error: impl Fn() -> StoreError) {
     match job {
-        Job::Insert(_, reply) => {
-            let _ = reply.send(Err(error()));
+        Job::Insert(pending, reply) => {
+            let _ = reply.send(InsertAnswer { result: Err(error()), pending: Some(pending) });
         }
         Job::Notification(_, reply) => {
             let _ = reply.send(Err(error()));
@@ -657,12 +693,15 @@ mod tests {
         tx.send(vec![
             Outcome::Exec(finish),
             // What the writer stored for them does not matter: it is not on disk.
-            Outcome::Insert(insert_reply, Box::new(Err(StoreError::NotFound))),
+            Outcome::Insert(
+                insert_reply,
+                Box::new(InsertAnswer { result: Err(StoreError::NotFound), pending: None }),
+            ),
             Outcome::Notification(note_reply, Ok(1)),
         ])
         .unwrap();
         assert_eq!(finished.recv_timeout(WAIT), Ok(false));
-        assert!(matches!(insert_answer.blocking_recv().unwrap(), Err(StoreError::DiskFailed)));
+        assert!(matches!(insert_answer.blocking_recv().unwrap().result, Err(StoreError::DiskFailed)));
         assert!(matches!(note_answer.blocking_recv().unwrap(), Err(StoreError::DiskFailed)));
         assert!(failed.load(Ordering::Acquire), "the store is poisoned");
 
