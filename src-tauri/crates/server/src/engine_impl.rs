@@ -176,9 +176,12 @@ impl ApiInner {
         if stored.verdict.accepted() {
             self.note_delivery_public_url();
         }
-        let _ = self.live.send(LiveEvent::Delivery { delivery: stored.item.clone() });
-        if let Some(change) = &stored.shipment {
-            let _ = self.live.send(LiveEvent::Shipment { shipment: change.item.clone() });
+        // Copied for the UI's live stream only while someone listens (a window or a browser tab).
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(LiveEvent::Delivery { delivery: stored.item.clone() });
+            if let Some(change) = &stored.shipment {
+                let _ = self.live.send(LiveEvent::Shipment { shipment: change.item.clone() });
+            }
         }
         let _ = self.events.send(Arc::new(stored));
     }
