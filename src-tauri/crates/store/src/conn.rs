@@ -63,10 +63,8 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// Copies the WAL back into the database file every `every` (ten times as often while the writer
-/// is adding to it), on its own connection, so commits never wait for a checkpoint. PASSIVE: it never
-/// blocks the writer or readers; ends when `stop` drops. Under a steady load it does the copying
-/// that lets the writer start the WAL over cheaply (see [`WalFrames`]).
+/// Copies the WAL back into the database file every `every`, on its own connection, so commits never
+/// wait for a checkpoint. PASSIVE: it never blocks the writer or readers; ends when `stop` drops.
 pub(crate) fn checkpointer(path: &Path, every: Duration, stop: std::sync::mpsc::Receiver<()>) -> Result<()> {
     let conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -78,15 +76,13 @@ pub(crate) fn checkpointer(path: &Path, every: Duration, stop: std::sync::mpsc::
         .spawn(move || {
             use std::sync::mpsc::RecvTimeoutError;
             let mut last_wal_pages = 0i64;
-            let mut wait = every;
-            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(wait) {
+            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
                 match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
                     Ok(pages) => {
                         // Once the writer is idle and everything is copied, start the WAL over.
                         if pages > 0 && pages == last_wal_pages {
                             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
                         }
-                        wait = if pages != last_wal_pages { every / 10 } else { every };
                         last_wal_pages = pages;
                     }
                     Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
@@ -99,57 +95,4 @@ pub(crate) fn checkpointer(path: &Path, every: Duration, stop: std::sync::mpsc::
             source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
         })?;
     Ok(())
-}
-
-/// How many frames the writer's WAL holds, as SQLite reports after each commit (`sqlite3_wal_hook`).
-///
-/// The writer uses it to keep the WAL from growing without end under a steady load: the
-/// checkpointer thread copies frames back but can never see the WAL whole (the writer is always
-/// appending), so SQLite never starts it over. Appending to an ever larger file costs the kernel a
-/// new page per frame and makes every fsync also commit the file's new size to the filesystem
-/// journal; overwriting a WAL that starts over does neither.
-pub(crate) struct WalFrames {
-    frames: Box<std::sync::atomic::AtomicI64>,
-}
-
-unsafe extern "C" fn record_wal_frames(
-    arg: *mut std::os::raw::c_void,
-    _db: *mut rusqlite::ffi::sqlite3,
-    _name: *const std::os::raw::c_char,
-    frames: std::os::raw::c_int,
-) -> std::os::raw::c_int {
-    // SAFETY: `arg` is the `AtomicI64` owned by the `WalFrames` that installed this hook, which
-    // removes the hook before it is dropped.
-    let counter = unsafe { &*(arg as *const std::sync::atomic::AtomicI64) };
-    counter.store(i64::from(frames), std::sync::atomic::Ordering::Relaxed);
-    rusqlite::ffi::SQLITE_OK
-}
-
-impl WalFrames {
-    /// Installs the hook on `conn` (the writer's connection; it must not have another WAL hook).
-    pub(crate) fn install(conn: &Connection) -> WalFrames {
-        let frames = Box::new(std::sync::atomic::AtomicI64::new(0));
-        // SAFETY: the handle is the live connection's; the counter outlives the hook (see `remove`).
-        unsafe {
-            rusqlite::ffi::sqlite3_wal_hook(
-                conn.handle(),
-                Some(record_wal_frames),
-                &*frames as *const std::sync::atomic::AtomicI64 as *mut std::os::raw::c_void,
-            );
-        }
-        WalFrames { frames }
-    }
-
-    /// Frames in the WAL after the last commit.
-    pub(crate) fn get(&self) -> i64 {
-        self.frames.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Removes the hook from `conn` before the counter goes away.
-    pub(crate) fn remove(self, conn: &Connection) {
-        // SAFETY: as in `install`; afterwards SQLite no longer holds the pointer.
-        unsafe {
-            rusqlite::ffi::sqlite3_wal_hook(conn.handle(), None, std::ptr::null_mut());
-        }
-    }
 }

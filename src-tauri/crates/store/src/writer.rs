@@ -31,16 +31,11 @@ pub struct WriterConfig {
     pub max_batch: usize,
     /// Jobs that may wait for the writer; senders wait beyond that (backpressure, bounded memory).
     pub queue: usize,
-    /// Once the WAL holds this many frames, the writer finishes the checkpoint itself between two
-    /// groups so that SQLite starts the WAL over (see [`finish_wal_checkpoint`]): the WAL stays
-    /// about this size under a steady load instead of growing until the load stops.
-    pub wal_restart_frames: i64,
 }
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        // 8192 frames of 4 KiB pages: a WAL of about 32 MiB.
-        WriterConfig { full_sync: true, max_batch: 256, queue: 1024, wal_restart_frames: 8192 }
+        WriterConfig { full_sync: true, max_batch: 256, queue: 1024 }
     }
 }
 
@@ -112,7 +107,6 @@ impl Store {
         conn::checkpointer(path, std::time::Duration::from_millis(500), checkpoints_stopped)?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let max_batch = config.max_batch.max(1);
-        let wal_restart_frames = config.wal_restart_frames.max(1);
         let thread_err = |e: std::io::Error| StoreError::Open {
             path: path.to_owned(),
             source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
@@ -129,7 +123,7 @@ impl Store {
         let handle = std::thread::Builder::new()
             .name("shipwatch-writer".into())
             .spawn(move || {
-                writer_loop(conn, rx, max_batch, wal_restart_frames, &committed_tx, &disk_failed);
+                writer_loop(conn, rx, max_batch, &committed_tx, &disk_failed);
                 // The sync thread answers what is still committed but not yet synced, then ends.
                 drop(committed_tx);
                 let _ = syncer.join();
@@ -272,14 +266,11 @@ fn writer_loop(
     mut conn: Connection,
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
-    wal_restart_frames: i64,
     committed: &std::sync::mpsc::SyncSender<Vec<Outcome>>,
     disk_failed: &AtomicBool,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     let mut pending_maintenance: Option<MaintenanceFn> = None;
-    let wal_frames = conn::WalFrames::install(&conn);
-    let mut restart_wal_at = wal_restart_frames;
     loop {
         let first = match rx.blocking_recv() {
             Some(j) => j,
@@ -316,37 +307,8 @@ fn writer_loop(
         if let Some(m) = pending_maintenance.take() {
             m(&mut conn);
         }
-        let frames = wal_frames.get();
-        if frames < restart_wal_at {
-            // Started over since the last try (or never grew that far).
-            restart_wal_at = restart_wal_at.min(frames + wal_restart_frames);
-        } else if !disk_failed.load(Ordering::Acquire) {
-            restart_wal_at = frames
-                + if finish_wal_checkpoint(&conn) { wal_restart_frames } else { wal_restart_frames / 4 };
-        }
     }
-    wal_frames.remove(&conn);
     tracing::debug!("storage writer stopped");
-}
-
-/// Copies what the checkpointer thread has not copied yet of the WAL back into the database, from
-/// the writer's own connection between two transactions (PASSIVE: it never waits for readers), and
-/// says whether all of it is copied. Then SQLite starts the WAL over at the next commit, overwriting
-/// it from the start. The checkpointer thread alone never gets there under a steady load (the writer
-/// is always appending), and an ever longer WAL costs the kernel a new page per frame and makes each
-/// fsync commit the file's new size too. The checkpoint syncs the WAL before it copies frames and the
-/// database after, so nothing the sync thread has yet to acknowledge is put at risk.
-fn finish_wal_checkpoint(conn: &Connection) -> bool {
-    let done = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?));
-    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], done) {
-        // (0, frames in the WAL, frames copied); 1 and -1s when it could not run.
-        Ok((busy, log, copied)) => busy == 0 && log >= 0 && log == copied,
-        // The checkpointer thread holds the checkpoint lock, or a reader the WAL: try again later.
-        Err(e) => {
-            tracing::debug!(error = %e, "writer-side WAL checkpoint did not run");
-            false
-        }
-    }
 }
 
 enum Outcome {
@@ -727,7 +689,7 @@ mod tests {
         let (jobs, rx) = mpsc::channel(8);
         let (committed, committed_rx) = std_mpsc::sync_channel::<Vec<Outcome>>(8);
         let writer = std::thread::spawn(move || {
-            writer_loop(conn, rx, 16, 8192, &committed, &AtomicBool::new(true));
+            writer_loop(conn, rx, 16, &committed, &AtomicBool::new(true));
         });
 
         let ran = Arc::new(AtomicBool::new(false));
