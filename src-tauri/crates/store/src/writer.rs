@@ -72,7 +72,7 @@ pub(crate) struct PendingInsert {
 /// is freed by the caller, not by the writer.
 struct InsertAnswer {
     result: Result<Inserted>,
-    pending: Option<Box<PendingInsert>>,
+    pending: Box<PendingInsert>,
 }
 
 enum Job {
@@ -150,7 +150,7 @@ impl Store {
         self.jobs.send(Job::Insert(pending, tx)).await.map_err(|_| StoreError::WriterGone)?;
         let InsertAnswer { result, pending } = rx.await.map_err(|_| StoreError::WriterGone)?;
         let inserted = result?;
-        let d = &pending.as_ref().ok_or(StoreError::WriterGone)?.delivery;
+        let d = &pending.delivery;
         Ok(StoredDelivery {
             item: crate::queries::delivery_item_from_parts(
                 inserted.id,
@@ -334,10 +334,9 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<Vec<Outco
                         .drain(..)
                         .zip(results)
                         .map(|(job, result)| match (job, result) {
-                            (Job::Insert(pending, reply), FastResult::Insert(r)) => Outcome::Insert(
-                                reply,
-                                Box::new(InsertAnswer { result: Ok(*r), pending: Some(pending) }),
-                            ),
+                            (Job::Insert(pending, reply), FastResult::Insert(r)) => {
+                                Outcome::Insert(reply, Box::new(InsertAnswer { result: Ok(*r), pending }))
+                            }
                             (Job::Notification(_, reply), FastResult::Notification(r)) => {
                                 Outcome::Notification(reply, Ok(r))
                             }
@@ -371,8 +370,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<Vec<Outco
         match job {
             Job::Insert(pending, reply) => {
                 let result = in_savepoint(&tx, |sp| crate::projection::store_delivery(sp, &pending));
-                outcomes
-                    .push(Outcome::Insert(reply, Box::new(InsertAnswer { result, pending: Some(pending) })));
+                outcomes.push(Outcome::Insert(reply, Box::new(InsertAnswer { result, pending })));
             }
             Job::Notification(record, reply) => {
                 let r = in_savepoint(&tx, |sp| insert_notification(sp, &record));
@@ -565,7 +563,7 @@ fn clone_err(e: &rusqlite::Error) -> rusqlite::Error {
 fn fail_job_with(job: Job, error: impl Fn() -> StoreError) {
     match job {
         Job::Insert(pending, reply) => {
-            let _ = reply.send(InsertAnswer { result: Err(error()), pending: Some(pending) });
+            let _ = reply.send(InsertAnswer { result: Err(error()), pending });
         }
         Job::Notification(_, reply) => {
             let _ = reply.send(Err(error()));
@@ -585,6 +583,29 @@ mod tests {
     use std::time::Duration;
 
     const WAIT: Duration = Duration::from_secs(10);
+
+    /// A delivery as the writer holds it (its content does not matter to the sync thread).
+    fn pending_insert() -> Box<PendingInsert> {
+        Box::new(PendingInsert {
+            delivery: NewDelivery {
+                received_at_ms: 1,
+                peer: "127.0.0.1:1".into(),
+                forwarded_for: None,
+                cf_connecting_ip: None,
+                method: "POST".into(),
+                path: "/webhooks/aftership".into(),
+                headers: Vec::new(),
+                body: b"{}".to_vec(),
+                body_size: 2,
+                body_truncated: false,
+                verdict: crate::StoredVerdict::TooLarge,
+                status: 413,
+                envelope: None,
+                parse_error: None,
+            },
+            headers_json: "[]".into(),
+        })
+    }
 
     /// A finish that reports whether its group was committed and synced.
     fn recorder() -> (FinishFn, std_mpsc::Receiver<bool>) {
@@ -657,7 +678,7 @@ mod tests {
             // What the writer stored for them does not matter: it is not on disk.
             Outcome::Insert(
                 insert_reply,
-                Box::new(InsertAnswer { result: Err(StoreError::NotFound), pending: None }),
+                Box::new(InsertAnswer { result: Err(StoreError::NotFound), pending: pending_insert() }),
             ),
             Outcome::Notification(note_reply, Ok(1)),
         ])
