@@ -15,7 +15,7 @@ use shipwatch_aftership::{Envelope, Tracking};
 use shipwatch_api::ShipmentItem;
 
 use crate::queries::{rfc3339_ms, shipment_row, SHIPMENT_COLUMNS, SHIPMENT_COLUMN_COUNT};
-use crate::timeline;
+use crate::timeline::{self, StoredTimeline, TIMELINE_COLUMNS};
 use crate::writer::PendingInsert;
 use crate::{NewDelivery, Result, ShipmentChange, StoredDelivery, StoredVerdict};
 
@@ -30,8 +30,34 @@ pub(crate) struct Inserted {
     pub(crate) shipment: Option<ShipmentChange>,
 }
 
-/// Inserts the delivery, deduplicates and projects it. Runs inside the writer's transaction.
-pub(crate) fn store_delivery(conn: &Connection, pending: &PendingInsert) -> Result<Inserted> {
+/// The ids of the deliveries a write transaction inserts. Only the writer inserts deliveries, so the
+/// first id is looked up once per transaction and the others follow it, instead of a
+/// `SELECT max(id) + 1` per delivery. An id of a delivery rolled back stays unused.
+#[derive(Default)]
+pub(crate) struct DeliveryIds {
+    next: Option<i64>,
+}
+
+impl DeliveryIds {
+    fn take(&mut self, conn: &Connection) -> Result<i64> {
+        let id = match self.next {
+            Some(id) => id,
+            None => conn
+                .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM deliveries")?
+                .query_row([], |r| r.get(0))?,
+        };
+        self.next = Some(id + 1);
+        Ok(id)
+    }
+}
+
+/// Inserts the delivery, deduplicates and projects it. Runs inside the writer's transaction, which
+/// `ids` belongs to.
+pub(crate) fn store_delivery(
+    conn: &Connection,
+    pending: &PendingInsert,
+    ids: &mut DeliveryIds,
+) -> Result<Inserted> {
     let d = &pending.delivery;
     let env = d.envelope.as_ref();
     let msg = env.and_then(|e| e.msg.as_ref());
@@ -59,9 +85,7 @@ pub(crate) fn store_delivery(conn: &Connection, pending: &PendingInsert) -> Resu
 
     // The row's id is taken up front (one writer: nobody else inserts), so the projection can run
     // first and the row, with its large body, is written once rather than inserted then updated.
-    let id: i64 = conn
-        .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM deliveries")?
-        .query_row([], |r| r.get(0))?;
+    let id = ids.take(conn)?;
 
     let mut shipment = None;
     let projection: Option<String> = if let Some(orig) = duplicate_of {
@@ -169,6 +193,7 @@ struct StoredShipment {
     state_ts: Option<i64>,
     tags_seen: String,
     last_location_time: Option<i64>,
+    timeline: StoredTimeline,
 }
 
 fn project(
@@ -187,7 +212,7 @@ fn project(
 
     let existing: Option<StoredShipment> = conn
         .prepare_cached(&format!(
-            "SELECT {SHIPMENT_COLUMNS}, state_time, state_ts, tags_seen, last_location_time
+            "SELECT {SHIPMENT_COLUMNS}, state_time, state_ts, tags_seen, last_location_time, {TIMELINE_COLUMNS}
              FROM shipments WHERE key = ?1"
         ))?
         .query_row([&key], |r| {
@@ -197,6 +222,7 @@ fn project(
                 state_ts: r.get(SHIPMENT_COLUMN_COUNT + 1)?,
                 tags_seen: r.get(SHIPMENT_COLUMN_COUNT + 2)?,
                 last_location_time: r.get(SHIPMENT_COLUMN_COUNT + 3)?,
+                timeline: StoredTimeline::from_row(r, SHIPMENT_COLUMN_COUNT + 4)?,
             })
         })
         .optional()?;
@@ -205,12 +231,22 @@ fn project(
         // A new shipment: its timeline is this delivery's checkpoints.
         let latest = msg.checkpoint_digest.latest.clone();
         let last_location = latest.as_ref().and_then(|l| l.place.clone());
+        let timeline = timeline::apply(
+            conn,
+            StoredTimeline::none(),
+            delivery_id,
+            &msg.checkpoint_digest,
+            &d.body,
+            false,
+        )?;
         conn.prepare_cached(
             "INSERT INTO shipments (key, tracking_id, tracking_number, slug, title, order_id, tag, subtag,
                 subtag_message, expected_delivery, estimated_delivery, courier_tracking_link,
                 courier_redirect_link, last_location, state_time, state_ts, state_delivery_id, tags_seen,
-                unverified, created_at, updated_at, last_location_time)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20, ?21)",
+                unverified, created_at, updated_at, last_location_time, timeline_base_delivery_id,
+                timeline_base_keys, timeline_extras)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20,
+                ?21, ?22, ?23, ?24)",
         )?
         .execute(params![
             key,
@@ -234,9 +270,11 @@ fn project(
             unverified,
             now,
             latest.and_then(|l| l.sort_time),
+            timeline.base_delivery_id,
+            timeline.base_keys,
+            timeline.extras,
         ])?;
         let shipment_id = conn.last_insert_rowid();
-        timeline::apply(conn, shipment_id, delivery_id, &msg.checkpoint_digest, &d.body, false, true)?;
         let item = ShipmentItem {
             id: shipment_id,
             tracking_id: msg.id.clone(),
@@ -270,7 +308,8 @@ fn project(
         !stale && tag.as_deref().is_some_and(|t| !stored.tags_seen.contains(&format!(",{t},")));
     let tags_seen = tags_seen_with(&stored.tags_seen, tag.as_deref());
 
-    timeline::apply(conn, shipment_id, delivery_id, &msg.checkpoint_digest, &d.body, stale, false)?;
+    let timeline =
+        timeline::apply(conn, stored.timeline, delivery_id, &msg.checkpoint_digest, &d.body, stale)?;
     let (mut last_location, mut last_location_time) =
         (stored.item.last_location.clone(), stored.last_location_time);
     if let Some(latest) = msg.checkpoint_digest.latest.clone() {
@@ -286,9 +325,19 @@ fn project(
     let mut item = stored.item;
     if stale {
         conn.prepare_cached(
-            "UPDATE shipments SET tags_seen = ?2, last_location = ?3, last_location_time = ?4 WHERE id = ?1",
+            "UPDATE shipments SET tags_seen = ?2, last_location = ?3, last_location_time = ?4,
+                timeline_base_delivery_id = ?5, timeline_base_keys = ?6, timeline_extras = ?7
+             WHERE id = ?1",
         )?
-        .execute(params![shipment_id, tags_seen, last_location, last_location_time])?;
+        .execute(params![
+            shipment_id,
+            tags_seen,
+            last_location,
+            last_location_time,
+            timeline.base_delivery_id,
+            timeline.base_keys,
+            timeline.extras
+        ])?;
         item.last_location = last_location;
     } else {
         // Fields the update does not carry keep their stored value.
@@ -316,7 +365,8 @@ fn project(
                 courier_redirect_link = coalesce(?13, courier_redirect_link),
                 state_time = coalesce(?14, state_time), state_ts = coalesce(?15, state_ts),
                 state_delivery_id = ?16, tags_seen = ?17, unverified = ?18, updated_at = ?19, last_location = ?20,
-                last_location_time = ?21
+                last_location_time = ?21, timeline_base_delivery_id = ?22, timeline_base_keys = ?23,
+                timeline_extras = ?24
              WHERE id = ?1",
         )?
         .execute(params![
@@ -341,6 +391,9 @@ fn project(
             now,
             item.last_location,
             last_location_time,
+            timeline.base_delivery_id,
+            timeline.base_keys,
+            timeline.extras,
         ])?;
     }
     Ok(Some(ShipmentChange {

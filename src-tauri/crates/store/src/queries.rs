@@ -298,9 +298,9 @@ pub fn open_read_only(data_dir: &std::path::Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// The condition "a failed delivery", written exactly as the partial index `deliveries_failed` is, so
-/// SQLite uses that index for it.
-pub const FAILED: &str = "verdict IN ('invalid', 'missing', 'malformed', 'too_large')";
+/// The condition "a failed delivery" (invalid, missing, malformed, too_large), written exactly as the
+/// partial index `deliveries_failed` is, so SQLite uses that index for it.
+pub const FAILED: &str = "verdict <> 'valid' AND verdict <> 'unverified'";
 
 /// The WHERE conditions of `list_deliveries` except the cursor.
 fn delivery_conditions(q: &DeliveryQuery) -> Result<(String, Vec<rusqlite::types::Value>)> {

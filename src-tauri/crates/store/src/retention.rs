@@ -20,7 +20,7 @@ pub fn live_bytes(conn: &Connection) -> Result<u64> {
 
 const DELETABLE: &str =
     "id NOT IN (SELECT state_delivery_id FROM shipments WHERE state_delivery_id IS NOT NULL)
-     AND id NOT IN (SELECT base_delivery_id FROM timelines WHERE base_delivery_id IS NOT NULL)
+     AND id NOT IN (SELECT timeline_base_delivery_id FROM shipments WHERE timeline_base_delivery_id IS NOT NULL)
      AND id NOT IN (SELECT duplicate_of FROM deliveries WHERE duplicate_of IS NOT NULL)";
 
 /// Deletes up to `limit` deliveries received before `cutoff_ms`, oldest first. Returns how many.

@@ -1,7 +1,7 @@
 //! A shipment's timeline: the union of the checkpoints of every delivery applied to it, oldest first.
 //!
 //! AfterShip resends a shipment's whole checkpoint list with every update, so the timeline is stored
-//! without copying what the deliveries already hold (table `timelines`, one row per shipment):
+//! without copying what the deliveries already hold (columns `timeline_*` of the shipment's row):
 //!
 //! - the **base**: a delivery whose checkpoints all belong to the timeline (its raw body is kept
 //!   byte-exact anyway), with the content keys of those checkpoints;
@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use shipwatch_aftership::dates::parse_lenient_ms;
 use shipwatch_aftership::{checkpoint_key, Checkpoint, CheckpointDigest};
@@ -145,87 +145,93 @@ impl<'a> Timeline<'a> {
     }
 }
 
-/// A shipment's stored timeline row.
-struct Row {
-    base_delivery_id: Option<i64>,
-    base_keys: Vec<i64>,
-    extras: String,
+/// A shipment's timeline as its row stores it (columns `timeline_*` of `shipments`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct StoredTimeline {
+    pub(crate) base_delivery_id: Option<i64>,
+    /// The base's checkpoint keys, sorted, 8 bytes little-endian each.
+    pub(crate) base_keys: Vec<u8>,
+    /// JSON array of the extra checkpoints.
+    pub(crate) extras: String,
+}
+
+/// The columns of `shipments` holding its timeline, in [`StoredTimeline`]'s order.
+pub(crate) const TIMELINE_COLUMNS: &str = "timeline_base_delivery_id, timeline_base_keys, timeline_extras";
+
+impl StoredTimeline {
+    /// The empty timeline of a shipment no checkpoint has reached yet.
+    pub(crate) fn none() -> StoredTimeline {
+        StoredTimeline { base_delivery_id: None, base_keys: Vec::new(), extras: "[]".to_owned() }
+    }
+
+    /// Reads [`TIMELINE_COLUMNS`] starting at column `at`.
+    pub(crate) fn from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<StoredTimeline> {
+        Ok(StoredTimeline { base_delivery_id: r.get(at)?, base_keys: r.get(at + 1)?, extras: r.get(at + 2)? })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.base_delivery_id.is_none() && self.extras == "[]"
+    }
+
+    fn keys(&self) -> Vec<i64> {
+        self.base_keys.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
+    }
 }
 
 fn keys_to_blob(keys: &[i64]) -> Vec<u8> {
     keys.iter().flat_map(|k| k.to_le_bytes()).collect()
 }
 
-fn keys_from_blob(blob: &[u8]) -> Vec<i64> {
-    blob.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
-}
-
-fn load(conn: &Connection, shipment_id: i64) -> Result<Option<Row>> {
-    Ok(conn
-        .prepare_cached("SELECT base_delivery_id, base_keys, extras FROM timelines WHERE shipment_id = ?1")?
-        .query_row([shipment_id], |r| {
-            Ok(Row {
-                base_delivery_id: r.get(0)?,
-                base_keys: keys_from_blob(&r.get::<_, Vec<u8>>(1)?),
-                extras: r.get(2)?,
-            })
-        })
-        .optional()?)
-}
-
 /// Adds a delivery's checkpoints (its digest; `body` is read only when a checkpoint must be copied
-/// into the extras) to a shipment's timeline, following the module's rules. `stale`: the delivery is
-/// older than the shipment's state. `new_shipment`: the shipment was created by this delivery, so it
-/// has no timeline yet.
+/// into the extras) to a shipment's timeline `stored`, following the module's rules, and returns the
+/// timeline to store. `stale`: the delivery is older than the shipment's state.
 pub(crate) fn apply(
     conn: &Connection,
-    shipment_id: i64,
+    stored: StoredTimeline,
     delivery_id: i64,
     digest: &CheckpointDigest,
     body: &[u8],
     stale: bool,
-    new_shipment: bool,
-) -> Result<()> {
+) -> Result<StoredTimeline> {
     if digest.keys.is_empty() {
-        return Ok(());
+        return Ok(stored);
     }
     let mut keys: Vec<i64> = digest.keys.clone();
     keys.sort_unstable();
     keys.dedup();
-    let row = if new_shipment { None } else { load(conn, shipment_id)? };
-    let Some(row) = row else {
-        conn.prepare_cached(
-            "INSERT INTO timelines (shipment_id, base_delivery_id, base_keys, extras) VALUES (?1, ?2, ?3, '[]')",
-        )?
-        .execute(params![shipment_id, delivery_id, keys_to_blob(&keys)])?;
-        return Ok(());
-    };
+    if stored.is_empty() {
+        // The first checkpoints the shipment gets: this delivery holds its whole timeline.
+        return Ok(StoredTimeline {
+            base_delivery_id: Some(delivery_id),
+            base_keys: keys_to_blob(&keys),
+            ..stored
+        });
+    }
 
-    let mut extras = match Timeline::parse(&row.extras) {
+    let mut extras = match Timeline::parse(&stored.extras) {
         Ok(t) => t,
         Err(e) => {
             // Never refuse a delivery over it: the raw deliveries still hold every checkpoint.
-            tracing::error!(shipment_id, error = %e, "a stored timeline is unreadable; its extra checkpoints are dropped");
+            tracing::error!(delivery_id, error = %e, "a stored timeline is unreadable; its extra checkpoints are dropped");
             Timeline::default()
         }
     };
+    let base_keys = stored.keys();
     let carried: HashSet<i64> = keys.iter().copied().collect();
     if stale {
         let known: HashSet<i64> =
-            row.base_keys.iter().copied().chain(extras.entries.iter().map(|e| e.key)).collect();
+            base_keys.iter().copied().chain(extras.entries.iter().map(|e| e.key)).collect();
         if carried.iter().all(|k| known.contains(k)) {
-            return Ok(());
+            return Ok(stored);
         }
         let checkpoints = body_checkpoints(body);
         extras.merge(checkpoints.iter().map(TimelineEntry::of).filter(|e| !known.contains(&e.key)));
-        conn.prepare_cached("UPDATE timelines SET extras = ?2 WHERE shipment_id = ?1")?
-            .execute(params![shipment_id, extras.to_json()])?;
-        return Ok(());
+        return Ok(StoredTimeline { extras: extras.to_json(), ..stored });
     }
 
     // This delivery becomes the base. What the old base holds and this one lacks moves to the extras.
-    let old_body: Option<Vec<u8>> = match row.base_delivery_id {
-        Some(old) if old != delivery_id && row.base_keys.iter().any(|k| !carried.contains(k)) => conn
+    let old_body: Option<Vec<u8>> = match stored.base_delivery_id {
+        Some(old) if old != delivery_id && base_keys.iter().any(|k| !carried.contains(k)) => conn
             .prepare_cached("SELECT body FROM deliveries WHERE id = ?1")?
             .query_row([old], |r| r.get(0))
             .optional()?,
@@ -234,11 +240,11 @@ pub(crate) fn apply(
     let old_checkpoints = old_body.as_deref().map(body_checkpoints).unwrap_or_default();
     extras.entries.retain(|e| !carried.contains(&e.key));
     extras.merge(old_checkpoints.iter().map(TimelineEntry::of).filter(|e| !carried.contains(&e.key)));
-    conn.prepare_cached(
-        "UPDATE timelines SET base_delivery_id = ?2, base_keys = ?3, extras = ?4 WHERE shipment_id = ?1",
-    )?
-    .execute(params![shipment_id, delivery_id, keys_to_blob(&keys), extras.to_json()])?;
-    Ok(())
+    Ok(StoredTimeline {
+        base_delivery_id: Some(delivery_id),
+        base_keys: keys_to_blob(&keys),
+        extras: extras.to_json(),
+    })
 }
 
 /// The checkpoints of a delivery's raw body.
@@ -252,7 +258,13 @@ fn body_checkpoints(body: &[u8]) -> Vec<Checkpoint> {
 
 /// A shipment's checkpoints for the API, oldest first: its base delivery's, then the extras.
 pub fn checkpoint_items(conn: &Connection, shipment_id: i64) -> Result<Vec<CheckpointItem>> {
-    let Some(row) = load(conn, shipment_id)? else { return Ok(Vec::new()) };
+    let Some(row) = conn
+        .prepare_cached(&format!("SELECT {TIMELINE_COLUMNS} FROM shipments WHERE id = ?1"))?
+        .query_row([shipment_id], |r| StoredTimeline::from_row(r, 0))
+        .optional()?
+    else {
+        return Ok(Vec::new());
+    };
     let extras = Timeline::parse(&row.extras)?;
     let base_body: Option<Vec<u8>> = match row.base_delivery_id {
         Some(id) => conn

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::projection::Inserted;
+use crate::projection::{DeliveryIds, Inserted};
 use crate::{conn, migrations, NewDelivery, Result, StoreError, StoredDelivery};
 
 /// Writer tuning.
@@ -366,10 +366,11 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<Vec<Outco
             return None;
         }
     };
+    let mut ids = DeliveryIds::default();
     for job in batch.drain(..) {
         match job {
             Job::Insert(pending, reply) => {
-                let result = in_savepoint(&tx, |sp| crate::projection::store_delivery(sp, &pending));
+                let result = in_savepoint(&tx, |sp| crate::projection::store_delivery(sp, &pending, &mut ids));
                 outcomes.push(Outcome::Insert(reply, Box::new(InsertAnswer { result, pending })));
             }
             Job::Notification(record, reply) => {
@@ -502,11 +503,11 @@ fn commit_without_savepoints(conn: &mut Connection, batch: &[Job]) -> FastCommit
         return FastCommit::JobFailed;
     };
     let mut results = Vec::with_capacity(batch.len());
+    let mut ids = DeliveryIds::default();
     for job in batch {
         let result = match job {
-            Job::Insert(pending, _) => {
-                crate::projection::store_delivery(&tx, pending).map(|d| FastResult::Insert(Box::new(d)))
-            }
+            Job::Insert(pending, _) => crate::projection::store_delivery(&tx, pending, &mut ids)
+                .map(|d| FastResult::Insert(Box::new(d))),
             Job::Notification(record, _) => insert_notification(&tx, record).map(FastResult::Notification),
             Job::Exec(..) | Job::Maintenance(_) => unreachable!("checked by the caller"),
         };
