@@ -19,6 +19,7 @@ pub mod timeline;
 pub mod writer;
 
 mod conn;
+mod wal_space;
 
 use std::path::{Path, PathBuf};
 

@@ -20,6 +20,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::projection::{DeliveryIds, Inserted};
+use crate::wal_space::WalSpace;
 use crate::{conn, migrations, NewDelivery, Result, StoreError, StoredDelivery};
 
 /// Writer tuning.
@@ -115,6 +116,11 @@ impl Store {
         let (committed_tx, committed_rx) = std::sync::mpsc::sync_channel::<Vec<Outcome>>(config.queue.max(1));
         // Without WAL, SQLite syncs at each commit itself; `full_sync: false` never syncs.
         let wal_to_sync = (wal && config.full_sync).then(|| conn::wal_path(path));
+        // The WAL's blocks are kept written ahead of its frames where its fsyncs are what we wait for.
+        let space = match &wal_to_sync {
+            Some(wal) => Some(WalSpace::start(&conn, wal.clone()).map_err(thread_err)?),
+            None => None,
+        };
         let failed = disk_failed.clone();
         let syncer = std::thread::Builder::new()
             .name("shipwatch-sync".into())
@@ -123,7 +129,8 @@ impl Store {
         let handle = std::thread::Builder::new()
             .name("shipwatch-writer".into())
             .spawn(move || {
-                writer_loop(conn, rx, max_batch, &committed_tx, &disk_failed);
+                let mut conn = conn;
+                writer_loop(&mut conn, rx, max_batch, &committed_tx, &disk_failed, space);
                 // The sync thread answers what is still committed but not yet synced, then ends.
                 drop(committed_tx);
                 let _ = syncer.join();
@@ -263,11 +270,12 @@ impl ReaderPool {
 }
 
 fn writer_loop(
-    mut conn: Connection,
+    conn: &mut Connection,
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
     committed: &std::sync::mpsc::SyncSender<Vec<Outcome>>,
     disk_failed: &AtomicBool,
+    mut space: Option<WalSpace>,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     let mut pending_maintenance: Option<MaintenanceFn> = None;
@@ -278,7 +286,7 @@ fn writer_loop(
         };
         match first {
             Job::Maintenance(m) => {
-                m(&mut conn);
+                maintain(conn, m, space.as_mut());
                 continue;
             }
             job => batch.push(job),
@@ -298,17 +306,43 @@ fn writer_loop(
             for job in batch.drain(..) {
                 fail_job_with(job, || StoreError::DiskFailed);
             }
-        } else if let Some(outcomes) = commit_batch(&mut conn, &mut batch) {
-            if let Err(unsent) = committed.send(outcomes) {
-                // The sync thread is gone (it never exits first): nothing can be promised.
-                fail_outcomes(unsent.0, || StoreError::WriterGone);
+        } else {
+            let outcomes = {
+                let _writing = space.as_ref().map(WalSpace::writing);
+                commit_batch(conn, &mut batch)
+            };
+            if let Some(outcomes) = outcomes {
+                if let Some(space) = space.as_mut() {
+                    space.committed();
+                }
+                if let Err(unsent) = committed.send(outcomes) {
+                    // The sync thread is gone (it never exits first): nothing can be promised.
+                    fail_outcomes(unsent.0, || StoreError::WriterGone);
+                }
             }
         }
         if let Some(m) = pending_maintenance.take() {
-            m(&mut conn);
+            maintain(conn, m, space.as_mut());
         }
     }
+    if let Some(space) = space {
+        space.stop(conn);
+    }
     tracing::debug!("storage writer stopped");
+}
+
+/// Runs a maintenance job (it may write to the WAL, as a transaction does).
+fn maintain(conn: &mut Connection, job: MaintenanceFn, space: Option<&mut WalSpace>) {
+    match space {
+        Some(space) => {
+            {
+                let _writing = space.writing();
+                job(conn);
+            }
+            space.committed();
+        }
+        None => job(conn),
+    }
 }
 
 enum Outcome {
@@ -370,7 +404,8 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<Vec<Outco
     for job in batch.drain(..) {
         match job {
             Job::Insert(pending, reply) => {
-                let result = in_savepoint(&tx, |sp| crate::projection::store_delivery(sp, &pending, &mut ids));
+                let result =
+                    in_savepoint(&tx, |sp| crate::projection::store_delivery(sp, &pending, &mut ids));
                 outcomes.push(Outcome::Insert(reply, Box::new(InsertAnswer { result, pending })));
             }
             Job::Notification(record, reply) => {
@@ -711,7 +746,8 @@ mod tests {
         let (jobs, rx) = mpsc::channel(8);
         let (committed, committed_rx) = std_mpsc::sync_channel::<Vec<Outcome>>(8);
         let writer = std::thread::spawn(move || {
-            writer_loop(conn, rx, 16, &committed, &AtomicBool::new(true));
+            let mut conn = conn;
+            writer_loop(&mut conn, rx, 16, &committed, &AtomicBool::new(true), None);
         });
 
         let ran = Arc::new(AtomicBool::new(false));
