@@ -1,13 +1,15 @@
 //! [`Store`]: the single writer thread and the pool of readers.
 //!
-//! Every write goes through one thread that owns the only read-write connection. It takes the first
-//! waiting job, drains whatever else is queued (up to `max_batch`), runs them all in one IMMEDIATE
-//! transaction (one savepoint each, so one bad delivery cannot fail the others) and commits once.
+//! Every write goes through one thread that owns the only read-write connection. It applies each
+//! delivery (or notification) as it arrives to an open IMMEDIATE transaction, without a savepoint;
+//! should one fail, the transaction is rolled back and its jobs run again with one savepoint each,
+//! so one bad delivery cannot fail the others. Generic writes ([`Store::write`]) run in savepoints.
 //!
-//! The commit writes the group's frames to the WAL; a second thread (`shipwatch-sync`) then fsyncs
-//! the WAL file (one fsync for every group committed since the last one) and only then answers each
-//! caller, so a 2xx is never sent for a delivery that is not on disk. Meanwhile the writer is already
-//! building the next group: the disk's latency and the writer's work overlap instead of adding up.
+//! A commit writes the group's frames to the WAL; a second thread (`shipwatch-sync`) then fsyncs the
+//! WAL file and only then answers each caller, so a 2xx is never sent for a delivery that is not on
+//! disk. The writer commits when that thread is free: while it fsyncs one group, the writer applies
+//! the deliveries arriving meanwhile to the next, so the disk's latency and the writer's work overlap
+//! instead of adding up, and each fsync is of one commit of everything that arrived.
 //! If an fsync ever fails, that group is answered with an error and the store refuses every later
 //! write ([`StoreError::DiskFailed`]): after a failed fsync the kernel may have dropped the pages, and
 //! WAL recovery would stop at the gap, so nothing written after it could be promised either.
@@ -81,6 +83,8 @@ enum Job {
     Notification(Box<NotificationRecord>, oneshot::Sender<Result<i64>>),
     Exec(ExecFn, FinishFn),
     Maintenance(MaintenanceFn),
+    /// From the sync thread: it has answered every group (the writer may commit the open one).
+    Wake,
 }
 
 /// Handle to the database: cheap to clone.
@@ -122,15 +126,17 @@ impl Store {
             None => None,
         };
         let failed = disk_failed.clone();
+        let syncing = Arc::new(Syncing { groups: Default::default(), wake: tx.downgrade() });
+        let answered = syncing.clone();
         let syncer = std::thread::Builder::new()
             .name("shipwatch-sync".into())
-            .spawn(move || sync_loop(committed_rx, wal_to_sync, failed))
+            .spawn(move || sync_loop(committed_rx, wal_to_sync, failed, &answered))
             .map_err(thread_err)?;
         let handle = std::thread::Builder::new()
             .name("shipwatch-writer".into())
             .spawn(move || {
                 let mut conn = conn;
-                writer_loop(&mut conn, rx, max_batch, &committed_tx, &disk_failed, space);
+                writer_loop(&mut conn, rx, max_batch, &committed_tx, &syncing, &disk_failed, space);
                 // The sync thread answers what is still committed but not yet synced, then ends.
                 drop(committed_tx);
                 let _ = syncer.join();
@@ -269,79 +275,254 @@ impl ReaderPool {
     }
 }
 
+/// What the writer knows of the sync thread: how many committed groups it has not answered yet.
+/// The writer keeps its transaction open while that is above zero, and the sync thread wakes it
+/// ([`Job::Wake`]) when it drops to zero.
+struct Syncing {
+    groups: std::sync::atomic::AtomicUsize,
+    /// The job queue, to wake the writer (weak: the queue still closes when every `Store` is gone).
+    wake: mpsc::WeakSender<Job>,
+}
+
+impl Syncing {
+    fn idle(&self) -> bool {
+        self.groups.load(Ordering::Acquire) == 0
+    }
+
+    /// The sync thread is done with `n` groups.
+    fn answered(&self, n: usize) {
+        let before = self
+            .groups
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |g| Some(g.saturating_sub(n)))
+            .expect("the update always applies");
+        if before <= n {
+            if let Some(queue) = self.wake.upgrade() {
+                // Full: the writer has jobs to take anyway, and looks again after each.
+                let _ = queue.try_send(Job::Wake);
+            }
+        }
+    }
+}
+
+/// The writer's side of the pipeline: the transaction it keeps open, where its groups go once
+/// committed, and the WAL's space.
+struct Writer<'a> {
+    conn: &'a mut Connection,
+    open: Option<OpenGroup>,
+    committed: &'a std::sync::mpsc::SyncSender<Vec<Outcome>>,
+    syncing: &'a Syncing,
+    disk_failed: &'a AtomicBool,
+    space: Option<WalSpace>,
+}
+
+/// The jobs of the open transaction, each applied without a savepoint, with what each did.
+#[derive(Default)]
+struct OpenGroup {
+    jobs: Vec<Job>,
+    results: Vec<FastResult>,
+    ids: DeliveryIds,
+}
+
+/// Takes jobs one at a time and applies each at once to an open transaction, which it commits when
+/// the sync thread is free to fsync it (or the group is `max_batch` long). So a delivery's SQL runs
+/// while the previous group's fsync is under way, and each fsync is of one commit holding every
+/// delivery that arrived meanwhile: a commit rewrites each b-tree's last pages once, however many
+/// deliveries it holds, so fewer, larger commits write fewer WAL frames for the same deliveries.
 fn writer_loop(
     conn: &mut Connection,
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
     committed: &std::sync::mpsc::SyncSender<Vec<Outcome>>,
+    syncing: &Syncing,
     disk_failed: &AtomicBool,
-    mut space: Option<WalSpace>,
+    space: Option<WalSpace>,
 ) {
-    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
-    let mut pending_maintenance: Option<MaintenanceFn> = None;
+    let mut w = Writer { conn, open: None, committed, syncing, disk_failed, space };
     loop {
-        let first = match rx.blocking_recv() {
-            Some(j) => j,
-            None => break,
-        };
-        match first {
-            Job::Maintenance(m) => {
-                maintain(conn, m, space.as_mut());
-                continue;
-            }
-            job => batch.push(job),
-        }
-        while batch.len() < max_batch {
+        let job = if w.open.is_some() && syncing.idle() {
             match rx.try_recv() {
-                // Maintenance waits for the batch before it to commit.
-                Ok(Job::Maintenance(m)) => {
-                    pending_maintenance = Some(m);
-                    break;
+                Ok(job) => Some(job),
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    w.commit_open();
+                    continue;
                 }
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        if disk_failed.load(Ordering::Acquire) {
-            for job in batch.drain(..) {
-                fail_job_with(job, || StoreError::DiskFailed);
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
             }
         } else {
-            let outcomes = {
-                let _writing = space.as_ref().map(WalSpace::writing);
-                commit_batch(conn, &mut batch)
-            };
-            if let Some(outcomes) = outcomes {
-                if let Some(space) = space.as_mut() {
-                    space.committed();
-                }
-                if let Err(unsent) = committed.send(outcomes) {
-                    // The sync thread is gone (it never exits first): nothing can be promised.
-                    fail_outcomes(unsent.0, || StoreError::WriterGone);
+            rx.blocking_recv()
+        };
+        let Some(job) = job else { break };
+        match job {
+            Job::Wake => {}
+            Job::Insert(..) | Job::Notification(..) => {
+                w.apply(job);
+                if w.open.as_ref().is_some_and(|g| g.jobs.len() >= max_batch) {
+                    w.commit_open();
                 }
             }
-        }
-        if let Some(m) = pending_maintenance.take() {
-            maintain(conn, m, space.as_mut());
+            Job::Exec(..) => {
+                w.commit_open();
+                // With what else is queued (up to `max_batch`), in one transaction of savepoints.
+                let mut batch = vec![job];
+                let mut maintenance = None;
+                while batch.len() < max_batch {
+                    match rx.try_recv() {
+                        Ok(Job::Wake) => {}
+                        // Maintenance waits for the batch before it to commit.
+                        Ok(Job::Maintenance(m)) => {
+                            maintenance = Some(m);
+                            break;
+                        }
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                w.commit_with_savepoints(batch);
+                if let Some(m) = maintenance {
+                    w.maintain(m);
+                }
+            }
+            Job::Maintenance(m) => {
+                w.commit_open();
+                w.maintain(m);
+            }
         }
     }
-    if let Some(space) = space {
-        space.stop(conn);
+    w.commit_open();
+    if let Some(space) = w.space.take() {
+        space.stop(w.conn);
     }
     tracing::debug!("storage writer stopped");
 }
 
-/// Runs a maintenance job (it may write to the WAL, as a transaction does).
-fn maintain(conn: &mut Connection, job: MaintenanceFn, space: Option<&mut WalSpace>) {
-    match space {
-        Some(space) => {
-            {
-                let _writing = space.writing();
-                job(conn);
+impl Writer<'_> {
+    /// Applies a delivery or a notification to the open transaction (beginning one if needed). If
+    /// it fails, the transaction is rolled back and its jobs run again with a savepoint each, so the
+    /// failure stays this job's own, and that is committed.
+    fn apply(&mut self, job: Job) {
+        if self.disk_failed.load(Ordering::Acquire) {
+            fail_job_with(job, || StoreError::DiskFailed);
+            return;
+        }
+        let _writing = self.space.as_ref().map(WalSpace::writing);
+        if self.open.is_none() {
+            if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+                tracing::error!(error = %e, "cannot begin a write transaction");
+                fail_job_with(job, || StoreError::Sqlite(clone_err(&e)));
+                return;
             }
+            self.open = Some(OpenGroup::default());
+        }
+        let group = self.open.as_mut().expect("opened above");
+        let result = match &job {
+            Job::Insert(pending, _) => crate::projection::store_delivery(self.conn, pending, &mut group.ids)
+                .map(|d| FastResult::Insert(Box::new(d))),
+            Job::Notification(record, _) => {
+                insert_notification(self.conn, record).map(FastResult::Notification)
+            }
+            Job::Exec(..) | Job::Maintenance(_) | Job::Wake => {
+                unreachable!("only deliveries and notifications")
+            }
+        };
+        match result {
+            Ok(r) => {
+                group.jobs.push(job);
+                group.results.push(r);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a write failed; running its group again job by job");
+                let mut batch = self.open.take().expect("open").jobs;
+                batch.push(job);
+                if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                    tracing::error!(error = %e, "cannot roll back a failed group");
+                }
+                drop(_writing);
+                self.commit_with_savepoints(batch);
+            }
+        }
+    }
+
+    /// Commits the open transaction, if any, and hands it to the sync thread.
+    fn commit_open(&mut self) {
+        let Some(group) = self.open.take() else { return };
+        let committed = if self.disk_failed.load(Ordering::Acquire) {
+            Err(StoreError::DiskFailed)
+        } else {
+            let _writing = self.space.as_ref().map(WalSpace::writing);
+            self.conn.execute_batch("COMMIT").map_err(StoreError::Sqlite)
+        };
+        match committed {
+            Ok(()) => {
+                let outcomes = group
+                    .jobs
+                    .into_iter()
+                    .zip(group.results)
+                    .map(|(job, result)| match (job, result) {
+                        (Job::Insert(pending, reply), FastResult::Insert(r)) => {
+                            Outcome::Insert(reply, Box::new(InsertAnswer { result: Ok(*r), pending }))
+                        }
+                        (Job::Notification(_, reply), FastResult::Notification(r)) => {
+                            Outcome::Notification(reply, Ok(r))
+                        }
+                        _ => unreachable!("results follow the group's jobs"),
+                    })
+                    .collect();
+                self.hand_off(outcomes);
+            }
+            Err(e) => {
+                if !matches!(e, StoreError::DiskFailed) {
+                    tracing::error!(error = %e, "commit failed; the deliveries of this group are answered 503");
+                }
+                // A failed COMMIT may leave the transaction open: nothing of it may stay.
+                if !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+                for job in group.jobs {
+                    fail_job_with(job, || clone_store_err(&e));
+                }
+            }
+        }
+    }
+
+    /// Runs `batch` in one transaction with a savepoint per job, commits it and hands it off.
+    fn commit_with_savepoints(&mut self, mut batch: Vec<Job>) {
+        if self.disk_failed.load(Ordering::Acquire) {
+            for job in batch.drain(..) {
+                fail_job_with(job, || StoreError::DiskFailed);
+            }
+            return;
+        }
+        let outcomes = {
+            let _writing = self.space.as_ref().map(WalSpace::writing);
+            commit_batch(self.conn, &mut batch)
+        };
+        if let Some(outcomes) = outcomes {
+            self.hand_off(outcomes);
+        }
+    }
+
+    /// Gives a committed group to the sync thread, which answers it once it is on disk.
+    fn hand_off(&mut self, outcomes: Vec<Outcome>) {
+        if let Some(space) = self.space.as_mut() {
             space.committed();
         }
-        None => job(conn),
+        self.syncing.groups.fetch_add(1, Ordering::AcqRel);
+        if let Err(unsent) = self.committed.send(outcomes) {
+            // The sync thread is gone (it never exits first): nothing can be promised.
+            self.syncing.groups.fetch_sub(1, Ordering::AcqRel);
+            fail_outcomes(unsent.0, || StoreError::WriterGone);
+        }
+    }
+
+    /// Runs a maintenance job, outside any transaction (it may write to the WAL, as one does).
+    fn maintain(&mut self, job: MaintenanceFn) {
+        {
+            let _writing = self.space.as_ref().map(WalSpace::writing);
+            job(self.conn);
+        }
+        if let Some(space) = self.space.as_mut() {
+            space.committed();
+        }
     }
 }
 
@@ -351,44 +532,12 @@ enum Outcome {
     Exec(FinishFn),
 }
 
-/// One transaction for the whole batch. Returns the outcomes to answer once the commit is synced;
-/// if the transaction cannot begin or commit, every caller gets the error at once (nothing of theirs
-/// is on disk) and `None` is returned.
-///
-/// A batch of deliveries and notifications first runs without savepoints (a savepoint copies every
-/// page it touches); should any of them fail, the whole transaction is rolled back and the batch
-/// runs again with one savepoint per job, so the failure stays that job's own. A batch holding an
-/// [`Job::Exec`] (run once: its closure is consumed) always takes the savepoint path.
+/// One transaction for the whole batch, with one savepoint per job (so a failing job fails alone).
+/// Returns the outcomes to answer once the commit is synced; if the transaction cannot begin or
+/// commit, every caller gets the error at once (nothing of theirs is on disk) and `None` is returned.
+/// A savepoint copies every page it touches: this is the path of the rare batch that holds a
+/// generic write ([`Job::Exec`]) or a job that failed without one.
 fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<Vec<Outcome>> {
-    if !batch.iter().any(|j| matches!(j, Job::Exec(..) | Job::Maintenance(_))) {
-        match commit_without_savepoints(conn, batch) {
-            FastCommit::Committed(results) => {
-                return Some(
-                    batch
-                        .drain(..)
-                        .zip(results)
-                        .map(|(job, result)| match (job, result) {
-                            (Job::Insert(pending, reply), FastResult::Insert(r)) => {
-                                Outcome::Insert(reply, Box::new(InsertAnswer { result: Ok(*r), pending }))
-                            }
-                            (Job::Notification(_, reply), FastResult::Notification(r)) => {
-                                Outcome::Notification(reply, Ok(r))
-                            }
-                            _ => unreachable!("results follow the batch's jobs"),
-                        })
-                        .collect(),
-                );
-            }
-            FastCommit::CommitFailed(e) => {
-                tracing::error!(error = %e, "commit failed; the deliveries of this batch are answered 503");
-                for job in batch.drain(..) {
-                    fail_job_with(job, || StoreError::Sqlite(clone_err(&e)));
-                }
-                return None;
-            }
-            FastCommit::JobFailed => {}
-        }
-    }
     let mut outcomes = Vec::with_capacity(batch.len());
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
@@ -416,6 +565,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<Vec<Outco
                 let _ = in_savepoint(&tx, |sp| if run(sp) { Ok(()) } else { Err(StoreError::CommitFailed) });
                 outcomes.push(Outcome::Exec(finish));
             }
+            Job::Wake => {}
             Job::Maintenance(_) => unreachable!("maintenance never joins a batch"),
         }
     }
@@ -433,6 +583,7 @@ fn sync_loop(
     committed: std::sync::mpsc::Receiver<Vec<Outcome>>,
     wal: Option<PathBuf>,
     disk_failed: Arc<AtomicBool>,
+    syncing: &Syncing,
 ) {
     let mut file: Option<WalFile> = None;
     while let Ok(first) = committed.recv() {
@@ -445,6 +596,8 @@ fn sync_loop(
             Some(_) => Err(std::io::Error::other("an earlier fsync failed")),
             None => Ok(()),
         };
+        // The writer may commit its next group now, while these are answered.
+        syncing.answered(groups.len());
         match synced {
             Ok(()) => {
                 for outcomes in groups {
@@ -526,41 +679,6 @@ enum FastResult {
     Notification(i64),
 }
 
-enum FastCommit {
-    Committed(Vec<FastResult>),
-    /// A job (or BEGIN) failed: everything was rolled back; run the batch again with savepoints.
-    JobFailed,
-    CommitFailed(rusqlite::Error),
-}
-
-fn commit_without_savepoints(conn: &mut Connection, batch: &[Job]) -> FastCommit {
-    let Ok(tx) = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) else {
-        return FastCommit::JobFailed;
-    };
-    let mut results = Vec::with_capacity(batch.len());
-    let mut ids = DeliveryIds::default();
-    for job in batch {
-        let result = match job {
-            Job::Insert(pending, _) => crate::projection::store_delivery(&tx, pending, &mut ids)
-                .map(|d| FastResult::Insert(Box::new(d))),
-            Job::Notification(record, _) => insert_notification(&tx, record).map(FastResult::Notification),
-            Job::Exec(..) | Job::Maintenance(_) => unreachable!("checked by the caller"),
-        };
-        match result {
-            Ok(r) => results.push(r),
-            Err(e) => {
-                tracing::warn!(error = %e, "a write failed; running its group again job by job");
-                // Dropping the transaction rolls it back.
-                return FastCommit::JobFailed;
-            }
-        }
-    }
-    match tx.commit() {
-        Ok(()) => FastCommit::Committed(results),
-        Err(e) => FastCommit::CommitFailed(e),
-    }
-}
-
 fn in_savepoint<T>(tx: &rusqlite::Transaction<'_>, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
     // Cached statements: these run once per delivery.
     tx.prepare_cached("SAVEPOINT job")?.execute([])?;
@@ -609,6 +727,15 @@ fn fail_job_with(job: Job, error: impl Fn() -> StoreError) {
             // Not part of the failed transaction: it can still run.
             let _ = m;
         }
+        Job::Wake => {}
+    }
+}
+
+fn clone_store_err(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Sqlite(e) => StoreError::Sqlite(clone_err(e)),
+        StoreError::DiskFailed => StoreError::DiskFailed,
+        _ => StoreError::CommitFailed,
     }
 }
 
@@ -661,7 +788,9 @@ mod tests {
         let (tx, rx) = std_mpsc::sync_channel(8);
         let failed = Arc::new(AtomicBool::new(false));
         let flag = failed.clone();
-        let handle = std::thread::spawn(move || sync_loop(rx, wal, flag));
+        let (jobs, _) = mpsc::channel::<Job>(1);
+        let syncing = Syncing { groups: Default::default(), wake: jobs.downgrade() };
+        let handle = std::thread::spawn(move || sync_loop(rx, wal, flag, &syncing));
         (tx, failed, handle)
     }
 
@@ -737,6 +866,66 @@ mod tests {
         handle.join().unwrap();
     }
 
+    fn record(summary: &str) -> Box<NotificationRecord> {
+        Box::new(NotificationRecord {
+            created_at_ms: 1,
+            shipment_id: None,
+            delivery_id: None,
+            tag: None,
+            summary: summary.into(),
+            body: "b".into(),
+            outcome: "sent".into(),
+            reason: None,
+        })
+    }
+
+    /// The test plays the sync thread: it receives the committed groups and says when it is done.
+    #[test]
+    fn while_a_group_is_synced_the_next_one_collects_every_arrival_in_one_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = Connection::open(&path).unwrap();
+        migrations::migrate(&mut conn, &path).unwrap();
+        let (jobs, rx) = mpsc::channel(64);
+        let (committed, committed_rx) = std_mpsc::sync_channel::<Vec<Outcome>>(8);
+        let syncing = Arc::new(Syncing { groups: Default::default(), wake: jobs.downgrade() });
+        let writer_syncing = syncing.clone();
+        let writer = std::thread::spawn(move || {
+            let mut conn = conn;
+            writer_loop(&mut conn, rx, 256, &committed, &writer_syncing, &AtomicBool::new(false), None);
+        });
+        let notify = |summary: &str| {
+            let (reply, answer) = oneshot::channel();
+            jobs.blocking_send(Job::Notification(record(summary), reply)).unwrap();
+            answer
+        };
+
+        // Nothing is being synced: the first one is committed alone, at once.
+        let first = notify("first");
+        let group = committed_rx.recv_timeout(WAIT).unwrap();
+        assert_eq!(group.len(), 1);
+        // While it is "synced", what arrives is applied but not committed...
+        let later: Vec<_> = (0..5).map(|i| notify(&format!("later {i}"))).collect();
+        assert!(committed_rx.recv_timeout(Duration::from_millis(300)).is_err(), "nothing committed meanwhile");
+        let uncommitted: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM notifications", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(uncommitted, 1, "readers see only the first group");
+        // ...until the sync thread is done: then all five go in one commit.
+        syncing.answered(1);
+        answer_outcomes(group);
+        assert_eq!(first.blocking_recv().unwrap().unwrap(), 1);
+        let group = committed_rx.recv_timeout(WAIT).unwrap();
+        assert_eq!(group.len(), 5);
+        syncing.answered(1);
+        answer_outcomes(group);
+        let ids: Vec<i64> = later.into_iter().map(|a| a.blocking_recv().unwrap().unwrap()).collect();
+        assert_eq!(ids, [2, 3, 4, 5, 6]);
+        drop(jobs);
+        writer.join().unwrap();
+    }
+
     #[test]
     fn the_writer_runs_nothing_once_the_disk_has_failed() {
         let dir = tempfile::tempdir().unwrap();
@@ -745,9 +934,11 @@ mod tests {
         migrations::migrate(&mut conn, &path).unwrap();
         let (jobs, rx) = mpsc::channel(8);
         let (committed, committed_rx) = std_mpsc::sync_channel::<Vec<Outcome>>(8);
+        let wake = jobs.downgrade();
         let writer = std::thread::spawn(move || {
             let mut conn = conn;
-            writer_loop(&mut conn, rx, 16, &committed, &AtomicBool::new(true), None);
+            let syncing = Syncing { groups: Default::default(), wake };
+            writer_loop(&mut conn, rx, 16, &committed, &syncing, &AtomicBool::new(true), None);
         });
 
         let ran = Arc::new(AtomicBool::new(false));
