@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::tags::Tag;
 
-mod typed;
+mod scan;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PayloadError {
@@ -258,10 +258,10 @@ const ESTIMATED_DELIVERY_FIELDS: [(&str, &str); 4] = [
 
 /// Parses a raw body. Fails only when it is not a JSON object.
 ///
-/// The typed parse ([`typed`]) reads what Shipwatch uses without building the whole tree; a body it
-/// cannot read the same way goes through the tree parse, which is the reference for leniency.
+/// The scan ([`scan`]) reads what Shipwatch uses without building the whole tree; a body it cannot
+/// read the same way goes through the tree parse, which is the reference for leniency.
 pub fn parse_envelope(body: &[u8]) -> Result<Envelope, PayloadError> {
-    match typed::parse(body) {
+    match scan::parse(body, scan::Checkpoints::Full) {
         Ok(Some(envelope)) => Ok(envelope),
         Ok(None) => Err(PayloadError::NotAnObject),
         Err(_) => parse_envelope_tree(body),
@@ -272,7 +272,7 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, PayloadError> {
 /// `msg.checkpoints` stays empty. What the receiver needs, at a fraction of the cost on a long
 /// timeline; the full checkpoints are read from the stored body when someone looks at them.
 pub fn parse_envelope_lean(body: &[u8]) -> Result<Envelope, PayloadError> {
-    match typed::parse_lean(body) {
+    match scan::parse(body, scan::Checkpoints::Digest) {
         Ok(Some(envelope)) => Ok(envelope),
         Ok(None) => Err(PayloadError::NotAnObject),
         Err(_) => parse_envelope_tree(body).map(|mut envelope| {
