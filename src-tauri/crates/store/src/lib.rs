@@ -19,7 +19,6 @@ pub mod timeline;
 pub mod writer;
 
 mod conn;
-mod wal_space;
 
 use std::path::{Path, PathBuf};
 

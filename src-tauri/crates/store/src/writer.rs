@@ -22,7 +22,6 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::projection::{DeliveryIds, Inserted};
-use crate::wal_space::WalSpace;
 use crate::{conn, migrations, NewDelivery, Result, StoreError, StoredDelivery};
 
 /// Writer tuning.
@@ -120,11 +119,6 @@ impl Store {
         let (committed_tx, committed_rx) = std::sync::mpsc::sync_channel::<Vec<Outcome>>(config.queue.max(1));
         // Without WAL, SQLite syncs at each commit itself; `full_sync: false` never syncs.
         let wal_to_sync = (wal && config.full_sync).then(|| conn::wal_path(path));
-        // The WAL's blocks are kept written ahead of its frames where its fsyncs are what we wait for.
-        let space = match &wal_to_sync {
-            Some(wal) => Some(WalSpace::start(&conn, wal.clone()).map_err(thread_err)?),
-            None => None,
-        };
         let failed = disk_failed.clone();
         let syncing = Arc::new(Syncing { groups: Default::default(), wake: tx.downgrade() });
         let answered = syncing.clone();
@@ -136,7 +130,7 @@ impl Store {
             .name("shipwatch-writer".into())
             .spawn(move || {
                 let mut conn = conn;
-                writer_loop(&mut conn, rx, max_batch, &committed_tx, &syncing, &disk_failed, space);
+                writer_loop(&mut conn, rx, max_batch, &committed_tx, &syncing, &disk_failed);
                 // The sync thread answers what is still committed but not yet synced, then ends.
                 drop(committed_tx);
                 let _ = syncer.join();
@@ -304,15 +298,14 @@ impl Syncing {
     }
 }
 
-/// The writer's side of the pipeline: the transaction it keeps open, where its groups go once
-/// committed, and the WAL's space.
+/// The writer's side of the pipeline: the transaction it keeps open and where its groups go once
+/// committed.
 struct Writer<'a> {
     conn: &'a mut Connection,
     open: Option<OpenGroup>,
     committed: &'a std::sync::mpsc::SyncSender<Vec<Outcome>>,
     syncing: &'a Syncing,
     disk_failed: &'a AtomicBool,
-    space: Option<WalSpace>,
 }
 
 /// The jobs of the open transaction, each applied without a savepoint, with what each did.
@@ -335,9 +328,8 @@ fn writer_loop(
     committed: &std::sync::mpsc::SyncSender<Vec<Outcome>>,
     syncing: &Syncing,
     disk_failed: &AtomicBool,
-    space: Option<WalSpace>,
 ) {
-    let mut w = Writer { conn, open: None, committed, syncing, disk_failed, space };
+    let mut w = Writer { conn, open: None, committed, syncing, disk_failed };
     loop {
         let job = if w.open.is_some() && syncing.idle() {
             match rx.try_recv() {
@@ -389,9 +381,6 @@ fn writer_loop(
         }
     }
     w.commit_open();
-    if let Some(space) = w.space.take() {
-        space.stop(w.conn);
-    }
     tracing::debug!("storage writer stopped");
 }
 
@@ -404,7 +393,6 @@ impl Writer<'_> {
             fail_job_with(job, || StoreError::DiskFailed);
             return;
         }
-        let _writing = self.space.as_ref().map(WalSpace::writing);
         if self.open.is_none() {
             if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
                 tracing::error!(error = %e, "cannot begin a write transaction");
@@ -436,7 +424,6 @@ impl Writer<'_> {
                 if let Err(e) = self.conn.execute_batch("ROLLBACK") {
                     tracing::error!(error = %e, "cannot roll back a failed group");
                 }
-                drop(_writing);
                 self.commit_with_savepoints(batch);
             }
         }
@@ -448,7 +435,6 @@ impl Writer<'_> {
         let committed = if self.disk_failed.load(Ordering::Acquire) {
             Err(StoreError::DiskFailed)
         } else {
-            let _writing = self.space.as_ref().map(WalSpace::writing);
             self.conn.execute_batch("COMMIT").map_err(StoreError::Sqlite)
         };
         match committed {
@@ -492,20 +478,13 @@ impl Writer<'_> {
             }
             return;
         }
-        let outcomes = {
-            let _writing = self.space.as_ref().map(WalSpace::writing);
-            commit_batch(self.conn, &mut batch)
-        };
-        if let Some(outcomes) = outcomes {
+        if let Some(outcomes) = commit_batch(self.conn, &mut batch) {
             self.hand_off(outcomes);
         }
     }
 
     /// Gives a committed group to the sync thread, which answers it once it is on disk.
     fn hand_off(&mut self, outcomes: Vec<Outcome>) {
-        if let Some(space) = self.space.as_mut() {
-            space.committed();
-        }
         self.syncing.groups.fetch_add(1, Ordering::AcqRel);
         if let Err(unsent) = self.committed.send(outcomes) {
             // The sync thread is gone (it never exits first): nothing can be promised.
@@ -514,15 +493,9 @@ impl Writer<'_> {
         }
     }
 
-    /// Runs a maintenance job, outside any transaction (it may write to the WAL, as one does).
+    /// Runs a maintenance job, outside any transaction.
     fn maintain(&mut self, job: MaintenanceFn) {
-        {
-            let _writing = self.space.as_ref().map(WalSpace::writing);
-            job(self.conn);
-        }
-        if let Some(space) = self.space.as_mut() {
-            space.committed();
-        }
+        job(self.conn);
     }
 }
 
@@ -892,7 +865,7 @@ mod tests {
         let writer_syncing = syncing.clone();
         let writer = std::thread::spawn(move || {
             let mut conn = conn;
-            writer_loop(&mut conn, rx, 256, &committed, &writer_syncing, &AtomicBool::new(false), None);
+            writer_loop(&mut conn, rx, 256, &committed, &writer_syncing, &AtomicBool::new(false));
         });
         let notify = |summary: &str| {
             let (reply, answer) = oneshot::channel();
@@ -906,7 +879,10 @@ mod tests {
         assert_eq!(group.len(), 1);
         // While it is "synced", what arrives is applied but not committed...
         let later: Vec<_> = (0..5).map(|i| notify(&format!("later {i}"))).collect();
-        assert!(committed_rx.recv_timeout(Duration::from_millis(300)).is_err(), "nothing committed meanwhile");
+        assert!(
+            committed_rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "nothing committed meanwhile"
+        );
         let uncommitted: i64 = Connection::open(&path)
             .unwrap()
             .query_row("SELECT count(*) FROM notifications", [], |r| r.get(0))
@@ -938,7 +914,7 @@ mod tests {
         let writer = std::thread::spawn(move || {
             let mut conn = conn;
             let syncing = Syncing { groups: Default::default(), wake };
-            writer_loop(&mut conn, rx, 16, &committed, &syncing, &AtomicBool::new(true), None);
+            writer_loop(&mut conn, rx, 16, &committed, &syncing, &AtomicBool::new(true));
         });
 
         let ran = Arc::new(AtomicBool::new(false));
