@@ -217,7 +217,7 @@ impl ApiInner {
         }
         let (checked, changed) = self
             .store
-            .write(move |c| projection::reverify_failed(c, &secrets))
+            .write_shipments(move |c, keys| projection::reverify_failed(c, keys, &secrets))
             .await
             .map_err(|e| store_error(e, "delivery"))?;
         let now_valid = changed.len() as i64;

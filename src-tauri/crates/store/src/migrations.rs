@@ -172,6 +172,49 @@ DROP TABLE timelines;
 DROP INDEX deliveries_failed;
 CREATE INDEX deliveries_failed ON deliveries(id) WHERE verdict <> 'valid' AND verdict <> 'unverified';
 "#,
+    // 5: no unique index on a shipment's key. Keys are AfterShip's tracking ids, in no order, so each
+    // new shipment wrote a leaf of that index at random (a WAL frame of its own per delivery); the
+    // writer now finds a shipment by its key through a map it keeps in memory (projection.rs). A
+    // UNIQUE constraint cannot be dropped: the table is rebuilt as it is otherwise (SQLite's
+    // twelve-step procedure; foreign keys are off while migrations run, and checked after).
+    r#"
+CREATE TABLE shipments_5 (
+    id                        INTEGER PRIMARY KEY,
+    key                       TEXT NOT NULL,          -- 'id:<msg.legacy_id or msg.id>' or 'tn:<slug>:<tracking number>'
+    tracking_id               TEXT,
+    tracking_number           TEXT,
+    slug                      TEXT,
+    title                     TEXT,
+    order_id                  TEXT,
+    tag                       TEXT,
+    subtag                    TEXT,
+    subtag_message            TEXT,
+    expected_delivery         TEXT,
+    estimated_delivery        TEXT,                   -- JSON of the versioned EDD objects
+    courier_tracking_link     TEXT,
+    courier_redirect_link     TEXT,
+    last_location             TEXT,
+    state_time                INTEGER,                -- ms: msg.last_updated_at / updated_at of the state shown
+    state_ts                  INTEGER,                -- envelope ts of the state shown
+    state_delivery_id         INTEGER,
+    tags_seen                 TEXT NOT NULL DEFAULT ',',  -- ',InTransit,Delivered,'
+    unverified                INTEGER NOT NULL DEFAULT 0,
+    created_at                INTEGER NOT NULL,
+    updated_at                INTEGER NOT NULL,
+    last_location_time        INTEGER,                -- ms of the checkpoint last_location comes from
+    timeline_base_delivery_id INTEGER,                -- see timeline.rs
+    timeline_base_keys        BLOB NOT NULL DEFAULT x'',
+    timeline_extras           TEXT NOT NULL DEFAULT '[]'
+);
+INSERT INTO shipments_5 SELECT id, key, tracking_id, tracking_number, slug, title, order_id, tag, subtag,
+    subtag_message, expected_delivery, estimated_delivery, courier_tracking_link, courier_redirect_link,
+    last_location, state_time, state_ts, state_delivery_id, tags_seen, unverified, created_at, updated_at,
+    last_location_time, timeline_base_delivery_id, timeline_base_keys, timeline_extras FROM shipments;
+DROP TABLE shipments;
+ALTER TABLE shipments_5 RENAME TO shipments;
+CREATE INDEX shipments_tag ON shipments(tag);
+CREATE INDEX shipments_updated ON shipments(updated_at DESC, id DESC);
+"#,
 ];
 
 /// The schema version this build knows.
@@ -185,20 +228,53 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
 }
 
 /// Brings the database up to version `target` (the tests of a migration stop just before it).
+///
+/// Foreign keys are off while migrations run (a table rebuilt under another name would otherwise be
+/// refused its rows, or lose them); a migration that leaves more broken references than it found
+/// is rolled back.
 fn migrate_to(conn: &mut Connection, path: &Path, target: i64) -> Result<()> {
+    apply(conn, path, MIGRATIONS, target)
+}
+
+/// Applies `migrations` (1-based, as [`MIGRATIONS`]) up to `target`.
+fn apply(conn: &mut Connection, path: &Path, migrations: &[&str], target: i64) -> Result<()> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let known = latest_version();
+    let known = migrations.len() as i64;
     if found > known {
         return Err(StoreError::TooNew { path: path.to_owned(), found, known });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().take(target as usize).skip(found as usize) {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
-        tracing::info!(version = i + 1, "applied database migration");
+    if found >= target {
+        return Ok(());
     }
-    Ok(())
+    let foreign_keys: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let migrated = (|| -> Result<()> {
+        for (i, sql) in migrations.iter().enumerate().take(target as usize).skip(found as usize) {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let broken = |tx: &rusqlite::Transaction<'_>| -> Result<i64> {
+                Ok(tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))?)
+            };
+            let before = broken(&tx)?;
+            tx.execute_batch(sql)?;
+            let after = broken(&tx)?;
+            if after > before {
+                return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                    Some(format!(
+                        "migration {} would break {} references between rows; nothing was changed",
+                        i + 1,
+                        after - before
+                    )),
+                )));
+            }
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+            tracing::info!(version = i + 1, "applied database migration");
+        }
+        Ok(())
+    })();
+    conn.pragma_update(None, "foreign_keys", foreign_keys)?;
+    migrated
 }
 
 #[cfg(test)]
@@ -367,7 +443,7 @@ mod tests {
         )
         .unwrap();
         let before_4 = timeline_v3(&conn);
-        migrate(&mut conn, &path).unwrap();
+        migrate_to(&mut conn, &path, 4).unwrap();
         let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, 4);
         // Migration 4 moved each timeline into its shipment's row, unchanged; the others have none.
@@ -456,6 +532,98 @@ mod tests {
         let fk: i64 =
             conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
         assert_eq!(fk, 0);
+    }
+
+    /// Every row of `table`, as text, in id order.
+    fn rows(conn: &Connection, table: &str) -> Vec<String> {
+        conn.prepare(&format!("SELECT * FROM {table} ORDER BY id"))
+            .unwrap()
+            .query_map([], |r| {
+                Ok((0..r.as_ref().column_count())
+                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join("|"))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn migration_5_drops_the_unique_key_index_and_keeps_every_row_and_reference() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        migrate_to(&mut conn, &path, 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO shipments (id, key, tracking_number, tag, tags_seen, created_at, updated_at, last_location_time,
+                timeline_base_delivery_id, timeline_base_keys, timeline_extras)
+             VALUES (3, 'id:a', 'TN-a', 'InTransit', ',InTransit,', 1, 2, 3, 10, x'0100000000000000', '[]'),
+                    (7, 'id:b', 'TN-b', 'Delivered', ',Delivered,', 4, 5, NULL, NULL, x'', '[{\"key\":1}]');
+             INSERT INTO deliveries (id, received_at, peer, method, path, headers, body, body_size, verdict, status,
+                shipment_id)
+             VALUES (10, 1, 'p', 'POST', '/w', '[]', x'7b7d', 2, 'valid', 200, 3),
+                    (11, 2, 'p', 'POST', '/w', '[]', x'7b7d', 2, 'valid', 200, 7);",
+        )
+        .unwrap();
+        let (shipments, deliveries) = (rows(&conn, "shipments"), rows(&conn, "deliveries"));
+        let unique: i64 = conn
+            .query_row("SELECT count(*) FROM pragma_index_list('shipments') WHERE \"unique\"", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(unique, 1, "schema 4 has the unique key index");
+
+        migrate(&mut conn, &path).unwrap();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, 5);
+        assert_eq!(rows(&conn, "shipments"), shipments);
+        assert_eq!(rows(&conn, "deliveries"), deliveries);
+        let indexes: Vec<(String, bool)> = conn
+            .prepare("SELECT name, \"unique\" FROM pragma_index_list('shipments') ORDER BY name")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(indexes, [("shipments_tag".to_owned(), false), ("shipments_updated".to_owned(), false)]);
+        // The references from deliveries still point at the table, and are still enforced.
+        let fk: i64 =
+            conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(fk, 0);
+        let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        assert!(enforced, "foreign keys are on again after the migrations");
+        let orphan = conn.execute(
+            "INSERT INTO deliveries (id, received_at, peer, method, path, headers, body, body_size, verdict, status,
+                shipment_id) VALUES (12, 3, 'p', 'POST', '/w', '[]', x'7b7d', 2, 'valid', 200, 99)",
+            [],
+        );
+        assert!(orphan.is_err(), "a delivery of a shipment that does not exist is refused");
+        let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(ok, "ok");
+    }
+
+    #[test]
+    fn a_migration_that_would_break_references_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = Connection::open(&path).unwrap();
+        let migrations = [
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id));
+             INSERT INTO parent VALUES (1), (2); INSERT INTO child VALUES (10, 1);",
+            // A rebuild that loses a row something points at (foreign keys are off meanwhile).
+            "CREATE TABLE parent_2 (id INTEGER PRIMARY KEY); INSERT INTO parent_2 SELECT id FROM parent WHERE id != 1;
+             DROP TABLE parent; ALTER TABLE parent_2 RENAME TO parent;",
+        ];
+        apply(&mut conn, &path, &migrations, 1).unwrap();
+        let err = apply(&mut conn, &path, &migrations, 2).unwrap_err();
+        assert!(err.to_string().contains("migration 2 would break 1 references"), "{err}");
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, 1);
+        let parents: i64 = conn.query_row("SELECT count(*) FROM parent", [], |r| r.get(0)).unwrap();
+        assert_eq!(parents, 2, "rolled back");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! union keyed by their content ([`crate::timeline`]).
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use shipwatch_aftership::{Envelope, Tracking};
@@ -55,6 +56,7 @@ impl DeliveryIds {
 /// `ids` belongs to.
 pub(crate) fn store_delivery(
     conn: &Connection,
+    keys: &mut ShipmentKeys,
     pending: &PendingInsert,
     ids: &mut DeliveryIds,
 ) -> Result<Inserted> {
@@ -93,7 +95,7 @@ pub(crate) fn store_delivery(
     } else if !accepted {
         Some(format!("not applied: signature {}", d.verdict.as_str()))
     } else if let (Some(env), Some(msg)) = (env, msg) {
-        match project(conn, id, d, env, msg)? {
+        match project(conn, keys, id, d, env, msg)? {
             Some(change) => {
                 let note = if change.stale {
                     "stale: older than the shipment's stored state; checkpoints merged, state kept".to_owned()
@@ -194,10 +196,111 @@ struct StoredShipment {
     tags_seen: String,
     last_location_time: Option<i64>,
     timeline: StoredTimeline,
+    key: String,
+}
+
+/// The writer's way from a shipment's key to its id.
+///
+/// `shipments.key` has no index (migration 5): keys are AfterShip's tracking ids, in no order, and an
+/// index of them took a leaf at random for every new shipment, a WAL frame of its own per delivery.
+/// This map (a 64-bit hash of the key to the id) is read from the table on first use and kept up to
+/// date by the writer, the only one to add shipments; what a transaction or savepoint adds is taken
+/// back when it rolls back. A hit is checked against the row's key, and a key that is not where the
+/// map says (two keys with one hash) is looked for in the table: the map only makes lookups fast, it
+/// never decides which shipment a delivery belongs to. About 30 bytes per shipment.
+#[derive(Default)]
+pub struct ShipmentKeys {
+    ids: Option<HashMap<u64, i64>>,
+    /// Hashes added since the last commit, in order (a savepoint rolls back to a mark in it).
+    added: Vec<u64>,
+}
+
+impl ShipmentKeys {
+    fn hash(key: &str) -> u64 {
+        // FNV-1a: fixed from run to run, and keys are not chosen by an attacker (signed deliveries).
+        key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    }
+
+    fn ids(&mut self, conn: &Connection) -> Result<&mut HashMap<u64, i64>> {
+        if self.ids.is_none() {
+            let mut ids = HashMap::new();
+            let mut stmt = conn.prepare("SELECT id, key FROM shipments ORDER BY id")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                // The first shipment of a hash keeps it; any other is found in the table.
+                let key: String = row.get(1)?;
+                ids.entry(Self::hash(&key)).or_insert(row.get(0)?);
+            }
+            tracing::debug!(shipments = ids.len(), "read the shipments' keys");
+            self.ids = Some(ids);
+        }
+        Ok(self.ids.as_mut().expect("read above"))
+    }
+
+    /// The id of the shipment `key` may be (to check against its row); `None`: there is none.
+    pub(crate) fn get(&mut self, conn: &Connection, key: &str) -> Result<Option<i64>> {
+        Ok(self.ids(conn)?.get(&Self::hash(key)).copied())
+    }
+
+    /// A shipment added by the current transaction (after a [`Self::get`], so the map is read).
+    pub(crate) fn add(&mut self, key: &str, id: i64) {
+        let hash = Self::hash(key);
+        if let Some(ids) = self.ids.as_mut() {
+            if let std::collections::hash_map::Entry::Vacant(e) = ids.entry(hash) {
+                e.insert(id);
+                self.added.push(hash);
+            }
+        }
+    }
+
+    /// Where a savepoint starts, for [`Self::roll_back_to`].
+    pub(crate) fn mark(&self) -> usize {
+        self.added.len()
+    }
+
+    /// Takes back what was added since `mark` (its savepoint or transaction was rolled back).
+    pub(crate) fn roll_back_to(&mut self, mark: usize) {
+        if let Some(ids) = self.ids.as_mut() {
+            for hash in self.added.drain(mark..) {
+                ids.remove(&hash);
+            }
+        }
+    }
+
+    /// The transaction committed: what it added stays.
+    pub(crate) fn committed(&mut self) {
+        self.added.clear();
+    }
+}
+
+/// A shipment's stored state, found by `column` (`id`, or `key`: a scan of the table).
+fn stored_shipment(
+    conn: &Connection,
+    column: &str,
+    value: &dyn rusqlite::ToSql,
+) -> Result<Option<StoredShipment>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {SHIPMENT_COLUMNS}, state_time, state_ts, tags_seen, last_location_time, {TIMELINE_COLUMNS}, key
+             FROM shipments WHERE {column} = ?1"
+        ))?
+        .query_row([value], |r| {
+            Ok(StoredShipment {
+                item: shipment_row(r)?,
+                state_time: r.get(SHIPMENT_COLUMN_COUNT)?,
+                state_ts: r.get(SHIPMENT_COLUMN_COUNT + 1)?,
+                tags_seen: r.get(SHIPMENT_COLUMN_COUNT + 2)?,
+                last_location_time: r.get(SHIPMENT_COLUMN_COUNT + 3)?,
+                timeline: StoredTimeline::from_row(r, SHIPMENT_COLUMN_COUNT + 4)?,
+                key: r.get(SHIPMENT_COLUMN_COUNT + 7)?,
+            })
+        })
+        .optional()?)
 }
 
 fn project(
     conn: &Connection,
+    keys: &mut ShipmentKeys,
     delivery_id: i64,
     d: &NewDelivery,
     env: &Envelope,
@@ -210,22 +313,14 @@ fn project(
     let tag = msg.tag.as_ref().map(|t| t.as_str().to_owned());
     let edd = msg.estimated_delivery.as_ref().map(|v| v.to_string());
 
-    let existing: Option<StoredShipment> = conn
-        .prepare_cached(&format!(
-            "SELECT {SHIPMENT_COLUMNS}, state_time, state_ts, tags_seen, last_location_time, {TIMELINE_COLUMNS}
-             FROM shipments WHERE key = ?1"
-        ))?
-        .query_row([&key], |r| {
-            Ok(StoredShipment {
-                item: shipment_row(r)?,
-                state_time: r.get(SHIPMENT_COLUMN_COUNT)?,
-                state_ts: r.get(SHIPMENT_COLUMN_COUNT + 1)?,
-                tags_seen: r.get(SHIPMENT_COLUMN_COUNT + 2)?,
-                last_location_time: r.get(SHIPMENT_COLUMN_COUNT + 3)?,
-                timeline: StoredTimeline::from_row(r, SHIPMENT_COLUMN_COUNT + 4)?,
-            })
-        })
-        .optional()?;
+    let existing: Option<StoredShipment> = match keys.get(conn, &key)? {
+        Some(id) => match stored_shipment(conn, "id", &id)? {
+            Some(stored) if stored.key == key => Some(stored),
+            // Not this key's shipment (two keys with one hash): look for it in the table.
+            _ => stored_shipment(conn, "key", &key)?,
+        },
+        None => None,
+    };
 
     let Some(stored) = existing else {
         // A new shipment: its timeline is this delivery's checkpoints.
@@ -275,6 +370,7 @@ fn project(
             timeline.extras,
         ])?;
         let shipment_id = conn.last_insert_rowid();
+        keys.add(&key, shipment_id);
         let item = ShipmentItem {
             id: shipment_id,
             tracking_id: msg.id.clone(),
@@ -421,6 +517,7 @@ fn tags_seen_with(seen: &str, tag: Option<&str>) -> String {
 /// each newly valid one did. Runs inside the writer's transaction.
 pub fn reverify_failed(
     conn: &Connection,
+    keys: &mut ShipmentKeys,
     secrets: &shipwatch_aftership::Secrets,
 ) -> Result<(i64, Vec<StoredDelivery>)> {
     use shipwatch_aftership::signature::find_signature_header;
@@ -478,7 +575,7 @@ pub fn reverify_failed(
         let note = if let Some((orig, _)) = original {
             format!("re-verified valid; duplicate of delivery {orig}: changed nothing")
         } else if let (Some(env), Some(msg)) = (env, env.and_then(|e| e.msg.as_ref())) {
-            match project(conn, *id, &d, env, msg)? {
+            match project(conn, keys, *id, &d, env, msg)? {
                 Some(change) => {
                     let n = if change.stale {
                         "re-verified valid; stale: checkpoints merged, state kept"
@@ -535,5 +632,97 @@ mod tests {
         let s = tags_seen_with(&s, Some("Delivered"));
         assert_eq!(s, ",InTransit,Delivered,");
         assert_eq!(tags_seen_with(&s, None), s);
+    }
+
+    /// A store's connection with its schema, and a delivery of tracking id `id` on `day`.
+    fn db() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = Connection::open(&path).unwrap();
+        crate::migrations::migrate(&mut conn, &path).unwrap();
+        (dir, conn)
+    }
+
+    fn delivery(id: &str, day: u32) -> PendingInsert {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "event_id": format!("{id}-{day}"),
+            "msg": { "id": id, "tag": "InTransit", "last_updated_at": format!("2026-01-{day:02}T10:00:00Z") },
+        }))
+        .unwrap();
+        PendingInsert {
+            delivery: NewDelivery {
+                received_at_ms: i64::from(day),
+                peer: "127.0.0.1:1".into(),
+                forwarded_for: None,
+                cf_connecting_ip: None,
+                method: "POST".into(),
+                path: "/webhooks/aftership".into(),
+                headers: Vec::new(),
+                body_size: body.len() as i64,
+                envelope: shipwatch_aftership::parse_envelope_lean(&body).ok(),
+                body,
+                body_truncated: false,
+                verdict: StoredVerdict::Signature(shipwatch_aftership::DeliveryVerdict::Valid(
+                    shipwatch_aftership::SecretSlot::Current,
+                )),
+                status: 200,
+                parse_error: None,
+            },
+            headers_json: "[]".into(),
+        }
+    }
+
+    fn shipment_of(conn: &Connection, keys: &mut ShipmentKeys, id: &str, day: u32) -> i64 {
+        store_delivery(conn, keys, &delivery(id, day), &mut DeliveryIds::default()).unwrap().shipment_id.unwrap()
+    }
+
+    #[test]
+    fn the_key_map_finds_shipments_and_is_read_from_the_table_when_new() {
+        let (_dir, conn) = db();
+        let mut keys = ShipmentKeys::default();
+        let a = shipment_of(&conn, &mut keys, "aaa", 1);
+        let b = shipment_of(&conn, &mut keys, "bbb", 1);
+        assert_ne!(a, b);
+        assert_eq!(shipment_of(&conn, &mut keys, "aaa", 2), a);
+        // A writer started later reads the keys from the table.
+        let mut fresh = ShipmentKeys::default();
+        assert_eq!(fresh.get(&conn, "id:bbb").unwrap(), Some(b));
+        assert_eq!(fresh.get(&conn, "id:ccc").unwrap(), None);
+        assert_eq!(shipment_of(&conn, &mut fresh, "bbb", 3), b);
+        let n: i64 = conn.query_row("SELECT count(*) FROM shipments", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn a_key_the_map_places_wrongly_still_finds_its_own_shipment() {
+        // What two keys sharing a hash look like: the map gives another shipment's id.
+        let (_dir, conn) = db();
+        let mut keys = ShipmentKeys::default();
+        let a = shipment_of(&conn, &mut keys, "aaa", 1);
+        let b = shipment_of(&conn, &mut keys, "bbb", 1);
+        keys.ids.as_mut().unwrap().insert(ShipmentKeys::hash("id:aaa"), b);
+        assert_eq!(shipment_of(&conn, &mut keys, "aaa", 2), a, "found in the table, not taken from the map");
+        // And an id the map holds for a shipment that is not there (rolled back) is no shipment.
+        keys.ids.as_mut().unwrap().insert(ShipmentKeys::hash("id:ccc"), 99);
+        let c = shipment_of(&conn, &mut keys, "ccc", 1);
+        assert!(c != a && c != b && c != 99);
+        let n: i64 = conn.query_row("SELECT count(*) FROM shipments", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn what_a_rollback_undoes_leaves_the_key_map() {
+        let (_dir, conn) = db();
+        let mut keys = ShipmentKeys::default();
+        shipment_of(&conn, &mut keys, "kept", 1);
+        keys.committed();
+        let mark = keys.mark();
+        shipment_of(&conn, &mut keys, "savepoint", 1);
+        keys.roll_back_to(mark);
+        assert_eq!(keys.ids.as_ref().unwrap().get(&ShipmentKeys::hash("id:savepoint")), None);
+        shipment_of(&conn, &mut keys, "transaction", 1);
+        keys.roll_back_to(0);
+        assert_eq!(keys.ids.as_ref().unwrap().get(&ShipmentKeys::hash("id:transaction")), None);
+        assert!(keys.ids.as_ref().unwrap().contains_key(&ShipmentKeys::hash("id:kept")), "committed: kept");
     }
 }

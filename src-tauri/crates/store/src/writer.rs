@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::projection::{DeliveryIds, Inserted};
+use crate::projection::{DeliveryIds, Inserted, ShipmentKeys};
 use crate::{conn, migrations, NewDelivery, Result, StoreError, StoredDelivery};
 
 /// Writer tuning.
@@ -56,7 +56,7 @@ pub struct NotificationRecord {
 }
 
 /// A write of any shape, run inside the batch transaction (in its own savepoint); true when it worked.
-type ExecFn = Box<dyn FnOnce(&Connection) -> bool + Send>;
+type ExecFn = Box<dyn FnOnce(&Connection, &mut ShipmentKeys) -> bool + Send>;
 /// Told whether the batch that ran an [`ExecFn`] committed.
 type FinishFn = Box<dyn FnOnce(bool) + Send>;
 /// Work run by the writer outside any transaction (VACUUM, checkpoints).
@@ -188,11 +188,21 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        self.write_shipments(move |conn, _| f(conn)).await
+    }
+
+    /// As [`Store::write`], for a write that projects deliveries onto shipments
+    /// ([`crate::projection::reverify_failed`]): it gets the writer's [`ShipmentKeys`].
+    pub async fn write_shipments<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut ShipmentKeys) -> Result<T> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel::<Result<T>>();
         let slot: Arc<Mutex<Option<Result<T>>>> = Arc::new(Mutex::new(None));
         let slot_in = slot.clone();
-        let run: ExecFn = Box::new(move |conn| {
-            let r = f(conn);
+        let run: ExecFn = Box::new(move |conn, keys| {
+            let r = f(conn, keys);
             let ok = r.is_ok();
             *slot_in.lock().expect("write slot") = Some(r);
             ok
@@ -306,6 +316,7 @@ struct Writer<'a> {
     committed: &'a std::sync::mpsc::SyncSender<Vec<Outcome>>,
     syncing: &'a Syncing,
     disk_failed: &'a AtomicBool,
+    keys: ShipmentKeys,
 }
 
 /// The jobs of the open transaction, each applied without a savepoint, with what each did.
@@ -329,7 +340,7 @@ fn writer_loop(
     syncing: &Syncing,
     disk_failed: &AtomicBool,
 ) {
-    let mut w = Writer { conn, open: None, committed, syncing, disk_failed };
+    let mut w = Writer { conn, open: None, committed, syncing, disk_failed, keys: ShipmentKeys::default() };
     loop {
         let job = if w.open.is_some() && syncing.idle() {
             match rx.try_recv() {
@@ -403,8 +414,10 @@ impl Writer<'_> {
         }
         let group = self.open.as_mut().expect("opened above");
         let result = match &job {
-            Job::Insert(pending, _) => crate::projection::store_delivery(self.conn, pending, &mut group.ids)
-                .map(|d| FastResult::Insert(Box::new(d))),
+            Job::Insert(pending, _) => {
+                crate::projection::store_delivery(self.conn, &mut self.keys, pending, &mut group.ids)
+                    .map(|d| FastResult::Insert(Box::new(d)))
+            }
             Job::Notification(record, _) => {
                 insert_notification(self.conn, record).map(FastResult::Notification)
             }
@@ -424,6 +437,7 @@ impl Writer<'_> {
                 if let Err(e) = self.conn.execute_batch("ROLLBACK") {
                     tracing::error!(error = %e, "cannot roll back a failed group");
                 }
+                self.keys.roll_back_to(0);
                 self.commit_with_savepoints(batch);
             }
         }
@@ -439,6 +453,7 @@ impl Writer<'_> {
         };
         match committed {
             Ok(()) => {
+                self.keys.committed();
                 let outcomes = group
                     .jobs
                     .into_iter()
@@ -463,6 +478,7 @@ impl Writer<'_> {
                 if !self.conn.is_autocommit() {
                     let _ = self.conn.execute_batch("ROLLBACK");
                 }
+                self.keys.roll_back_to(0);
                 for job in group.jobs {
                     fail_job_with(job, || clone_store_err(&e));
                 }
@@ -478,7 +494,7 @@ impl Writer<'_> {
             }
             return;
         }
-        if let Some(outcomes) = commit_batch(self.conn, &mut batch) {
+        if let Some(outcomes) = commit_batch(self.conn, &mut self.keys, &mut batch) {
             self.hand_off(outcomes);
         }
     }
@@ -510,7 +526,11 @@ enum Outcome {
 /// commit, every caller gets the error at once (nothing of theirs is on disk) and `None` is returned.
 /// A savepoint copies every page it touches: this is the path of the rare batch that holds a
 /// generic write ([`Job::Exec`]) or a job that failed without one.
-fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<Vec<Outcome>> {
+fn commit_batch(
+    conn: &mut Connection,
+    keys: &mut ShipmentKeys,
+    batch: &mut Vec<Job>,
+) -> Option<Vec<Outcome>> {
     let mut outcomes = Vec::with_capacity(batch.len());
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
@@ -526,16 +546,23 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<Vec<Outco
     for job in batch.drain(..) {
         match job {
             Job::Insert(pending, reply) => {
-                let result =
-                    in_savepoint(&tx, |sp| crate::projection::store_delivery(sp, &pending, &mut ids));
+                let result = in_savepoint(&tx, keys, |sp, keys| {
+                    crate::projection::store_delivery(sp, keys, &pending, &mut ids)
+                });
                 outcomes.push(Outcome::Insert(reply, Box::new(InsertAnswer { result, pending })));
             }
             Job::Notification(record, reply) => {
-                let r = in_savepoint(&tx, |sp| insert_notification(sp, &record));
+                let r = in_savepoint(&tx, keys, |sp, _| insert_notification(sp, &record));
                 outcomes.push(Outcome::Notification(reply, r));
             }
             Job::Exec(run, finish) => {
-                let _ = in_savepoint(&tx, |sp| if run(sp) { Ok(()) } else { Err(StoreError::CommitFailed) });
+                let _ = in_savepoint(&tx, keys, |sp, keys| {
+                    if run(sp, keys) {
+                        Ok(())
+                    } else {
+                        Err(StoreError::CommitFailed)
+                    }
+                });
                 outcomes.push(Outcome::Exec(finish));
             }
             Job::Wake => {}
@@ -544,9 +571,11 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Job>) -> Option<Vec<Outco
     }
     if let Err(e) = tx.commit() {
         tracing::error!(error = %e, "commit failed; the deliveries of this batch are answered 503");
+        keys.roll_back_to(0);
         fail_outcomes(outcomes, || StoreError::Sqlite(clone_err(&e)));
         return None;
     }
+    keys.committed();
     Some(outcomes)
 }
 
@@ -652,16 +681,22 @@ enum FastResult {
     Notification(i64),
 }
 
-fn in_savepoint<T>(tx: &rusqlite::Transaction<'_>, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+fn in_savepoint<T>(
+    tx: &rusqlite::Transaction<'_>,
+    keys: &mut ShipmentKeys,
+    f: impl FnOnce(&Connection, &mut ShipmentKeys) -> Result<T>,
+) -> Result<T> {
     // Cached statements: these run once per delivery.
     tx.prepare_cached("SAVEPOINT job")?.execute([])?;
-    match f(tx) {
+    let mark = keys.mark();
+    match f(tx, keys) {
         Ok(v) => {
             tx.prepare_cached("RELEASE job")?.execute([])?;
             Ok(v)
         }
         Err(e) => {
             tracing::error!(error = %e, "a write failed; rolled back on its own");
+            keys.roll_back_to(mark);
             tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
             tx.prepare_cached("RELEASE job")?.execute([])?;
             Err(e)
@@ -920,7 +955,7 @@ mod tests {
         let ran = Arc::new(AtomicBool::new(false));
         let ran_in = ran.clone();
         let (finish, finished) = recorder();
-        let run: ExecFn = Box::new(move |c| {
+        let run: ExecFn = Box::new(move |c, _| {
             ran_in.store(true, Ordering::SeqCst);
             c.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')", []).is_ok()
         });

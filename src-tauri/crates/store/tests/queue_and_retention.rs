@@ -122,7 +122,10 @@ async fn reverify_failed_turns_deliveries_valid_and_projects_them_in_order() {
     let shipments = store.read(|c| queries::list_shipments(c, &Default::default())).await.unwrap();
     assert!(shipments.items.is_empty(), "nothing failed may build a shipment");
 
-    let (checked, changed) = store.write(|c| projection::reverify_failed(c, &secrets("real"))).await.unwrap();
+    let (checked, changed) = store
+        .write_shipments(|c, keys| projection::reverify_failed(c, keys, &secrets("real")))
+        .await
+        .unwrap();
     assert_eq!(checked, 3);
     assert_eq!(changed.len(), 2, "the forged one stays invalid");
     assert!(changed.iter().all(|d| d.verdict
@@ -134,7 +137,10 @@ async fn reverify_failed_turns_deliveries_valid_and_projects_them_in_order() {
     let verdicts: Vec<_> = list.items.iter().map(|i| format!("{:?}", i.verdict)).collect();
     assert_eq!(verdicts, ["Invalid", "Valid", "Valid"]);
     // Running it again changes nothing.
-    let (_, again) = store.write(|c| projection::reverify_failed(c, &secrets("real"))).await.unwrap();
+    let (_, again) = store
+        .write_shipments(|c, keys| projection::reverify_failed(c, keys, &secrets("real")))
+        .await
+        .unwrap();
     assert!(again.is_empty());
 }
 
