@@ -400,8 +400,7 @@ fn project(
 
     let shipment_id = stored.item.id;
     let stale = freshness((state_time, env.ts), (stored.state_time, stored.state_ts)) == Ordering::Less;
-    let tag_first_seen =
-        !stale && tag.as_deref().is_some_and(|t| !stored.tags_seen.contains(&format!(",{t},")));
+    let tag_first_seen = !stale && tag.as_deref().is_some_and(|t| !has_tag(&stored.tags_seen, t));
     let tags_seen = tags_seen_with(&stored.tags_seen, tag.as_deref());
 
     let timeline =
@@ -504,9 +503,21 @@ fn project(
     }))
 }
 
+/// Whether `seen` (`,InTransit,Delivered,`) holds `tag`, i.e. holds `,{tag},`.
+fn has_tag(seen: &str, tag: &str) -> bool {
+    seen.match_indices(tag)
+        .any(|(at, _)| seen[..at].ends_with(',') && seen[at + tag.len()..].starts_with(','))
+}
+
 fn tags_seen_with(seen: &str, tag: Option<&str>) -> String {
     match tag {
-        Some(t) if !seen.contains(&format!(",{t},")) => format!("{seen}{t},"),
+        Some(t) if !has_tag(seen, t) => {
+            let mut with = String::with_capacity(seen.len() + t.len() + 1);
+            with.push_str(seen);
+            with.push_str(t);
+            with.push(',');
+            with
+        }
         _ => seen.to_owned(),
     }
 }
@@ -632,6 +643,11 @@ mod tests {
         let s = tags_seen_with(&s, Some("Delivered"));
         assert_eq!(s, ",InTransit,Delivered,");
         assert_eq!(tags_seen_with(&s, None), s);
+        // A tag is matched whole, not as a part of another.
+        assert!(has_tag(",InTransit,Delivered,", "Delivered"));
+        assert!(!has_tag(",InTransit,Delivered,", "Transit"));
+        assert!(!has_tag(",InTransitX,", "InTransit"));
+        assert_eq!(tags_seen_with(",InTransitX,", Some("InTransit")), ",InTransitX,InTransit,");
     }
 
     /// A store's connection with its schema, and a delivery of tracking id `id` on `day`.
@@ -673,7 +689,10 @@ mod tests {
     }
 
     fn shipment_of(conn: &Connection, keys: &mut ShipmentKeys, id: &str, day: u32) -> i64 {
-        store_delivery(conn, keys, &delivery(id, day), &mut DeliveryIds::default()).unwrap().shipment_id.unwrap()
+        store_delivery(conn, keys, &delivery(id, day), &mut DeliveryIds::default())
+            .unwrap()
+            .shipment_id
+            .unwrap()
     }
 
     #[test]

@@ -14,7 +14,49 @@ pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 500;
 
 /// RFC 3339 UTC with milliseconds, e.g. `2026-11-23T16:05:00.123Z`.
+///
+/// Every delivery stored and listed formats one or two of these: years 1970-9999 are written by hand
+/// (a fifth of the time crate's formatting); anything else goes through the time crate.
 pub fn rfc3339_ms(ms: i64) -> String {
+    const YEAR_10000_MS: i64 = 253_402_300_800_000;
+    if !(0..YEAR_10000_MS).contains(&ms) {
+        return rfc3339_ms_by_time(ms);
+    }
+    let (days, ms_of_day) = (ms / 86_400_000, ms % 86_400_000);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm, for days >= 0).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (hour, minute, second, milli) =
+        (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60, ms_of_day / 1000 % 60, ms_of_day % 1000);
+    let mut out = [0u8; 24];
+    let mut put = |at: usize, value: i64, width: usize| {
+        let mut v = value;
+        for i in (0..width).rev() {
+            out[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(5, month, 2);
+    put(8, day, 2);
+    put(11, hour, 2);
+    put(14, minute, 2);
+    put(17, second, 2);
+    put(20, milli, 3);
+    for (at, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (23, b'Z')] {
+        out[at] = c;
+    }
+    out.iter().map(|&b| char::from(b)).collect()
+}
+
+fn rfc3339_ms_by_time(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let f = time::macros::format_description!(
@@ -426,6 +468,34 @@ mod tests {
     fn rfc3339_has_milliseconds_and_z() {
         assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339_ms(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(rfc3339_ms(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn rfc3339_by_hand_matches_the_time_crate() {
+        // Leap days, the turn of centuries (2100 is not a leap year, 2000 is), the last millisecond
+        // written by hand and the first one past it, and a spread of ordinary instants.
+        let mut cases = vec![
+            0,
+            951_782_400_000,
+            951_868_799_999,
+            4_107_542_400_000,
+            4_102_444_799_999,
+            253_402_300_799_999,
+            253_402_300_800_000,
+            i64::MAX,
+            i64::MIN,
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push((x % 253_402_300_800_000) as i64);
+        }
+        for ms in cases {
+            assert_eq!(rfc3339_ms(ms), rfc3339_ms_by_time(ms), "{ms}");
+        }
     }
 
     #[test]
