@@ -30,14 +30,13 @@ pub const HIDDEN_ARG: &str = "--hidden";
 /// Runs the app; returns the process exit code.
 pub fn run() -> i32 {
     init_logging();
-    let runtime =
-        match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("shipwatch").build() {
-            Ok(rt) => rt,
-            Err(e) => {
-                eprintln!("shipwatch-desktop: cannot start the async runtime: {e}");
-                return 1;
-            }
-        };
+    let runtime = match shipwatch_server::engine_runtime("shipwatch") {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("shipwatch-desktop: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
     tauri::async_runtime::set(runtime.handle().clone());
 
     let start_hidden = std::env::args().any(|a| a == HIDDEN_ARG);

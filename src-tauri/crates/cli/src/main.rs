@@ -136,8 +136,7 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Serve { data_dir, listen, inspector_listen } => {
-            let runtime =
-                tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            let runtime = shipwatch_server::engine_runtime("shipwatch-async").expect("tokio runtime");
             return runtime.block_on(serve::serve(data_dir, listen, inspector_listen));
         }
         Command::Verify(args) => signature::verify(args),

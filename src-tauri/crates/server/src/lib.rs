@@ -22,3 +22,18 @@ pub mod serve;
 pub use api::Api;
 pub use config::{EngineConfig, Settings};
 pub use engine::{Engine, EngineError, EngineEvent};
+
+/// The tokio runtime the engine runs on: one async worker per core but one. The storage writer is a
+/// thread of its own that every delivery waits for; with as many workers as cores it competes with
+/// all of them (on 2 cores, with 2 workers, the writer, the fsync thread and the checkpointer).
+/// Measured on 2 cores (tmpfs, so CPU-bound): one worker stores 2.1 KB deliveries 9% faster at 10%
+/// less CPU each than two. `TOKIO_WORKER_THREADS` still decides when it is set.
+pub fn engine_runtime(thread_name: &str) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().thread_name(thread_name);
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        builder.worker_threads(cores.saturating_sub(1).max(1));
+    }
+    builder.build()
+}
