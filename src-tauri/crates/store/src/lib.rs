@@ -138,3 +138,27 @@ pub struct ShipmentChange {
 pub fn db_path(data_dir: &Path) -> PathBuf {
     data_dir.join(DB_FILE)
 }
+
+/// A delivery of `body` as the receiver would hand it over (valid signature, parsed), for tests.
+#[cfg(test)]
+pub(crate) fn test_delivery(body: Vec<u8>) -> writer::PendingInsert {
+    writer::PendingInsert {
+        delivery: NewDelivery {
+            received_at_ms: 1,
+            peer: "127.0.0.1:1".into(),
+            forwarded_for: None,
+            cf_connecting_ip: None,
+            method: "POST".into(),
+            path: "/webhooks/aftership".into(),
+            headers: Vec::new(),
+            body_size: body.len() as i64,
+            envelope: shipwatch_aftership::parse_envelope_lean(&body).ok(),
+            body,
+            body_truncated: false,
+            verdict: StoredVerdict::Signature(DeliveryVerdict::Valid(SecretSlot::Current)),
+            status: 200,
+            parse_error: None,
+        },
+        headers_json: "[]".into(),
+    }
+}

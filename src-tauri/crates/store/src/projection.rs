@@ -665,27 +665,9 @@ mod tests {
             "msg": { "id": id, "tag": "InTransit", "last_updated_at": format!("2026-01-{day:02}T10:00:00Z") },
         }))
         .unwrap();
-        PendingInsert {
-            delivery: NewDelivery {
-                received_at_ms: i64::from(day),
-                peer: "127.0.0.1:1".into(),
-                forwarded_for: None,
-                cf_connecting_ip: None,
-                method: "POST".into(),
-                path: "/webhooks/aftership".into(),
-                headers: Vec::new(),
-                body_size: body.len() as i64,
-                envelope: shipwatch_aftership::parse_envelope_lean(&body).ok(),
-                body,
-                body_truncated: false,
-                verdict: StoredVerdict::Signature(shipwatch_aftership::DeliveryVerdict::Valid(
-                    shipwatch_aftership::SecretSlot::Current,
-                )),
-                status: 200,
-                parse_error: None,
-            },
-            headers_json: "[]".into(),
-        }
+        let mut pending = crate::test_delivery(body);
+        pending.delivery.received_at_ms = i64::from(day);
+        pending
     }
 
     fn shipment_of(conn: &Connection, keys: &mut ShipmentKeys, id: &str, day: u32) -> i64 {

@@ -757,25 +757,7 @@ mod tests {
 
     /// A delivery as the writer holds it (its content does not matter to the sync thread).
     fn pending_insert() -> Box<PendingInsert> {
-        Box::new(PendingInsert {
-            delivery: NewDelivery {
-                received_at_ms: 1,
-                peer: "127.0.0.1:1".into(),
-                forwarded_for: None,
-                cf_connecting_ip: None,
-                method: "POST".into(),
-                path: "/webhooks/aftership".into(),
-                headers: Vec::new(),
-                body: b"{}".to_vec(),
-                body_size: 2,
-                body_truncated: false,
-                verdict: crate::StoredVerdict::TooLarge,
-                status: 413,
-                envelope: None,
-                parse_error: None,
-            },
-            headers_json: "[]".into(),
-        })
+        Box::new(crate::test_delivery(b"{}".to_vec()))
     }
 
     /// A finish that reports whether its group was committed and synced.
@@ -887,9 +869,16 @@ mod tests {
         })
     }
 
-    /// The test plays the sync thread: it receives the committed groups and says when it is done.
-    #[test]
-    fn while_a_group_is_synced_the_next_one_collects_every_arrival_in_one_commit() {
+    type Started = (
+        tempfile::TempDir,
+        mpsc::Sender<Job>,
+        std_mpsc::Receiver<Vec<Outcome>>,
+        Arc<Syncing>,
+        std::thread::JoinHandle<()>,
+    );
+
+    /// A writer on a fresh database (`t.db`), with no sync thread: the test receives its groups.
+    fn start_writer(disk_failed: bool) -> Started {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let mut conn = Connection::open(&path).unwrap();
@@ -899,9 +888,16 @@ mod tests {
         let syncing = Arc::new(Syncing { groups: Default::default(), wake: jobs.downgrade() });
         let writer_syncing = syncing.clone();
         let writer = std::thread::spawn(move || {
-            let mut conn = conn;
-            writer_loop(&mut conn, rx, 256, &committed, &writer_syncing, &AtomicBool::new(false));
+            writer_loop(&mut conn, rx, 256, &committed, &writer_syncing, &AtomicBool::new(disk_failed));
         });
+        (dir, jobs, committed_rx, syncing, writer)
+    }
+
+    /// The test plays the sync thread: it receives the committed groups and says when it is done.
+    #[test]
+    fn while_a_group_is_synced_the_next_one_collects_every_arrival_in_one_commit() {
+        let (dir, jobs, committed_rx, syncing, writer) = start_writer(false);
+        let path = dir.path().join("t.db");
         let notify = |summary: &str| {
             let (reply, answer) = oneshot::channel();
             jobs.blocking_send(Job::Notification(record(summary), reply)).unwrap();
@@ -939,18 +935,8 @@ mod tests {
 
     #[test]
     fn the_writer_runs_nothing_once_the_disk_has_failed() {
-        let dir = tempfile::tempdir().unwrap();
+        let (dir, jobs, committed_rx, _syncing, writer) = start_writer(true);
         let path = dir.path().join("t.db");
-        let mut conn = Connection::open(&path).unwrap();
-        migrations::migrate(&mut conn, &path).unwrap();
-        let (jobs, rx) = mpsc::channel(8);
-        let (committed, committed_rx) = std_mpsc::sync_channel::<Vec<Outcome>>(8);
-        let wake = jobs.downgrade();
-        let writer = std::thread::spawn(move || {
-            let mut conn = conn;
-            let syncing = Syncing { groups: Default::default(), wake };
-            writer_loop(&mut conn, rx, 16, &committed, &syncing, &AtomicBool::new(true));
-        });
 
         let ran = Arc::new(AtomicBool::new(false));
         let ran_in = ran.clone();
