@@ -381,13 +381,14 @@ fn writer_loop(
                     }
                 }
                 w.commit_with_savepoints(batch);
+                // Maintenance runs outside any transaction.
                 if let Some(m) = maintenance {
-                    w.maintain(m);
+                    m(w.conn);
                 }
             }
             Job::Maintenance(m) => {
                 w.commit_open();
-                w.maintain(m);
+                m(w.conn);
             }
         }
     }
@@ -507,11 +508,6 @@ impl Writer<'_> {
             self.syncing.groups.fetch_sub(1, Ordering::AcqRel);
             fail_outcomes(unsent.0, || StoreError::WriterGone);
         }
-    }
-
-    /// Runs a maintenance job, outside any transaction.
-    fn maintain(&mut self, job: MaintenanceFn) {
-        job(self.conn);
     }
 }
 
