@@ -52,30 +52,80 @@ impl DeliveryIds {
     }
 }
 
+/// The statements every delivery runs, prepared once on the writer's connection and kept: rusqlite's
+/// statement cache hashes and compares a statement's whole SQL text to find it and again to put it
+/// back, about a tenth of the writer's work per delivery. Each is prepared on first use.
+pub struct WriterStatements<'c> {
+    conn: &'c Connection,
+    slots: [Option<rusqlite::Statement<'c>>; Hot::COUNT],
+}
+
+/// The writer's kept statements, one slot each.
+#[derive(Clone, Copy)]
+enum Hot {
+    FindOriginal,
+    InsertDelivery,
+    ShipmentById,
+    InsertShipment,
+    UpdateShipment,
+    UpdateStaleShipment,
+}
+
+impl Hot {
+    const COUNT: usize = 6;
+}
+
+impl<'c> WriterStatements<'c> {
+    /// Statements on `conn` (prepared when first used).
+    pub fn new(conn: &'c Connection) -> Self {
+        WriterStatements { conn, slots: Default::default() }
+    }
+
+    /// The connection the statements belong to.
+    pub fn conn(&self) -> &'c Connection {
+        self.conn
+    }
+
+    /// The statement of `slot`, prepared from `sql` the first time (a slot always gets the same SQL).
+    fn get<S: AsRef<str>>(
+        &mut self,
+        slot: Hot,
+        sql: impl FnOnce() -> S,
+    ) -> Result<&mut rusqlite::Statement<'c>> {
+        let kept = &mut self.slots[slot as usize];
+        if kept.is_none() {
+            *kept = Some(self.conn.prepare(sql().as_ref())?);
+        }
+        Ok(kept.as_mut().expect("prepared above"))
+    }
+}
+
 /// Inserts the delivery, deduplicates and projects it. Runs inside the writer's transaction, which
 /// `ids` belongs to.
 pub(crate) fn store_delivery(
-    conn: &Connection,
+    db: &mut WriterStatements<'_>,
     keys: &mut ShipmentKeys,
+    seen: &mut SeenEvents,
     pending: &PendingInsert,
     ids: &mut DeliveryIds,
 ) -> Result<Inserted> {
+    let conn = db.conn();
     let d = &pending.delivery;
     let env = d.envelope.as_ref();
     let msg = env.and_then(|e| e.msg.as_ref());
     let event_id = env.and_then(|e| e.event_id.clone());
 
-    // Another attempt of an event we already accepted?
+    // Another attempt of an event we already accepted? (Only looked up if the event id may be stored.)
     let original: Option<(i64, u16, Option<i64>)> = match &event_id {
-        Some(eid) => conn
-            .prepare_cached(
+        Some(eid) if seen.may_hold(conn, eid)? => db
+            .get(Hot::FindOriginal, || {
                 "SELECT id, status, shipment_id FROM deliveries
                  WHERE event_id = ?1 AND duplicate_of IS NULL AND verdict IN ('valid', 'unverified')
-                 ORDER BY id LIMIT 1",
-            )?
+                 ORDER BY id LIMIT 1"
+            })?
             .query_row([eid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?,
-        None => None,
+        _ => None,
     };
     let accepted = d.verdict.accepted();
     let (status, duplicate_of, dup_shipment) = match original {
@@ -95,7 +145,7 @@ pub(crate) fn store_delivery(
     } else if !accepted {
         Some(format!("not applied: signature {}", d.verdict.as_str()))
     } else if let (Some(env), Some(msg)) = (env, msg) {
-        match project(conn, keys, id, d, env, msg)? {
+        match project(db, keys, id, d, env, msg)? {
             Some(change) => {
                 let note = if change.stale {
                     "stale: older than the shipment's stored state; checkpoints merged, state kept".to_owned()
@@ -117,8 +167,9 @@ pub(crate) fn store_delivery(
     let shipment_id = shipment.as_ref().map(|s: &ShipmentChange| s.shipment_id).or(dup_shipment);
 
     let tag = msg.and_then(|m| m.tag.as_ref()).map(|t| t.as_str().to_owned());
-    conn.prepare_cached(
-        "INSERT INTO deliveries (id, received_at, peer, forwarded_for, cf_connecting_ip, method, path, headers,
+    db.get(
+        Hot::InsertDelivery,
+        || "INSERT INTO deliveries (id, received_at, peer, forwarded_for, cf_connecting_ip, method, path, headers,
             body, body_size, body_truncated, verdict, secret, status, duplicate_of, event, event_id, ts,
             tracking_id, tracking_number, slug, tag, order_id, parse_error, shipment_id, projection)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
@@ -152,6 +203,9 @@ pub(crate) fn store_delivery(
         shipment_id,
         projection,
     ])?;
+    if let Some(eid) = env.and_then(|e| e.event_id.as_deref()) {
+        seen.add(eid);
+    }
 
     Ok(Inserted { id, status, duplicate_of, shipment_id, shipment })
 }
@@ -199,6 +253,76 @@ struct StoredShipment {
     key: String,
 }
 
+/// FNV-1a of `s`: fixed from run to run; what it hashes (shipment keys, event ids) is not chosen by an
+/// attacker, or not trusted by what uses it (a hit is always checked).
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The event ids the `deliveries` table may hold: a Bloom filter (2 MiB, whatever the number of
+/// deliveries) that the writer reads from the event-id index on first use and adds every stored
+/// delivery's event id to. AfterShip's event ids are new in almost every delivery, and "not in the
+/// filter" means "not in the table", so the lookup of an earlier attempt (an index search per
+/// delivery) is only made for the few that may be repeats. Nothing is taken out: a delivery rolled
+/// back or deleted by retention stays a "may hold", which only costs that lookup. About 1% of new
+/// event ids are looked up in vain with a million stored; the filter fills (more lookups, never a
+/// wrong answer) beyond ten million.
+#[derive(Default)]
+pub struct SeenEvents {
+    bits: Option<Box<[u64]>>,
+}
+
+impl SeenEvents {
+    const BITS: u64 = 1 << 24;
+
+    /// Two positions in the filter, from the two halves of a mixed 64-bit hash.
+    fn positions(event_id: &str) -> [u64; 2] {
+        let mut h = fnv1a(event_id);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        [h % Self::BITS, (h >> 32) % Self::BITS]
+    }
+
+    fn bits(&mut self, conn: &Connection) -> Result<&mut [u64]> {
+        if self.bits.is_none() {
+            let mut bits = vec![0u64; (Self::BITS / 64) as usize].into_boxed_slice();
+            // Read from the (partial) event-id index alone.
+            let mut stmt = conn.prepare("SELECT event_id FROM deliveries WHERE event_id IS NOT NULL")?;
+            let mut rows = stmt.query([])?;
+            let mut n = 0u64;
+            while let Some(row) = rows.next()? {
+                if let rusqlite::types::ValueRef::Text(id) = row.get_ref(0)? {
+                    Self::set(&mut bits, &String::from_utf8_lossy(id));
+                    n += 1;
+                }
+            }
+            tracing::debug!(event_ids = n, "read the stored event ids");
+            self.bits = Some(bits);
+        }
+        Ok(self.bits.as_deref_mut().expect("read above"))
+    }
+
+    fn set(bits: &mut [u64], event_id: &str) {
+        for p in Self::positions(event_id) {
+            bits[(p / 64) as usize] |= 1 << (p % 64);
+        }
+    }
+
+    /// False: no delivery in the table has this event id. True: one may have.
+    pub(crate) fn may_hold(&mut self, conn: &Connection, event_id: &str) -> Result<bool> {
+        let bits = self.bits(conn)?;
+        Ok(Self::positions(event_id).iter().all(|&p| bits[(p / 64) as usize] & (1 << (p % 64)) != 0))
+    }
+
+    /// A delivery with this event id was inserted (after a [`Self::may_hold`], so the filter is read).
+    pub(crate) fn add(&mut self, event_id: &str) {
+        if let Some(bits) = self.bits.as_deref_mut() {
+            Self::set(bits, event_id);
+        }
+    }
+}
+
 /// The writer's way from a shipment's key to its id.
 ///
 /// `shipments.key` has no index (migration 5): keys are AfterShip's tracking ids, in no order, and an
@@ -217,8 +341,7 @@ pub struct ShipmentKeys {
 
 impl ShipmentKeys {
     fn hash(key: &str) -> u64 {
-        // FNV-1a: fixed from run to run, and keys are not chosen by an attacker (signed deliveries).
-        key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+        fnv1a(key)
     }
 
     fn ids(&mut self, conn: &Connection) -> Result<&mut HashMap<u64, i64>> {
@@ -275,31 +398,37 @@ impl ShipmentKeys {
 
 /// A shipment's stored state, found by `column` (`id`, or `key`: a scan of the table).
 fn stored_shipment(
-    conn: &Connection,
+    db: &mut WriterStatements<'_>,
     column: &str,
     value: &dyn rusqlite::ToSql,
 ) -> Result<Option<StoredShipment>> {
-    Ok(conn
-        .prepare_cached(&format!(
+    let sql = || {
+        format!(
             "SELECT {SHIPMENT_COLUMNS}, state_time, state_ts, tags_seen, last_location_time, {TIMELINE_COLUMNS}, key
              FROM shipments WHERE {column} = ?1"
-        ))?
-        .query_row([value], |r| {
-            Ok(StoredShipment {
-                item: shipment_row(r)?,
-                state_time: r.get(SHIPMENT_COLUMN_COUNT)?,
-                state_ts: r.get(SHIPMENT_COLUMN_COUNT + 1)?,
-                tags_seen: r.get(SHIPMENT_COLUMN_COUNT + 2)?,
-                last_location_time: r.get(SHIPMENT_COLUMN_COUNT + 3)?,
-                timeline: StoredTimeline::from_row(r, SHIPMENT_COLUMN_COUNT + 4)?,
-                key: r.get(SHIPMENT_COLUMN_COUNT + 7)?,
-            })
+        )
+    };
+    let read = |r: &rusqlite::Row<'_>| {
+        Ok(StoredShipment {
+            item: shipment_row(r)?,
+            state_time: r.get(SHIPMENT_COLUMN_COUNT)?,
+            state_ts: r.get(SHIPMENT_COLUMN_COUNT + 1)?,
+            tags_seen: r.get(SHIPMENT_COLUMN_COUNT + 2)?,
+            last_location_time: r.get(SHIPMENT_COLUMN_COUNT + 3)?,
+            timeline: StoredTimeline::from_row(r, SHIPMENT_COLUMN_COUNT + 4)?,
+            key: r.get(SHIPMENT_COLUMN_COUNT + 7)?,
         })
-        .optional()?)
+    };
+    Ok(if column == "id" {
+        db.get(Hot::ShipmentById, sql)?.query_row([value], read)
+    } else {
+        db.conn().prepare_cached(&sql())?.query_row([value], read)
+    }
+    .optional()?)
 }
 
 fn project(
-    conn: &Connection,
+    db: &mut WriterStatements<'_>,
     keys: &mut ShipmentKeys,
     delivery_id: i64,
     d: &NewDelivery,
@@ -307,6 +436,7 @@ fn project(
     msg: &Tracking,
 ) -> Result<Option<ShipmentChange>> {
     let Some(key) = shipment_key(msg) else { return Ok(None) };
+    let conn = db.conn();
     let now = d.received_at_ms;
     let unverified = !matches!(d.verdict, StoredVerdict::Signature(v) if v.secret().is_some());
     let state_time = msg.state_time_ms();
@@ -314,10 +444,10 @@ fn project(
     let edd = msg.estimated_delivery.as_ref().map(|v| v.to_string());
 
     let existing: Option<StoredShipment> = match keys.get(conn, &key)? {
-        Some(id) => match stored_shipment(conn, "id", &id)? {
+        Some(id) => match stored_shipment(db, "id", &id)? {
             Some(stored) if stored.key == key => Some(stored),
             // Not this key's shipment (two keys with one hash): look for it in the table.
-            _ => stored_shipment(conn, "key", &key)?,
+            _ => stored_shipment(db, "key", &key)?,
         },
         None => None,
     };
@@ -334,8 +464,9 @@ fn project(
             &d.body,
             false,
         )?;
-        conn.prepare_cached(
-            "INSERT INTO shipments (key, tracking_id, tracking_number, slug, title, order_id, tag, subtag,
+        db.get(
+            Hot::InsertShipment,
+            || "INSERT INTO shipments (key, tracking_id, tracking_number, slug, title, order_id, tag, subtag,
                 subtag_message, expected_delivery, estimated_delivery, courier_tracking_link,
                 courier_redirect_link, last_location, state_time, state_ts, state_delivery_id, tags_seen,
                 unverified, created_at, updated_at, last_location_time, timeline_base_delivery_id,
@@ -419,11 +550,11 @@ fn project(
     let previous_tag = stored.item.tag.clone();
     let mut item = stored.item;
     if stale {
-        conn.prepare_cached(
+        db.get(Hot::UpdateStaleShipment, || {
             "UPDATE shipments SET tags_seen = ?2, last_location = ?3, last_location_time = ?4,
                 timeline_base_delivery_id = ?5, timeline_base_keys = ?6, timeline_extras = ?7
-             WHERE id = ?1",
-        )?
+             WHERE id = ?1"
+        })?
         .execute(params![
             shipment_id,
             tags_seen,
@@ -453,8 +584,9 @@ fn project(
         item.last_location = last_location;
         item.unverified = unverified;
         item.updated_at = rfc3339_ms(now);
-        conn.prepare_cached(
-            "UPDATE shipments SET tracking_id = ?2, tracking_number = ?3, slug = ?4, title = ?5, order_id = ?6,
+        db.get(
+            Hot::UpdateShipment,
+            || "UPDATE shipments SET tracking_id = ?2, tracking_number = ?3, slug = ?4, title = ?5, order_id = ?6,
                 tag = ?7, subtag = ?8, subtag_message = ?9, expected_delivery = ?10, estimated_delivery = ?11,
                 courier_tracking_link = coalesce(?12, courier_tracking_link),
                 courier_redirect_link = coalesce(?13, courier_redirect_link),
@@ -544,6 +676,7 @@ pub fn reverify_failed(
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut changed = Vec::new();
+    let mut db = WriterStatements::new(conn);
     for id in &failed {
         let rec = crate::queries::get_delivery(conn, *id)?;
         let header = find_signature_header(rec.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
@@ -586,7 +719,7 @@ pub fn reverify_failed(
         let note = if let Some((orig, _)) = original {
             format!("re-verified valid; duplicate of delivery {orig}: changed nothing")
         } else if let (Some(env), Some(msg)) = (env, env.and_then(|e| e.msg.as_ref())) {
-            match project(conn, keys, *id, &d, env, msg)? {
+            match project(&mut db, keys, *id, &d, env, msg)? {
                 Some(change) => {
                     let n = if change.stale {
                         "re-verified valid; stale: checkpoints merged, state kept"
@@ -671,10 +804,16 @@ mod tests {
     }
 
     fn shipment_of(conn: &Connection, keys: &mut ShipmentKeys, id: &str, day: u32) -> i64 {
-        store_delivery(conn, keys, &delivery(id, day), &mut DeliveryIds::default())
-            .unwrap()
-            .shipment_id
-            .unwrap()
+        store_delivery(
+            &mut WriterStatements::new(conn),
+            keys,
+            &mut SeenEvents::default(),
+            &delivery(id, day),
+            &mut DeliveryIds::default(),
+        )
+        .unwrap()
+        .shipment_id
+        .unwrap()
     }
 
     #[test]
@@ -725,5 +864,49 @@ mod tests {
         keys.roll_back_to(0);
         assert_eq!(keys.ids.as_ref().unwrap().get(&ShipmentKeys::hash("id:transaction")), None);
         assert!(keys.ids.as_ref().unwrap().contains_key(&ShipmentKeys::hash("id:kept")), "committed: kept");
+    }
+
+    fn store(
+        conn: &Connection,
+        keys: &mut ShipmentKeys,
+        seen: &mut SeenEvents,
+        id: &str,
+        day: u32,
+    ) -> Inserted {
+        let mut statements = WriterStatements::new(conn);
+        store_delivery(&mut statements, keys, seen, &delivery(id, day), &mut DeliveryIds::default()).unwrap()
+    }
+
+    #[test]
+    fn a_repeat_is_found_whether_the_event_filter_saw_it_or_read_it_from_the_table() {
+        let (_dir, conn) = db();
+        let (mut keys, mut seen) = (ShipmentKeys::default(), SeenEvents::default());
+        let first = store(&conn, &mut keys, &mut seen, "aaa", 1);
+        assert_eq!(first.duplicate_of, None);
+        assert_eq!(store(&conn, &mut keys, &mut seen, "aaa", 1).duplicate_of, Some(first.id));
+        // A writer started later reads the event ids from the table.
+        let mut fresh = SeenEvents::default();
+        assert!(fresh.may_hold(&conn, "aaa-1").unwrap());
+        assert!(!fresh.may_hold(&conn, "aaa-2").unwrap());
+        assert_eq!(store(&conn, &mut keys, &mut fresh, "aaa", 1).duplicate_of, Some(first.id));
+        assert_eq!(store(&conn, &mut keys, &mut fresh, "aaa", 2).duplicate_of, None);
+        assert!(fresh.may_hold(&conn, "aaa-2").unwrap(), "what the writer stores, the filter holds");
+    }
+
+    #[test]
+    fn the_event_filter_spares_the_lookup_of_almost_every_new_event() {
+        let (_dir, conn) = db();
+        let mut seen = SeenEvents::default();
+        seen.may_hold(&conn, "read the table").unwrap();
+        for i in 0..100_000 {
+            seen.add(&format!("{i:08x}-5bd2-4b4e-9c7e-3a54f1a5c2d1"));
+        }
+        for i in 0..100_000 {
+            assert!(seen.may_hold(&conn, &format!("{i:08x}-5bd2-4b4e-9c7e-3a54f1a5c2d1")).unwrap());
+        }
+        let looked_up_in_vain = (0..100_000)
+            .filter(|i| seen.may_hold(&conn, &format!("{i:08x}-0000-4b4e-9c7e-3a54f1a5c2d1")).unwrap())
+            .count();
+        assert!(looked_up_in_vain < 100, "{looked_up_in_vain} of 100,000 new event ids would be looked up");
     }
 }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::projection::{DeliveryIds, Inserted, ShipmentKeys};
+use crate::projection::{DeliveryIds, Inserted, SeenEvents, ShipmentKeys, WriterStatements};
 use crate::{conn, migrations, NewDelivery, Result, StoreError, StoredDelivery};
 
 /// Writer tuning.
@@ -60,7 +60,7 @@ type ExecFn = Box<dyn FnOnce(&Connection, &mut ShipmentKeys) -> bool + Send>;
 /// Told whether the batch that ran an [`ExecFn`] committed.
 type FinishFn = Box<dyn FnOnce(bool) + Send>;
 /// Work run by the writer outside any transaction (VACUUM, checkpoints).
-type MaintenanceFn = Box<dyn FnOnce(&mut Connection) + Send>;
+type MaintenanceFn = Box<dyn FnOnce(&Connection) + Send>;
 
 /// A delivery on its way to the writer, with what its caller prepared off the writer thread (the
 /// writer is the one thread every delivery waits for: it only runs SQL).
@@ -222,7 +222,7 @@ impl Store {
     pub async fn maintenance<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T>>();
         let job: MaintenanceFn = Box::new(move |conn| {
@@ -311,12 +311,15 @@ impl Syncing {
 /// The writer's side of the pipeline: the transaction it keeps open and where its groups go once
 /// committed.
 struct Writer<'a> {
-    conn: &'a mut Connection,
+    conn: &'a Connection,
+    /// The statements every delivery runs, kept prepared.
+    statements: WriterStatements<'a>,
     open: Option<OpenGroup>,
     committed: &'a std::sync::mpsc::SyncSender<Vec<Outcome>>,
     syncing: &'a Syncing,
     disk_failed: &'a AtomicBool,
     keys: ShipmentKeys,
+    seen: SeenEvents,
 }
 
 /// The jobs of the open transaction, each applied without a savepoint, with what each did.
@@ -340,7 +343,17 @@ fn writer_loop(
     syncing: &Syncing,
     disk_failed: &AtomicBool,
 ) {
-    let mut w = Writer { conn, open: None, committed, syncing, disk_failed, keys: ShipmentKeys::default() };
+    let conn: &Connection = conn;
+    let mut w = Writer {
+        conn,
+        statements: WriterStatements::new(conn),
+        open: None,
+        committed,
+        syncing,
+        disk_failed,
+        keys: ShipmentKeys::default(),
+        seen: SeenEvents::default(),
+    };
     loop {
         let job = if w.open.is_some() && syncing.idle() {
             match rx.try_recv() {
@@ -415,10 +428,14 @@ impl Writer<'_> {
         }
         let group = self.open.as_mut().expect("opened above");
         let result = match &job {
-            Job::Insert(pending, _) => {
-                crate::projection::store_delivery(self.conn, &mut self.keys, pending, &mut group.ids)
-                    .map(|d| FastResult::Insert(Box::new(d)))
-            }
+            Job::Insert(pending, _) => crate::projection::store_delivery(
+                &mut self.statements,
+                &mut self.keys,
+                &mut self.seen,
+                pending,
+                &mut group.ids,
+            )
+            .map(|d| FastResult::Insert(Box::new(d))),
             Job::Notification(record, _) => {
                 insert_notification(self.conn, record).map(FastResult::Notification)
             }
@@ -495,7 +512,8 @@ impl Writer<'_> {
             }
             return;
         }
-        if let Some(outcomes) = commit_batch(self.conn, &mut self.keys, &mut batch) {
+        if let Some(outcomes) = commit_batch(&mut self.statements, &mut self.keys, &mut self.seen, &mut batch)
+        {
             self.hand_off(outcomes);
         }
     }
@@ -523,12 +541,16 @@ enum Outcome {
 /// A savepoint copies every page it touches: this is the path of the rare batch that holds a
 /// generic write ([`Job::Exec`]) or a job that failed without one.
 fn commit_batch(
-    conn: &mut Connection,
+    statements: &mut WriterStatements<'_>,
     keys: &mut ShipmentKeys,
+    seen: &mut SeenEvents,
     batch: &mut Vec<Job>,
 ) -> Option<Vec<Outcome>> {
     let mut outcomes = Vec::with_capacity(batch.len());
-    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+    let tx = match rusqlite::Transaction::new_unchecked(
+        statements.conn(),
+        rusqlite::TransactionBehavior::Immediate,
+    ) {
         Ok(tx) => tx,
         Err(e) => {
             tracing::error!(error = %e, "cannot begin a write transaction");
@@ -542,8 +564,9 @@ fn commit_batch(
     for job in batch.drain(..) {
         match job {
             Job::Insert(pending, reply) => {
-                let result = in_savepoint(&tx, keys, |sp, keys| {
-                    crate::projection::store_delivery(sp, keys, &pending, &mut ids)
+                // The kept statements are the transaction's connection's own.
+                let result = in_savepoint(&tx, keys, |_, keys| {
+                    crate::projection::store_delivery(statements, keys, seen, &pending, &mut ids)
                 });
                 outcomes.push(Outcome::Insert(reply, Box::new(InsertAnswer { result, pending })));
             }
