@@ -19,6 +19,7 @@ pub mod timeline;
 pub mod writer;
 
 mod conn;
+mod inplace;
 mod vfs;
 
 use std::path::{Path, PathBuf};

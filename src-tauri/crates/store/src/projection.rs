@@ -15,6 +15,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use shipwatch_aftership::{Envelope, Tracking};
 use shipwatch_api::ShipmentItem;
 
+use crate::inplace::{values, InPlaceStatement};
 use crate::queries::{rfc3339_ms, shipment_row, SHIPMENT_COLUMNS, SHIPMENT_COLUMN_COUNT};
 use crate::timeline::{self, StoredTimeline, TIMELINE_COLUMNS};
 use crate::writer::PendingInsert;
@@ -57,28 +58,30 @@ impl DeliveryIds {
 /// back, about a tenth of the writer's work per delivery. Each is prepared on first use.
 pub struct WriterStatements<'c> {
     conn: &'c Connection,
-    slots: [Option<rusqlite::Statement<'c>>; Hot::COUNT],
+    queries: [Option<rusqlite::Statement<'c>>; 2],
+    writes: [Option<InPlaceStatement<'c>>; 4],
 }
 
-/// The writer's kept statements, one slot each.
+/// The writer's kept queries, one slot each.
 #[derive(Clone, Copy)]
-enum Hot {
+enum Query {
     FindOriginal,
-    InsertDelivery,
     ShipmentById,
+}
+
+/// The writer's kept writes (values bound in place: [`crate::inplace`]), one slot each.
+#[derive(Clone, Copy)]
+enum Write {
+    InsertDelivery,
     InsertShipment,
     UpdateShipment,
     UpdateStaleShipment,
 }
 
-impl Hot {
-    const COUNT: usize = 6;
-}
-
 impl<'c> WriterStatements<'c> {
     /// Statements on `conn` (prepared when first used).
     pub fn new(conn: &'c Connection) -> Self {
-        WriterStatements { conn, slots: Default::default() }
+        WriterStatements { conn, queries: Default::default(), writes: Default::default() }
     }
 
     /// The connection the statements belong to.
@@ -86,15 +89,24 @@ impl<'c> WriterStatements<'c> {
         self.conn
     }
 
-    /// The statement of `slot`, prepared from `sql` the first time (a slot always gets the same SQL).
-    fn get<S: AsRef<str>>(
+    /// The query of `slot`, prepared from `sql` the first time (a slot always gets the same SQL).
+    fn query<S: AsRef<str>>(
         &mut self,
-        slot: Hot,
+        slot: Query,
         sql: impl FnOnce() -> S,
     ) -> Result<&mut rusqlite::Statement<'c>> {
-        let kept = &mut self.slots[slot as usize];
+        let kept = &mut self.queries[slot as usize];
         if kept.is_none() {
             *kept = Some(self.conn.prepare(sql().as_ref())?);
+        }
+        Ok(kept.as_mut().expect("prepared above"))
+    }
+
+    /// The write of `slot`, prepared from `sql` the first time.
+    fn write(&mut self, slot: Write, sql: &str) -> Result<&mut InPlaceStatement<'c>> {
+        let kept = &mut self.writes[slot as usize];
+        if kept.is_none() {
+            *kept = Some(InPlaceStatement::prepare(self.conn, sql)?);
         }
         Ok(kept.as_mut().expect("prepared above"))
     }
@@ -113,12 +125,12 @@ pub(crate) fn store_delivery(
     let d = &pending.delivery;
     let env = d.envelope.as_ref();
     let msg = env.and_then(|e| e.msg.as_ref());
-    let event_id = env.and_then(|e| e.event_id.clone());
+    let event_id = env.and_then(|e| e.event_id.as_deref());
 
     // Another attempt of an event we already accepted? (Only looked up if the event id may be stored.)
     let original: Option<(i64, u16, Option<i64>)> = match &event_id {
         Some(eid) if seen.may_hold(conn, eid)? => db
-            .get(Hot::FindOriginal, || {
+            .query(Query::FindOriginal, || {
                 "SELECT id, status, shipment_id FROM deliveries
                  WHERE event_id = ?1 AND duplicate_of IS NULL AND verdict IN ('valid', 'unverified')
                  ORDER BY id LIMIT 1"
@@ -166,16 +178,15 @@ pub(crate) fn store_delivery(
     };
     let shipment_id = shipment.as_ref().map(|s: &ShipmentChange| s.shipment_id).or(dup_shipment);
 
-    let tag = msg.and_then(|m| m.tag.as_ref()).map(|t| t.as_str().to_owned());
-    db.get(
-        Hot::InsertDelivery,
-        || "INSERT INTO deliveries (id, received_at, peer, forwarded_for, cf_connecting_ip, method, path, headers,
+    db.write(
+        Write::InsertDelivery,
+        "INSERT INTO deliveries (id, received_at, peer, forwarded_for, cf_connecting_ip, method, path, headers,
             body, body_size, body_truncated, verdict, secret, status, duplicate_of, event, event_id, ts,
             tracking_id, tracking_number, slug, tag, order_id, parse_error, shipment_id, projection)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
             ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
     )?
-    .execute(params![
+    .execute(&values![
         id,
         d.received_at_ms,
         d.peer,
@@ -191,14 +202,14 @@ pub(crate) fn store_delivery(
         secret_of(d.verdict),
         status,
         duplicate_of,
-        env.and_then(|e| e.event.as_ref()).map(|e| e.as_str().to_owned()),
+        env.and_then(|e| e.event.as_ref()).map(|e| e.as_str()),
         event_id,
         env.and_then(|e| e.ts),
-        msg.and_then(|m| m.id.clone()),
-        msg.and_then(|m| m.tracking_number.clone()),
-        msg.and_then(|m| m.slug.clone()),
-        tag,
-        msg.and_then(|m| m.order_id.clone()),
+        msg.and_then(|m| m.id.as_deref()),
+        msg.and_then(|m| m.tracking_number.as_deref()),
+        msg.and_then(|m| m.slug.as_deref()),
+        msg.and_then(|m| m.tag.as_ref()).map(|t| t.as_str()),
+        msg.and_then(|m| m.order_id.as_deref()),
         d.parse_error,
         shipment_id,
         projection,
@@ -420,7 +431,7 @@ fn stored_shipment(
         })
     };
     Ok(if column == "id" {
-        db.get(Hot::ShipmentById, sql)?.query_row([value], read)
+        db.query(Query::ShipmentById, sql)?.query_row([value], read)
     } else {
         db.conn().prepare_cached(&sql())?.query_row([value], read)
     }
@@ -464,9 +475,9 @@ fn project(
             &d.body,
             false,
         )?;
-        db.get(
-            Hot::InsertShipment,
-            || "INSERT INTO shipments (key, tracking_id, tracking_number, slug, title, order_id, tag, subtag,
+        db.write(
+        Write::InsertShipment,
+        "INSERT INTO shipments (key, tracking_id, tracking_number, slug, title, order_id, tag, subtag,
                 subtag_message, expected_delivery, estimated_delivery, courier_tracking_link,
                 courier_redirect_link, last_location, state_time, state_ts, state_delivery_id, tags_seen,
                 unverified, created_at, updated_at, last_location_time, timeline_base_delivery_id,
@@ -474,7 +485,7 @@ fn project(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20,
                 ?21, ?22, ?23, ?24)",
         )?
-        .execute(params![
+        .execute(&values![
             key,
             msg.id,
             msg.tracking_number,
@@ -550,12 +561,12 @@ fn project(
     let previous_tag = stored.item.tag.clone();
     let mut item = stored.item;
     if stale {
-        db.get(Hot::UpdateStaleShipment, || {
+        db.write(Write::UpdateStaleShipment, {
             "UPDATE shipments SET tags_seen = ?2, last_location = ?3, last_location_time = ?4,
                 timeline_base_delivery_id = ?5, timeline_base_keys = ?6, timeline_extras = ?7
              WHERE id = ?1"
         })?
-        .execute(params![
+        .execute(&values![
             shipment_id,
             tags_seen,
             last_location,
@@ -584,9 +595,9 @@ fn project(
         item.last_location = last_location;
         item.unverified = unverified;
         item.updated_at = rfc3339_ms(now);
-        db.get(
-            Hot::UpdateShipment,
-            || "UPDATE shipments SET tracking_id = ?2, tracking_number = ?3, slug = ?4, title = ?5, order_id = ?6,
+        db.write(
+        Write::UpdateShipment,
+        "UPDATE shipments SET tracking_id = ?2, tracking_number = ?3, slug = ?4, title = ?5, order_id = ?6,
                 tag = ?7, subtag = ?8, subtag_message = ?9, expected_delivery = ?10, estimated_delivery = ?11,
                 courier_tracking_link = coalesce(?12, courier_tracking_link),
                 courier_redirect_link = coalesce(?13, courier_redirect_link),
@@ -596,7 +607,7 @@ fn project(
                 timeline_extras = ?24
              WHERE id = ?1",
         )?
-        .execute(params![
+        .execute(&values![
             shipment_id,
             item.tracking_id,
             item.tracking_number,
