@@ -113,8 +113,17 @@ fn one(size: Size, batch: Batch, run_id: u32, index: usize, ts: i64, secret: &st
         Size::Small => 0x5,
         Size::Large => 0x1,
     };
-    // UUID-shaped like AfterShip's event ids, unique per (run, batch, size, index).
-    let event_id = format!("{run_id:08x}-{:04x}-4{size_code:03x}-8000-{index:012x}", batch.code());
+    // A random UUID v4, as AfterShip's event ids are: in no order, so the store's event-id index
+    // takes them where they fall, not at its end.
+    let r: u128 = rand::random::<u128>() & !(0xf << 76) & !(0x3 << 62) | (0x4 << 76) | (0x2 << 62);
+    let event_id = format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        r >> 96,
+        (r >> 80) & 0xffff,
+        (r >> 64) & 0xffff,
+        (r >> 48) & 0xffff,
+        r & 0xffff_ffff_ffff
+    );
     let tracking_number = format!("9400SW{run_id:08X}{}{size_code}{index:08}", batch.code());
     let mut options = SampleOptions::new(event_id, tracking_number, Tag::InTransit, ts);
     options.checkpoints = size.checkpoints();
