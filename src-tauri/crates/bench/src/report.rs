@@ -26,6 +26,8 @@ pub struct Cost {
     pub target_threads_cpu_us: BTreeMap<String, f64>,
     pub target_written_bytes: f64,
     pub client_cpu_us: f64,
+    /// Percent of the machine's CPU time stolen by the hypervisor meanwhile (noise, not the target).
+    pub stolen_pct: f64,
 }
 
 impl Cost {
@@ -52,6 +54,11 @@ impl Cost {
                 .collect(),
             target_written_bytes: target.write_bytes as f64 / n,
             client_cpu_us: client.cpu_s * 1e6 / n,
+            stolen_pct: if client.machine_ticks > 0 {
+                client.stolen_ticks as f64 * 100.0 / client.machine_ticks as f64
+            } else {
+                0.0
+            },
         })
     }
 
@@ -407,15 +414,16 @@ impl Report {
         if !costs.is_empty() {
             println!("cost per delivery (measured part, from /proc; target CPU by thread in us):");
             println!(
-                "  {:<26} {:>12} {:>14} {:>15}   target CPU by thread",
-                "", "target CPU", "target writes", "load-gen CPU"
+                "  {:<26} {:>12} {:>14} {:>15} {:>7}   target CPU by thread",
+                "", "target CPU", "target writes", "load-gen CPU", "stolen"
             );
             for (label, cost) in costs {
                 println!(
-                    "  {label:<26} {:>9.0} us {:>11.1} KB {:>12.0} us   {}",
+                    "  {label:<26} {:>9.0} us {:>11.1} KB {:>12.0} us {:>6.1}%   {}",
                     cost.target_cpu_us,
                     cost.target_written_bytes / 1000.0,
                     cost.client_cpu_us,
+                    cost.stolen_pct,
                     cost.threads()
                 );
             }

@@ -276,6 +276,22 @@ pub struct Usage {
     pub cpu_s: f64,
     pub write_bytes: u64,
     pub threads_cpu_s: BTreeMap<String, f64>,
+    /// The whole machine's CPU ticks so far, and those stolen by the hypervisor (`/proc/stat`): on a
+    /// virtual machine, how much of the time its CPUs were not its own.
+    pub machine_ticks: u64,
+    pub stolen_ticks: u64,
+}
+
+/// All CPU ticks of the machine and the stolen ones, from the `cpu` line of `/proc/stat`.
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<u64> = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("cpu "))
+        .map(|l| l.split_whitespace().filter_map(|v| v.parse().ok()).collect())
+        .unwrap_or_default();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    (ticks.iter().take(8).sum(), ticks.get(7).copied().unwrap_or(0))
 }
 
 /// utime + stime of a `/proc/.../stat` line, in seconds.
@@ -309,7 +325,8 @@ impl Usage {
                 }
             }
         }
-        Some(Usage { cpu_s, write_bytes, threads_cpu_s })
+        let (machine_ticks, stolen_ticks) = machine_ticks();
+        Some(Usage { cpu_s, write_bytes, threads_cpu_s, machine_ticks, stolen_ticks })
     }
 
     /// What happened between `self` (earlier) and `later`. (A thread that ended in between is
@@ -326,6 +343,8 @@ impl Usage {
             cpu_s: (later.cpu_s - self.cpu_s).max(0.0),
             write_bytes: later.write_bytes.saturating_sub(self.write_bytes),
             threads_cpu_s,
+            machine_ticks: later.machine_ticks.saturating_sub(self.machine_ticks),
+            stolen_ticks: later.stolen_ticks.saturating_sub(self.stolen_ticks),
         }
     }
 }
