@@ -152,7 +152,13 @@ pub struct Verdict {
     pub value: Option<f64>,
     pub target: String,
     pub pass: bool,
+    /// Why the figure may say more about the machine than about Shipwatch.
+    pub noise: Option<String>,
 }
+
+/// Above these, a steady run's latency is the host's as much as the target's.
+const NOISY_STOLEN_PCT: f64 = 2.0;
+const NOISY_LAG_P99_MS: f64 = 1.0;
 
 #[derive(Serialize)]
 pub struct Report {
@@ -265,6 +271,9 @@ impl Report {
     }
 
     /// Computes the verdicts once every case is in.
+    ///
+    /// A steady run whose sender lagged its own schedule, or during which the hypervisor took CPU
+    /// time, is flagged: on a shared virtual machine its p99 is the host's as much as Shipwatch's.
     pub fn finish(&mut self) {
         self.load_average_end = load_average();
         let mut verdicts = Vec::new();
@@ -278,6 +287,7 @@ impl Report {
                     value: Some(ratio),
                     target: format!(">= {MIN_DURABLE_RATIO:.2}x"),
                     pass: ratio >= MIN_DURABLE_RATIO,
+                    noise: None,
                 });
             }
         }
@@ -288,6 +298,7 @@ impl Report {
                     value: Some(summary.p99_ms),
                     target: format!("< {MAX_STEADY_P99_MS:.0} ms"),
                     pass: summary.p99_ms < MAX_STEADY_P99_MS && summary.errors == 0 && summary.not_sent == 0,
+                    noise: steady_noise(steady),
                 });
             }
         }
@@ -463,11 +474,12 @@ impl Report {
                 None => "n/a".into(),
             };
             println!(
-                "  {:<38} {:>9}  (target {:<9}) {}",
+                "  {:<38} {:>9}  (target {:<9}) {}{}",
                 v.what,
                 value,
                 v.target,
-                if v.pass { "PASS" } else { "MISS" }
+                if v.pass { "PASS" } else { "MISS" },
+                v.noise.as_deref().map(|n| format!("  [{n}]")).unwrap_or_default()
             );
         }
         if self.verdicts.is_empty() {
@@ -492,5 +504,40 @@ impl Report {
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| format!("cannot encode the results as JSON: {e}"))?;
         std::fs::write(path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+}
+
+/// Why a steady run's latency is not Shipwatch's alone, if it is not.
+fn steady_noise(steady: &SteadyResult) -> Option<String> {
+    let stolen = steady.cost.as_ref().map_or(0.0, |c| c.stolen_pct);
+    let lag = steady.schedule_lag_p99_ms;
+    (stolen > NOISY_STOLEN_PCT || lag > NOISY_LAG_P99_MS).then(|| {
+        format!("noisy host: {stolen:.1}% of CPU stolen, sender {lag:.1} ms late at p99; judge a quieter run")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steady(stolen_pct: f64, lag_ms: f64) -> SteadyResult {
+        let mut s = SteadyResult::new(TargetKind::Shipwatch, Size::Small, 2100, 1000.0);
+        s.schedule_lag_p99_ms = lag_ms;
+        s.cost = Some(Cost {
+            target_cpu_us: 500.0,
+            target_threads_cpu_us: BTreeMap::new(),
+            target_written_bytes: 0.0,
+            client_cpu_us: 100.0,
+            stolen_pct,
+        });
+        s
+    }
+
+    #[test]
+    fn a_steady_run_on_a_busy_host_is_flagged() {
+        assert_eq!(steady_noise(&steady(0.4, 0.3)), None);
+        let stolen = steady_noise(&steady(11.7, 0.3)).unwrap();
+        assert!(stolen.contains("11.7% of CPU stolen"), "{stolen}");
+        assert!(steady_noise(&steady(0.0, 12.5)).unwrap().contains("12.5 ms late"));
     }
 }
