@@ -215,6 +215,22 @@ ALTER TABLE shipments_5 RENAME TO shipments;
 CREATE INDEX shipments_tag ON shipments(tag);
 CREATE INDEX shipments_updated ON shipments(updated_at DESC, id DESC);
 "#,
+    // 6: no index on the event id. AfterShip's event ids are random UUIDs, so each delivery put its
+    // entry in a leaf of that index at random: a WAL frame of its own, about 4 KB written per
+    // delivery. Its only users were exact lookups (an earlier attempt of an event, the self-test's
+    // delivery), which now scan this compact table, written at its end like every other b-tree of a
+    // delivery: a delivery's id and the first 8 bytes of its event id, a key that narrows the scan
+    // (the event id itself decides; queries.rs `EVENT_DELIVERIES`). The writer reads it too, for its
+    // filter of the event ids stored (projection.rs `SeenEvents`).
+    r#"
+CREATE TABLE delivery_events (
+    delivery_id INTEGER PRIMARY KEY REFERENCES deliveries(id) ON DELETE CASCADE,
+    event_key   BLOB NOT NULL                  -- the event id's first 8 bytes
+);
+INSERT INTO delivery_events (delivery_id, event_key)
+    SELECT id, substr(CAST(event_id AS BLOB), 1, 8) FROM deliveries WHERE event_id IS NOT NULL;
+DROP INDEX deliveries_event_id;
+"#,
 ];
 
 /// The schema version this build knows.
@@ -575,7 +591,7 @@ mod tests {
             .unwrap();
         assert_eq!(unique, 1, "schema 4 has the unique key index");
 
-        migrate(&mut conn, &path).unwrap();
+        migrate_to(&mut conn, &path, 5).unwrap();
         let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, 5);
         assert_eq!(rows(&conn, "shipments"), shipments);
@@ -684,5 +700,76 @@ mod tests {
             crate::queries::FAILED
         ));
         assert!(p.contains("deliveries_failed"), "plan: {p}");
+    }
+
+    #[test]
+    fn migration_6_moves_event_lookups_from_the_index_to_the_compact_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        migrate_to(&mut conn, &path, 5).unwrap();
+        conn.execute_batch(
+            "INSERT INTO deliveries (id, received_at, peer, method, path, headers, body, body_size, verdict, status,
+                event_id)
+             VALUES (1, 1, 'p', 'POST', '/w', '[]', x'7b7d', 2, 'valid', 200, '7f1c5e2a-1b2c-4d5e-8f90-0123456789ab'),
+                    (2, 2, 'p', 'POST', '/w', '[]', x'7b7d', 2, 'invalid', 401, 'short'),
+                    (3, 3, 'p', 'POST', '/w', '[]', x'00', 1, 'missing', 401, NULL),
+                    (4, 4, 'p', 'POST', '/w', '[]', x'7b7d', 2, 'valid', 200, '7f1c5e2a-1b2c-4d5e-8f90-0123456789ab');",
+        )
+        .unwrap();
+        let deliveries = rows(&conn, "deliveries");
+        migrate(&mut conn, &path).unwrap();
+        assert_eq!(rows(&conn, "deliveries"), deliveries);
+        let events: Vec<(i64, Vec<u8>)> = conn
+            .prepare("SELECT delivery_id, event_key FROM delivery_events ORDER BY delivery_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            events,
+            [(1, b"7f1c5e2a".to_vec()), (2, b"short".to_vec()), (4, b"7f1c5e2a".to_vec())],
+            "one row per delivery with an event id, keyed as queries::event_key keys it"
+        );
+        assert_eq!(crate::queries::event_key("7f1c5e2a-1b2c"), b"7f1c5e2a");
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM pragma_index_list('deliveries') WHERE name = 'deliveries_event_id'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 0, "the event-id index is gone");
+        // Lookups find the newest (and, for the dedup, the first) delivery of an event through it.
+        let eid = "7f1c5e2a-1b2c-4d5e-8f90-0123456789ab";
+        assert_eq!(crate::queries::find_delivery_by_event_id(&conn, eid).unwrap(), Some(4));
+        assert_eq!(crate::queries::find_delivery_by_event_id(&conn, "short").unwrap(), Some(2));
+        assert_eq!(crate::queries::find_delivery_by_event_id(&conn, "7f1c5e2a-other").unwrap(), None);
+        // The table is scanned in delivery order and each candidate read by its id.
+        let plan: String = conn
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN SELECT d.id FROM {} ORDER BY e.delivery_id LIMIT 1",
+                crate::queries::EVENT_DELIVERIES
+            ))
+            .unwrap()
+            .query_map(rusqlite::params![eid, b"7f1c5e2a".to_vec()], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+            .join("; ");
+        assert!(
+            plan.starts_with("SCAN e") && plan.contains("SEARCH d USING INTEGER PRIMARY KEY"),
+            "plan: {plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "plan: {plan}");
+        // Deleting a delivery (retention) takes its row with it.
+        conn.execute("DELETE FROM deliveries WHERE id = 4", []).unwrap();
+        assert_eq!(crate::queries::find_delivery_by_event_id(&conn, eid).unwrap(), Some(1));
+        let left: i64 = conn.query_row("SELECT count(*) FROM delivery_events", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 2);
+        let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(ok, "ok");
     }
 }

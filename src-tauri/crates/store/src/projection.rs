@@ -16,7 +16,9 @@ use shipwatch_aftership::{Envelope, Tracking};
 use shipwatch_api::ShipmentItem;
 
 use crate::inplace::{values, InPlaceStatement};
-use crate::queries::{rfc3339_ms, shipment_row, SHIPMENT_COLUMNS, SHIPMENT_COLUMN_COUNT};
+use crate::queries::{
+    event_key, rfc3339_ms, shipment_row, EVENT_DELIVERIES, SHIPMENT_COLUMNS, SHIPMENT_COLUMN_COUNT,
+};
 use crate::timeline::{self, StoredTimeline, TIMELINE_COLUMNS};
 use crate::writer::PendingInsert;
 use crate::{NewDelivery, Result, ShipmentChange, StoredDelivery, StoredVerdict};
@@ -59,7 +61,7 @@ impl DeliveryIds {
 pub struct WriterStatements<'c> {
     conn: &'c Connection,
     queries: [Option<rusqlite::Statement<'c>>; 2],
-    writes: [Option<InPlaceStatement<'c>>; 4],
+    writes: [Option<InPlaceStatement<'c>>; 5],
 }
 
 /// The writer's kept queries, one slot each.
@@ -73,6 +75,7 @@ enum Query {
 #[derive(Clone, Copy)]
 enum Write {
     InsertDelivery,
+    InsertEvent,
     InsertShipment,
     UpdateShipment,
     UpdateStaleShipment,
@@ -131,11 +134,13 @@ pub(crate) fn store_delivery(
     let original: Option<(i64, u16, Option<i64>)> = match &event_id {
         Some(eid) if seen.may_hold(conn, eid)? => db
             .query(Query::FindOriginal, || {
-                "SELECT id, status, shipment_id FROM deliveries
-                 WHERE event_id = ?1 AND duplicate_of IS NULL AND verdict IN ('valid', 'unverified')
-                 ORDER BY id LIMIT 1"
+                format!(
+                    "SELECT d.id, d.status, d.shipment_id FROM {EVENT_DELIVERIES}
+                        AND d.duplicate_of IS NULL AND d.verdict IN ('valid', 'unverified')
+                     ORDER BY e.delivery_id LIMIT 1"
+                )
             })?
-            .query_row([eid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row(params![eid, event_key(eid)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?,
         _ => None,
     };
@@ -214,7 +219,9 @@ pub(crate) fn store_delivery(
         shipment_id,
         projection,
     ])?;
-    if let Some(eid) = env.and_then(|e| e.event_id.as_deref()) {
+    if let Some(eid) = event_id {
+        db.write(Write::InsertEvent, "INSERT INTO delivery_events (delivery_id, event_key) VALUES (?1, ?2)")?
+            .execute(&values![id, event_key(eid)])?;
         seen.add(eid);
     }
 
@@ -266,18 +273,18 @@ struct StoredShipment {
 
 /// FNV-1a of `s`: fixed from run to run; what it hashes (shipment keys, event ids) is not chosen by an
 /// attacker, or not trusted by what uses it (a hit is always checked).
-fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+fn fnv1a(s: impl AsRef<[u8]>) -> u64 {
+    s.as_ref().iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// The event ids the `deliveries` table may hold: a Bloom filter (2 MiB, whatever the number of
-/// deliveries) that the writer reads from the event-id index on first use and adds every stored
-/// delivery's event id to. AfterShip's event ids are new in almost every delivery, and "not in the
-/// filter" means "not in the table", so the lookup of an earlier attempt (an index search per
-/// delivery) is only made for the few that may be repeats. Nothing is taken out: a delivery rolled
-/// back or deleted by retention stays a "may hold", which only costs that lookup. About 1% of new
-/// event ids are looked up in vain with a million stored; the filter fills (more lookups, never a
-/// wrong answer) beyond ten million.
+/// deliveries) of their keys (first 8 bytes, as `delivery_events` holds them), which the writer reads
+/// from that table on first use and adds every stored delivery's key to. AfterShip's event ids are
+/// new in almost every delivery, and "not in the filter" means "not in the table", so the lookup of
+/// an earlier attempt (a scan of `delivery_events`) is only made for the few that may be repeats.
+/// Nothing is taken out: a delivery rolled back or deleted by retention stays a "may hold", which
+/// only costs that lookup. About 1% of new event ids are looked up in vain with a million stored;
+/// the filter fills (more lookups, never a wrong answer) beyond ten million.
 #[derive(Default)]
 pub struct SeenEvents {
     bits: Option<Box<[u64]>>,
@@ -286,9 +293,9 @@ pub struct SeenEvents {
 impl SeenEvents {
     const BITS: u64 = 1 << 24;
 
-    /// Two positions in the filter, from the two halves of a mixed 64-bit hash.
-    fn positions(event_id: &str) -> [u64; 2] {
-        let mut h = fnv1a(event_id);
+    /// Two positions in the filter for an event key, from the two halves of a mixed 64-bit hash.
+    fn positions(key: &[u8]) -> [u64; 2] {
+        let mut h = fnv1a(key);
         h ^= h >> 33;
         h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
         h ^= h >> 33;
@@ -298,13 +305,12 @@ impl SeenEvents {
     fn bits(&mut self, conn: &Connection) -> Result<&mut [u64]> {
         if self.bits.is_none() {
             let mut bits = vec![0u64; (Self::BITS / 64) as usize].into_boxed_slice();
-            // Read from the (partial) event-id index alone.
-            let mut stmt = conn.prepare("SELECT event_id FROM deliveries WHERE event_id IS NOT NULL")?;
+            let mut stmt = conn.prepare("SELECT event_key FROM delivery_events")?;
             let mut rows = stmt.query([])?;
             let mut n = 0u64;
             while let Some(row) = rows.next()? {
-                if let rusqlite::types::ValueRef::Text(id) = row.get_ref(0)? {
-                    Self::set(&mut bits, &String::from_utf8_lossy(id));
+                if let rusqlite::types::ValueRef::Blob(key) = row.get_ref(0)? {
+                    Self::set(&mut bits, key);
                     n += 1;
                 }
             }
@@ -314,8 +320,8 @@ impl SeenEvents {
         Ok(self.bits.as_deref_mut().expect("read above"))
     }
 
-    fn set(bits: &mut [u64], event_id: &str) {
-        for p in Self::positions(event_id) {
+    fn set(bits: &mut [u64], key: &[u8]) {
+        for p in Self::positions(key) {
             bits[(p / 64) as usize] |= 1 << (p % 64);
         }
     }
@@ -323,13 +329,15 @@ impl SeenEvents {
     /// False: no delivery in the table has this event id. True: one may have.
     pub(crate) fn may_hold(&mut self, conn: &Connection, event_id: &str) -> Result<bool> {
         let bits = self.bits(conn)?;
-        Ok(Self::positions(event_id).iter().all(|&p| bits[(p / 64) as usize] & (1 << (p % 64)) != 0))
+        Ok(Self::positions(event_key(event_id))
+            .iter()
+            .all(|&p| bits[(p / 64) as usize] & (1 << (p % 64)) != 0))
     }
 
     /// A delivery with this event id was inserted (after a [`Self::may_hold`], so the filter is read).
     pub(crate) fn add(&mut self, event_id: &str) {
         if let Some(bits) = self.bits.as_deref_mut() {
-            Self::set(bits, event_id);
+            Self::set(bits, event_key(event_id));
         }
     }
 }
@@ -717,12 +725,12 @@ pub fn reverify_failed(
         let event_id = env.and_then(|e| e.event_id.clone());
         let original: Option<(i64, Option<i64>)> = match &event_id {
             Some(eid) => conn
-                .prepare_cached(
-                    "SELECT id, shipment_id FROM deliveries
-                     WHERE event_id = ?1 AND duplicate_of IS NULL AND verdict IN ('valid', 'unverified') AND id != ?2
-                     ORDER BY id LIMIT 1",
-                )?
-                .query_row(params![eid, id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .prepare_cached(&format!(
+                    "SELECT d.id, d.shipment_id FROM {EVENT_DELIVERIES}
+                        AND d.duplicate_of IS NULL AND d.verdict IN ('valid', 'unverified') AND d.id != ?3
+                     ORDER BY e.delivery_id LIMIT 1"
+                ))?
+                .query_row(params![eid, event_key(eid), id], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?,
             None => None,
         };
@@ -909,15 +917,13 @@ mod tests {
         let (_dir, conn) = db();
         let mut seen = SeenEvents::default();
         seen.may_hold(&conn, "read the table").unwrap();
+        let id = |i: u32| format!("{i:08x}-5bd2-4b4e-9c7e-3a54f1a5c2d1");
         for i in 0..100_000 {
-            seen.add(&format!("{i:08x}-5bd2-4b4e-9c7e-3a54f1a5c2d1"));
+            seen.add(&id(i));
         }
-        for i in 0..100_000 {
-            assert!(seen.may_hold(&conn, &format!("{i:08x}-5bd2-4b4e-9c7e-3a54f1a5c2d1")).unwrap());
-        }
-        let looked_up_in_vain = (0..100_000)
-            .filter(|i| seen.may_hold(&conn, &format!("{i:08x}-0000-4b4e-9c7e-3a54f1a5c2d1")).unwrap())
-            .count();
+        assert!((0..100_000).all(|i| seen.may_hold(&conn, &id(i)).unwrap()));
+        let looked_up_in_vain =
+            (0..100_000).filter(|i| seen.may_hold(&conn, &id(0x8000_0000 + i)).unwrap()).count();
         assert!(looked_up_in_vain < 100, "{looked_up_in_vain} of 100,000 new event ids would be looked up");
     }
 }

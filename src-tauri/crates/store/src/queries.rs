@@ -310,9 +310,21 @@ pub fn delivery_counts(conn: &Connection, since_ms: i64) -> Result<DeliveryCount
 /// The newest delivery with this event id.
 pub fn find_delivery_by_event_id(conn: &Connection, event_id: &str) -> Result<Option<i64>> {
     Ok(conn
-        .prepare_cached("SELECT id FROM deliveries WHERE event_id = ?1 ORDER BY id DESC LIMIT 1")?
-        .query_row([event_id], |r| r.get(0))
+        .prepare_cached(&format!("SELECT d.id FROM {EVENT_DELIVERIES} ORDER BY e.delivery_id DESC LIMIT 1"))?
+        .query_row(rusqlite::params![event_id, event_key(event_id)], |r| r.get(0))
         .optional()?)
+}
+
+/// The deliveries of one event, as `d` (`?1`: the event id, `?2`: its [`event_key`]). There is no
+/// index on the event id (migration 6): the compact `delivery_events` table is scanned for the key,
+/// in delivery order (CROSS JOIN keeps it the outer table), and the event id itself decides.
+pub(crate) const EVENT_DELIVERIES: &str =
+    "delivery_events AS e CROSS JOIN deliveries AS d ON d.id = e.delivery_id
+     WHERE e.event_key = ?2 AND d.event_id = ?1";
+
+/// The key `delivery_events` holds for an event id: its first 8 bytes.
+pub(crate) fn event_key(event_id: &str) -> &[u8] {
+    &event_id.as_bytes()[..event_id.len().min(8)]
 }
 
 // Read-only helpers for the developer tools (`shipwatch export`, `shipwatch stats`, `replay` while
