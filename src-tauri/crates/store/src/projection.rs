@@ -55,9 +55,9 @@ impl DeliveryIds {
     }
 }
 
-/// The statements every delivery runs, prepared once on the writer's connection and kept: rusqlite's
-/// statement cache hashes and compares a statement's whole SQL text to find it and again to put it
-/// back, about a tenth of the writer's work per delivery. Each is prepared on first use.
+/// The statements every delivery runs, prepared once on the writer's connection and kept (rusqlite's
+/// statement cache hashes and compares a statement's whole SQL text to find it, and again to put it
+/// back). Each is prepared on first use; the writes bind their values in place ([`crate::inplace`]).
 pub struct WriterStatements<'c> {
     conn: &'c Connection,
     queries: [Option<rusqlite::Statement<'c>>; 2],
