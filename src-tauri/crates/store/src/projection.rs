@@ -220,8 +220,13 @@ pub(crate) fn store_delivery(
         projection,
     ])?;
     if let Some(eid) = event_id {
-        db.write(Write::InsertEvent, "INSERT INTO delivery_events (delivery_id, event_key) VALUES (?1, ?2)")?
-            .execute(&values![id, event_key(eid)])?;
+        // OR REPLACE: a row left behind by a delivery deleted without foreign keys (whose id this
+        // one reuses) must not refuse this delivery; the event id itself decides every lookup.
+        db.write(
+            Write::InsertEvent,
+            "INSERT OR REPLACE INTO delivery_events (delivery_id, event_key) VALUES (?1, ?2)",
+        )?
+        .execute(&values![id, event_key(eid)])?;
         seen.add(eid);
     }
 
@@ -925,5 +930,21 @@ mod tests {
         let looked_up_in_vain =
             (0..100_000).filter(|i| seen.may_hold(&conn, &id(0x8000_0000 + i)).unwrap()).count();
         assert!(looked_up_in_vain < 100, "{looked_up_in_vain} of 100,000 new event ids would be looked up");
+    }
+
+    #[test]
+    fn a_row_left_by_a_delivery_deleted_without_foreign_keys_refuses_nothing() {
+        let (_dir, conn) = db();
+        let (mut keys, mut seen) = (ShipmentKeys::default(), SeenEvents::default());
+        let old = store(&conn, &mut keys, &mut seen, "aaa", 1);
+        // With foreign keys off, the delivery goes and its delivery_events row stays.
+        conn.pragma_update(None, "foreign_keys", false).unwrap();
+        conn.execute("DELETE FROM deliveries WHERE id = ?1", [old.id]).unwrap();
+        let left: i64 = conn.query_row("SELECT count(*) FROM delivery_events", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 1);
+        let new = store(&conn, &mut keys, &mut seen, "bbb", 1);
+        assert_eq!(new.id, old.id, "the id is taken again");
+        assert_eq!(crate::queries::find_delivery_by_event_id(&conn, "bbb-1").unwrap(), Some(new.id));
+        assert_eq!(crate::queries::find_delivery_by_event_id(&conn, "aaa-1").unwrap(), None);
     }
 }
