@@ -113,8 +113,8 @@ fn one(size: Size, batch: Batch, run_id: u32, index: usize, ts: i64, secret: &st
         Size::Small => 0x5,
         Size::Large => 0x1,
     };
-    // A random UUID v4, as AfterShip's event ids are: in no order, so the store's event-id index
-    // takes them where they fall, not at its end.
+    // A random UUID v4, as AfterShip's event ids are: in no order (sequential ones would let
+    // whatever the store keeps by event id append at its end, which real deliveries never do).
     let r: u128 = rand::random::<u128>() & !(0xf << 76) & !(0x3 << 62) | (0x4 << 76) | (0x2 << 62);
     let event_id = format!(
         "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",

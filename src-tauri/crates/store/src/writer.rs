@@ -129,8 +129,7 @@ impl Store {
         let handle = std::thread::Builder::new()
             .name("shipwatch-writer".into())
             .spawn(move || {
-                let mut conn = conn;
-                writer_loop(&mut conn, rx, max_batch, &committed_tx, &syncing, &disk_failed);
+                writer_loop(&conn, rx, max_batch, &committed_tx, &syncing, &disk_failed);
                 // The sync thread answers what is still committed but not yet synced, then ends.
                 drop(committed_tx);
                 let _ = syncer.join();
@@ -336,14 +335,13 @@ struct OpenGroup {
 /// delivery that arrived meanwhile: a commit rewrites each b-tree's last pages once, however many
 /// deliveries it holds, so fewer, larger commits write fewer WAL frames for the same deliveries.
 fn writer_loop(
-    conn: &mut Connection,
+    conn: &Connection,
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
     committed: &std::sync::mpsc::SyncSender<Vec<Outcome>>,
     syncing: &Syncing,
     disk_failed: &AtomicBool,
 ) {
-    let conn: &Connection = conn;
     let mut w = Writer {
         conn,
         statements: WriterStatements::new(conn),
@@ -907,7 +905,7 @@ mod tests {
         let syncing = Arc::new(Syncing { groups: Default::default(), wake: jobs.downgrade() });
         let writer_syncing = syncing.clone();
         let writer = std::thread::spawn(move || {
-            writer_loop(&mut conn, rx, 256, &committed, &writer_syncing, &AtomicBool::new(disk_failed));
+            writer_loop(&conn, rx, 256, &committed, &writer_syncing, &AtomicBool::new(disk_failed));
         });
         (dir, jobs, committed_rx, syncing, writer)
     }
