@@ -46,6 +46,13 @@ impl Engine {
         Api { inner: self.inner.clone() }
     }
 
+    /// The store itself, beneath the API: for tests that must act on the writer's own connection
+    /// (e.g. to make its commits fail). Embedders use [`Engine::api`].
+    #[doc(hidden)]
+    pub fn store(&self) -> &shipwatch_store::Store {
+        &self.inner.store
+    }
+
     /// Every stored delivery with its outcome, for notifications.
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.inner.events.subscribe()

@@ -51,12 +51,18 @@ pub(crate) fn open_writer(path: &Path, full_sync: bool) -> Result<(Connection, b
     conn.execute_batch(sync).map_err(open_err)?;
     // Savepoint sub-journals stay in memory (a temp file per savepoint was most of the writer's I/O),
     // and WAL checkpoints run on their own thread ([`checkpointer`]) instead of stalling a commit.
-    conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;")
+    //
+    // Foreign keys are not enforced on this connection: every reference it writes is to a row it
+    // has just written or read (a delivery's shipment and original, an event key's or a forward's
+    // delivery), and checking each against its parent's b-tree cost a tenth of the writer's work per
+    // delivery. What the schema's `ON DELETE CASCADE` did, retention does itself (`retention.rs`);
+    // readers still enforce them, and the tests check the writer leaves no broken reference.
+    conn.execute_batch("PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;")
         .map_err(open_err)?;
-    // Each delivery looks up its event id and its shipment's key in indexes it cannot predict: a
-    // larger page cache (16 MiB) and reading the file through a memory map (up to 256 MiB of it)
-    // keep those lookups from going to the OS for every page.
-    conn.execute_batch("PRAGMA cache_size=-16384; PRAGMA mmap_size=268435456;").map_err(open_err)?;
+    // A 16 MiB page cache holds the b-trees' hot pages. No memory map: with one, SQLite looks each
+    // page a read-only cursor asks for up in the WAL's index before its own cache, and that search
+    // grows with the WAL, which under a burst only starts over once the writer pauses.
+    conn.execute_batch("PRAGMA cache_size=-16384;").map_err(open_err)?;
     Ok((conn, wal))
 }
 

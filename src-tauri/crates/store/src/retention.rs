@@ -25,19 +25,35 @@ const DELETABLE: &str =
 
 /// Deletes up to `limit` deliveries received before `cutoff_ms`, oldest first. Returns how many.
 pub fn delete_older_than(conn: &Connection, cutoff_ms: i64, limit: usize) -> Result<usize> {
-    Ok(conn.execute(
-        &format!(
-            "DELETE FROM deliveries WHERE id IN (
-                SELECT id FROM deliveries WHERE received_at < ?1 AND {DELETABLE} ORDER BY id LIMIT ?2)"
-        ),
+    delete_deliveries(
+        conn,
+        &format!("SELECT id FROM deliveries WHERE received_at < ?1 AND {DELETABLE} ORDER BY id LIMIT ?2"),
         params![cutoff_ms, limit as i64],
-    )?)
+    )
 }
 
 /// Deletes up to `limit` of the oldest deletable deliveries. Returns how many.
 pub fn delete_oldest(conn: &Connection, limit: usize) -> Result<usize> {
-    Ok(conn.execute(
-        &format!("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE {DELETABLE} ORDER BY id LIMIT ?1)"),
+    delete_deliveries(
+        conn,
+        &format!("SELECT id FROM deliveries WHERE {DELETABLE} ORDER BY id LIMIT ?1"),
         params![limit as i64],
-    )?)
+    )
+}
+
+/// Deletes the deliveries `select` lists, with the rows that belong to them (their event key, their
+/// forwards). Explicitly, not by the schema's `ON DELETE CASCADE`: retention runs on the writer's
+/// connection, which does not enforce foreign keys (`conn.rs`).
+fn delete_deliveries(conn: &Connection, select: &str, args: impl rusqlite::Params) -> Result<usize> {
+    let ids: Vec<i64> =
+        conn.prepare(select)?.query_map(args, |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let mut events = conn.prepare_cached("DELETE FROM delivery_events WHERE delivery_id = ?1")?;
+    let mut forwards = conn.prepare_cached("DELETE FROM forwards WHERE delivery_id = ?1")?;
+    let mut deliveries = conn.prepare_cached("DELETE FROM deliveries WHERE id = ?1")?;
+    for id in &ids {
+        events.execute([id])?;
+        forwards.execute([id])?;
+        deliveries.execute([id])?;
+    }
+    Ok(ids.len())
 }

@@ -106,6 +106,15 @@ async fn forward_queue_takes_only_new_valid_non_duplicate_deliveries() {
     // With failing ones included, a later bad delivery is queued too.
     store.insert(delivery(bad.clone(), None, &s, 5)).await.unwrap();
     assert_eq!(store.write(|c| forwards::enqueue_new(c, "http://x/hook", true, 20)).await.unwrap(), 1);
+    // The writer does not enforce foreign keys (conn.rs); what it wrote (shipments, a duplicate and
+    // its original, event keys, forwards) passes a reader's check all the same.
+    let broken = store
+        .read(|c| {
+            Ok(c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get::<_, i64>(0))?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(broken, 0);
 }
 
 #[tokio::test]
@@ -149,16 +158,33 @@ async fn retention_keeps_what_shipments_need() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), WriterConfig::default()).unwrap();
     let s = secrets("k");
+    // Forward mode on from the start, so the deliveries below are queued to be forwarded.
+    assert_eq!(store.write(|c| forwards::enqueue_new(c, "http://x/hook", true, 10)).await.unwrap(), 0);
     // Ten updates of one shipment, the last one setting its state, plus ten garbage deliveries.
     for i in 0..10 {
         let b = sample(&format!("e{i}"), "T1", Tag::InTransit, 1_700_000_000 + i);
         store.insert(delivery(b.clone(), Some(sign("k", &b)), &s, 1_000 + i)).await.unwrap();
         store.insert(delivery(b"junk".to_vec(), None, &s, 1_000 + i)).await.unwrap();
     }
+    assert_eq!(store.write(|c| forwards::enqueue_new(c, "http://x/hook", true, 10)).await.unwrap(), 20);
     let before = store.read(retention::live_bytes).await.unwrap();
     assert!(before > 0);
     let deleted = store.write(|c| retention::delete_older_than(c, 2_000, 1_000)).await.unwrap();
     assert_eq!(deleted, 19, "everything but the delivery that set the shipment's state");
+    // The rows that belong to a deleted delivery go with it: the writer's connection does not
+    // enforce foreign keys, so no cascade does it. A reader that enforces them finds nothing broken.
+    let (events, queued, broken) = store
+        .read(|c| {
+            let n = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
+            Ok((
+                n("SELECT count(*) FROM delivery_events")?,
+                n("SELECT count(*) FROM forwards")?,
+                n("SELECT count(*) FROM pragma_foreign_key_check")?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!((events, queued, broken), (1, 1, 0));
     let ship = store.read(|c| queries::list_shipments(c, &Default::default())).await.unwrap();
     let detail = store.read(move |c| queries::get_shipment(c, ship.items[0].id)).await.unwrap();
     assert!(!detail.checkpoints.is_empty(), "the timeline is kept");
