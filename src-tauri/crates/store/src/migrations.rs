@@ -558,6 +558,17 @@ mod tests {
     }
 
     /// Every row of `table`, as text, in id order.
+    /// SQLite's plan for `sql`, its steps joined with "; ".
+    fn query_plan(conn: &Connection, sql: &str) -> String {
+        conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+            .join("; ")
+    }
+
     fn rows(conn: &Connection, table: &str) -> Vec<String> {
         conn.prepare(&format!("SELECT * FROM {table} ORDER BY id"))
             .unwrap()
@@ -684,15 +695,7 @@ mod tests {
         let path = dir.path().join("t.db");
         let mut conn = Connection::open(&path).unwrap();
         migrate(&mut conn, &path).unwrap();
-        let plan = |sql: &str| -> String {
-            conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .unwrap()
-                .query_map([], |r| r.get::<_, String>(3))
-                .unwrap()
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .unwrap()
-                .join("; ")
-        };
+        let plan = |sql: &str| query_plan(&conn, sql);
         let failed = format!("SELECT id FROM deliveries WHERE {} ORDER BY id DESC", crate::queries::FAILED);
         assert_eq!(
             failed,
@@ -729,15 +732,7 @@ mod tests {
             .collect::<rusqlite::Result<_>>()
             .unwrap();
         assert_eq!(columns, [("updated_at".to_string(), false), ("id".to_string(), false)]);
-        let plan = |sql: &str| -> String {
-            conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .unwrap()
-                .query_map([], |r| r.get::<_, String>(3))
-                .unwrap()
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .unwrap()
-                .join("; ")
-        };
+        let plan = |sql: &str| query_plan(&conn, sql);
         // The list's order and its cursor, as queries.rs writes them: no sort, the index backwards.
         for sql in [
             "SELECT id FROM shipments WHERE 1=1 ORDER BY updated_at DESC, id DESC LIMIT 51",
