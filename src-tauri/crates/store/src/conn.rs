@@ -55,8 +55,9 @@ pub(crate) fn open_writer(path: &Path, full_sync: bool) -> Result<(Connection, b
     // Foreign keys are not enforced on this connection: every reference it writes is to a row it
     // has just written or read (a delivery's shipment and original, an event key's or a forward's
     // delivery), and checking each against its parent's b-tree cost a tenth of the writer's work per
-    // delivery. What the schema's `ON DELETE CASCADE` did, retention does itself (`retention.rs`);
-    // readers still enforce them, and the tests check the writer leaves no broken reference.
+    // delivery. What the schema's `ON DELETE CASCADE` did, retention does itself (`retention.rs`).
+    // The schema still declares them, and the tests run SQLite's `foreign_key_check` after the
+    // writer's work and after retention.
     conn.execute_batch("PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;")
         .map_err(open_err)?;
     // A 16 MiB page cache holds the b-trees' hot pages. No memory map: with one, SQLite looks each

@@ -557,7 +557,6 @@ mod tests {
         assert_eq!(fk, 0);
     }
 
-    /// Every row of `table`, as text, in id order.
     /// SQLite's plan for `sql`, its steps joined with "; ".
     fn query_plan(conn: &Connection, sql: &str) -> String {
         conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
@@ -569,6 +568,7 @@ mod tests {
             .join("; ")
     }
 
+    /// Every row of `table`, as text, in id order.
     fn rows(conn: &Connection, table: &str) -> Vec<String> {
         conn.prepare(&format!("SELECT * FROM {table} ORDER BY id"))
             .unwrap()
