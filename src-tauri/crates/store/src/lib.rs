@@ -21,6 +21,7 @@ pub mod writer;
 mod conn;
 mod inplace;
 mod vfs;
+mod wal_limit;
 
 use std::path::{Path, PathBuf};
 

@@ -293,3 +293,49 @@ async fn once_the_wal_cannot_be_synced_every_write_is_refused() {
     assert!(!ran.load(Ordering::SeqCst), "nothing runs once the disk has failed");
     store.close();
 }
+
+/// Under a sustained burst the writer is never idle, so the checkpointer alone never copies every
+/// frame before the next transaction begins and SQLite never starts the WAL over: it grew with every
+/// delivery. Past `wal_restart_frames` the writer now checkpoints itself between two transactions,
+/// and the WAL is written again from its start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sustained_burst_keeps_the_wal_short() {
+    const TASKS: usize = 32;
+    const EACH: usize = 60;
+    const RESTART_FRAMES: u32 = 64;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        dir.path(),
+        WriterConfig { wal_restart_frames: RESTART_FRAMES, ..WriterConfig::default() },
+    )
+    .unwrap();
+    let mut wal = store.path().as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = std::path::PathBuf::from(wal);
+    let largest = std::sync::Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..TASKS {
+        let (store, wal, largest) = (store.clone(), wal.clone(), largest.clone());
+        tasks.spawn(async move {
+            for i in 0..EACH {
+                let event = format!("burst-{t}-{i}");
+                let checkpoints: Vec<Value> = (1..=8).map(|d| cp(d, &format!("{event} step {d}"))).collect();
+                store.insert(delivery(&event, &event, 8, &checkpoints)).await.expect("stored");
+                let len = std::fs::metadata(&wal).map_or(0, |m| m.len());
+                largest.fetch_max(len, Ordering::Relaxed);
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let largest = largest.load(Ordering::Relaxed);
+    let path = store.path().to_owned();
+    store.close();
+    assert_eq!(count(&path, "SELECT count(*) FROM deliveries"), (TASKS * EACH) as i64);
+    assert_eq!(count(&path, "SELECT count(*) FROM shipments"), (TASKS * EACH) as i64);
+    // The restart point, plus the group that crossed it and those committed while a checkpoint held
+    // the restart off (measured: at most 4 times the restart point; without it, 10 MB: 38 times).
+    let bound = 8 * u64::from(RESTART_FRAMES) * (4096 + 24);
+    assert!(largest <= bound, "the WAL reached {largest} bytes under the burst (at most {bound} expected)");
+}
