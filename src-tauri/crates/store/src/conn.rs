@@ -50,8 +50,7 @@ pub(crate) fn open_writer(path: &Path, full_sync: bool) -> Result<(Connection, b
     };
     conn.execute_batch(sync).map_err(open_err)?;
     // Savepoint sub-journals stay in memory (a temp file per savepoint was most of the writer's I/O),
-    // and WAL checkpoints run on their own thread ([`checkpointer`]) instead of stalling a commit
-    // (but for the one that lets the WAL start over: `wal_limit.rs`).
+    // and WAL checkpoints run on their own thread ([`checkpointer`]) instead of stalling a commit.
     //
     // Foreign keys are not enforced on this connection: every reference it writes is to a row it
     // has just written or read (a delivery's shipment and original, an event key's or a forward's
@@ -63,7 +62,7 @@ pub(crate) fn open_writer(path: &Path, full_sync: bool) -> Result<(Connection, b
         .map_err(open_err)?;
     // A 16 MiB page cache holds the b-trees' hot pages. No memory map: with one, SQLite looks each
     // page a read-only cursor asks for up in the WAL's index before its own cache, and that search
-    // grows with the WAL (up to `wal_restart_frames`).
+    // grows with the WAL, which under a burst only starts over once the writer pauses.
     conn.execute_batch("PRAGMA cache_size=-16384;").map_err(open_err)?;
     Ok((conn, wal))
 }
@@ -88,10 +87,9 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// Copies the WAL back into the database file every `every`, and whenever the writer asks
-/// ([`crate::wal_limit`]), on its own connection, so commits never wait for a checkpoint. PASSIVE: it
-/// never blocks the writer or readers. Ends when the writer drops its end of `asks`.
-pub(crate) fn checkpointer(path: &Path, every: Duration, asks: std::sync::mpsc::Receiver<()>) -> Result<()> {
+/// Copies the WAL back into the database file every `every`, on its own connection, so commits never
+/// wait for a checkpoint. PASSIVE: it never blocks the writer or readers; ends when `stop` drops.
+pub(crate) fn checkpointer(path: &Path, every: Duration, stop: std::sync::mpsc::Receiver<()>) -> Result<()> {
     let conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // A checkpoint syncs the WAL before copying it and the database after: it never loses what the
@@ -102,23 +100,15 @@ pub(crate) fn checkpointer(path: &Path, every: Duration, asks: std::sync::mpsc::
         .spawn(move || {
             use std::sync::mpsc::RecvTimeoutError;
             let mut last_wal_pages = 0i64;
-            loop {
-                let asked = match asks.recv_timeout(every) {
-                    Ok(()) => true,
-                    Err(RecvTimeoutError::Timeout) => false,
-                    Err(RecvTimeoutError::Disconnected) => break,
-                };
-                while asks.try_recv().is_ok() {}
+            while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
                 match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
-                    // Once the writer has been idle for a whole period and everything is copied,
-                    // start the WAL over (TRUNCATE waits for the writer: never under a burst).
-                    Ok(pages) if !asked => {
+                    Ok(pages) => {
+                        // Once the writer is idle and everything is copied, start the WAL over.
                         if pages > 0 && pages == last_wal_pages {
                             let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
                         }
                         last_wal_pages = pages;
                     }
-                    Ok(_) => last_wal_pages = -1,
                     Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
                 }
             }

@@ -21,7 +21,6 @@ pub mod writer;
 mod conn;
 mod inplace;
 mod vfs;
-mod wal_limit;
 
 use std::path::{Path, PathBuf};
 

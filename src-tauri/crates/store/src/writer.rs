@@ -22,7 +22,6 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::projection::{DeliveryIds, Inserted, SeenEvents, ShipmentKeys, WriterStatements};
-use crate::wal_limit::WalLimit;
 use crate::{conn, migrations, NewDelivery, Result, StoreError, StoredDelivery};
 
 /// Writer tuning.
@@ -34,14 +33,11 @@ pub struct WriterConfig {
     pub max_batch: usize,
     /// Jobs that may wait for the writer; senders wait beyond that (backpressure, bounded memory).
     pub queue: usize,
-    /// Past this many frames (pages) in the WAL, the writer checkpoints and starts the WAL over
-    /// (`wal_limit.rs`), so that a sustained burst does not grow it without end.
-    pub wal_restart_frames: u32,
 }
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        WriterConfig { full_sync: true, max_batch: 256, queue: 1024, wal_restart_frames: 2048 }
+        WriterConfig { full_sync: true, max_batch: 256, queue: 1024 }
     }
 }
 
@@ -111,11 +107,10 @@ impl Store {
         migrations::migrate(&mut conn, path)?;
         // A reader up front proves the file is readable and primes the pool.
         let first_reader = conn::open_reader(path)?;
-        let (ask_checkpoint, checkpoint_asks) = std::sync::mpsc::channel::<()>();
-        conn::checkpointer(path, std::time::Duration::from_millis(500), checkpoint_asks)?;
+        let (stop_checkpoints, checkpoints_stopped) = std::sync::mpsc::channel::<()>();
+        conn::checkpointer(path, std::time::Duration::from_millis(500), checkpoints_stopped)?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let max_batch = config.max_batch.max(1);
-        let restart_frames = config.wal_restart_frames;
         let thread_err = |e: std::io::Error| StoreError::Open {
             path: path.to_owned(),
             source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
@@ -134,13 +129,11 @@ impl Store {
         let handle = std::thread::Builder::new()
             .name("shipwatch-writer".into())
             .spawn(move || {
-                let mut wal_limit = wal.then(|| WalLimit::new(&conn, restart_frames, ask_checkpoint));
-                writer_loop(&conn, rx, max_batch, &committed_tx, &syncing, &disk_failed, wal_limit.as_mut());
+                writer_loop(&conn, rx, max_batch, &committed_tx, &syncing, &disk_failed);
                 // The sync thread answers what is still committed but not yet synced, then ends.
                 drop(committed_tx);
                 let _ = syncer.join();
-                // Then the checkpointer makes its last copy.
-                drop(wal_limit);
+                drop(stop_checkpoints);
             })
             .map_err(thread_err)?;
         Ok(Store {
@@ -324,8 +317,6 @@ struct Writer<'a> {
     committed: &'a std::sync::mpsc::SyncSender<Vec<Outcome>>,
     syncing: &'a Syncing,
     disk_failed: &'a AtomicBool,
-    /// Checkpoints that keep the WAL short (in WAL mode).
-    wal_limit: Option<&'a mut WalLimit>,
     keys: ShipmentKeys,
     seen: SeenEvents,
 }
@@ -350,7 +341,6 @@ fn writer_loop(
     committed: &std::sync::mpsc::SyncSender<Vec<Outcome>>,
     syncing: &Syncing,
     disk_failed: &AtomicBool,
-    wal_limit: Option<&mut WalLimit>,
 ) {
     let mut w = Writer {
         conn,
@@ -359,7 +349,6 @@ fn writer_loop(
         committed,
         syncing,
         disk_failed,
-        wal_limit,
         keys: ShipmentKeys::default(),
         seen: SeenEvents::default(),
     };
@@ -528,16 +517,12 @@ impl Writer<'_> {
     }
 
     /// Gives a committed group to the sync thread, which answers it once it is on disk.
-    /// Then, while the disk syncs it, keeps the WAL short ([`WalLimit`]).
     fn hand_off(&mut self, outcomes: Vec<Outcome>) {
         self.syncing.groups.fetch_add(1, Ordering::AcqRel);
         if let Err(unsent) = self.committed.send(outcomes) {
             // The sync thread is gone (it never exits first): nothing can be promised.
             self.syncing.groups.fetch_sub(1, Ordering::AcqRel);
             fail_outcomes(unsent.0, || StoreError::WriterGone);
-        }
-        if let Some(limit) = self.wal_limit.as_mut() {
-            limit.after_commit(self.conn);
         }
     }
 }
@@ -920,7 +905,7 @@ mod tests {
         let syncing = Arc::new(Syncing { groups: Default::default(), wake: jobs.downgrade() });
         let writer_syncing = syncing.clone();
         let writer = std::thread::spawn(move || {
-            writer_loop(&conn, rx, 256, &committed, &writer_syncing, &AtomicBool::new(disk_failed), None);
+            writer_loop(&conn, rx, 256, &committed, &writer_syncing, &AtomicBool::new(disk_failed));
         });
         (dir, jobs, committed_rx, syncing, writer)
     }
