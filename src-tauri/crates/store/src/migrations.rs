@@ -568,6 +568,19 @@ mod tests {
             .join("; ")
     }
 
+    /// The first two columns of every row `sql` selects.
+    fn pairs<A: rusqlite::types::FromSql, B: rusqlite::types::FromSql>(
+        conn: &Connection,
+        sql: &str,
+    ) -> Vec<(A, B)> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
     /// Every row of `table`, as text, in id order.
     fn rows(conn: &Connection, table: &str) -> Vec<String> {
         conn.prepare(&format!("SELECT * FROM {table} ORDER BY id"))
@@ -614,13 +627,8 @@ mod tests {
         assert_eq!(v, 5);
         assert_eq!(rows(&conn, "shipments"), shipments);
         assert_eq!(rows(&conn, "deliveries"), deliveries);
-        let indexes: Vec<(String, bool)> = conn
-            .prepare("SELECT name, \"unique\" FROM pragma_index_list('shipments') ORDER BY name")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let indexes: Vec<(String, bool)> =
+            pairs(&conn, "SELECT name, \"unique\" FROM pragma_index_list('shipments') ORDER BY name");
         assert_eq!(indexes, [("shipments_tag".to_owned(), false), ("shipments_updated".to_owned(), false)]);
         // The references from deliveries still point at the table, and are still enforced.
         let fk: i64 =
@@ -724,13 +732,8 @@ mod tests {
         )
         .unwrap();
         migrate(&mut conn, &path).unwrap();
-        let columns: Vec<(String, bool)> = conn
-            .prepare("SELECT name, desc FROM pragma_index_xinfo('shipments_updated') WHERE key")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let columns: Vec<(String, bool)> =
+            pairs(&conn, "SELECT name, desc FROM pragma_index_xinfo('shipments_updated') WHERE key");
         assert_eq!(columns, [("updated_at".to_string(), false), ("id".to_string(), false)]);
         let plan = |sql: &str| query_plan(&conn, sql);
         // The list's order and its cursor, as queries.rs writes them: no sort, the index backwards.
@@ -773,13 +776,8 @@ mod tests {
         let deliveries = rows(&conn, "deliveries");
         migrate(&mut conn, &path).unwrap();
         assert_eq!(rows(&conn, "deliveries"), deliveries);
-        let events: Vec<(i64, Vec<u8>)> = conn
-            .prepare("SELECT delivery_id, event_key FROM delivery_events ORDER BY delivery_id")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let events: Vec<(i64, Vec<u8>)> =
+            pairs(&conn, "SELECT delivery_id, event_key FROM delivery_events ORDER BY delivery_id");
         assert_eq!(
             events,
             [(1, b"7f1c5e2a".to_vec()), (2, b"short".to_vec()), (4, b"7f1c5e2a".to_vec())],
