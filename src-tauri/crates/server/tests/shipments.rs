@@ -108,6 +108,27 @@ async fn an_older_update_arriving_first_is_superseded_and_never_first_when_late(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_same_update_time_and_ts_the_update_with_the_newer_checkpoint_wins_in_either_order() {
+    // Both times tie (carriers and relays do send the same `updated_at`): the checkpoints say which
+    // update is newer, so the answer does not depend on which one arrives first.
+    let t = start(Some(SECRET)).await;
+    let a = checkpoint("2021-01-13T13:39:00", "InfoReceived", "A: label created");
+    let b = checkpoint("2021-01-14T08:00:00", "InTransit", "B: departed facility");
+    let c = checkpoint("2021-01-17T09:30:00", "Delivered", "C: delivered, front door");
+    let at = "2021-01-17T10:00:00+00:00";
+    for (id, newer_first) in [("tie1", true), ("tie2", false)] {
+        let (_, delivered) = update(id, "Delivered", at, vec![a.clone(), b.clone(), c.clone()]);
+        let (_, in_transit) = update(id, "InTransit", at, vec![a.clone(), b.clone()]);
+        let order = if newer_first { [&delivered, &in_transit] } else { [&in_transit, &delivered] };
+        for body in order {
+            assert_eq!(t.post_signed(body, SECRET).await.status, 200);
+        }
+        let s = t.shipments().await.into_iter().find(|s| s["tracking_id"] == id).expect("projected");
+        assert_eq!(s["tag"], "Delivered", "{id}: newer first = {newer_first}: {s}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsigned_or_wrongly_signed_delivered_never_changes_a_shipment() {
     let t = start(Some(SECRET)).await;
     let (_, first) = update(

@@ -251,18 +251,19 @@ pub fn shipment_key(msg: &Tracking) -> Option<String> {
         .map(|tn| format!("tn:{}:{tn}", msg.slug.as_deref().unwrap_or("")))
 }
 
-/// Compares (state time, ts) of an update with the stored state. Missing values compare as unknown:
-/// the update is taken as newer unless something known says otherwise.
-fn freshness(new: (Option<i64>, Option<i64>), stored: (Option<i64>, Option<i64>)) -> Ordering {
-    if let (Some(a), Some(b)) = (new.0, stored.0) {
-        if a != b {
-            return a.cmp(&b);
-        }
-    }
-    match (new.1, stored.1) {
+/// Compares (state time, ts, newest checkpoint's time) of an update with the stored state, in that
+/// order, as AfterShip's notes say (`updated_at`, then `ts`); the checkpoints break a tie of both: an
+/// update whose newest checkpoint is older than one already seen is the older update. Missing values
+/// compare as unknown: the update is taken as newer unless something known says otherwise.
+fn freshness(
+    new: (Option<i64>, Option<i64>, Option<i64>),
+    stored: (Option<i64>, Option<i64>, Option<i64>),
+) -> Ordering {
+    let known = |a: Option<i64>, b: Option<i64>| match (a, b) {
         (Some(a), Some(b)) => a.cmp(&b),
         _ => Ordering::Equal,
-    }
+    };
+    known(new.0, stored.0).then(known(new.1, stored.1)).then(known(new.2, stored.2))
 }
 
 /// The stored state of a shipment the projection reads before changing it.
@@ -554,7 +555,11 @@ fn project(
     };
 
     let shipment_id = stored.item.id;
-    let stale = freshness((state_time, env.ts), (stored.state_time, stored.state_ts)) == Ordering::Less;
+    let newest_checkpoint = msg.checkpoint_digest.latest.as_ref().and_then(|l| l.sort_time);
+    let stale = freshness(
+        (state_time, env.ts, newest_checkpoint),
+        (stored.state_time, stored.state_ts, stored.last_location_time),
+    ) == Ordering::Less;
     let tag_first_seen = !stale && tag.as_deref().is_some_and(|t| !has_tag(&stored.tags_seen, t));
     let tags_seen = tags_seen_with(&stored.tags_seen, tag.as_deref());
 
@@ -785,12 +790,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn freshness_prefers_state_time_then_ts() {
-        assert_eq!(freshness((Some(2), Some(1)), (Some(1), Some(9))), Ordering::Greater);
-        assert_eq!(freshness((Some(1), Some(1)), (Some(2), Some(0))), Ordering::Less);
-        assert_eq!(freshness((Some(5), Some(3)), (Some(5), Some(4))), Ordering::Less);
-        assert_eq!(freshness((None, Some(3)), (Some(5), Some(2))), Ordering::Greater);
-        assert_eq!(freshness((None, None), (Some(5), Some(2))), Ordering::Equal);
+    fn freshness_prefers_state_time_then_ts_then_the_newest_checkpoint() {
+        assert_eq!(freshness((Some(2), Some(1), Some(0)), (Some(1), Some(9), Some(9))), Ordering::Greater);
+        assert_eq!(freshness((Some(1), Some(1), None), (Some(2), Some(0), None)), Ordering::Less);
+        assert_eq!(freshness((Some(5), Some(3), Some(9)), (Some(5), Some(4), Some(1))), Ordering::Less);
+        assert_eq!(freshness((None, Some(3), None), (Some(5), Some(2), None)), Ordering::Greater);
+        assert_eq!(freshness((None, None, None), (Some(5), Some(2), Some(1))), Ordering::Equal);
+        // A tie of both times: the checkpoints decide, and only when both are known.
+        assert_eq!(freshness((Some(5), Some(3), Some(1)), (Some(5), Some(3), Some(2))), Ordering::Less);
+        assert_eq!(freshness((None, None, Some(2)), (Some(5), None, Some(1))), Ordering::Greater);
+        assert_eq!(freshness((Some(5), Some(3), None), (Some(5), Some(3), Some(2))), Ordering::Equal);
     }
 
     #[test]
