@@ -8,7 +8,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::reserialise::reserialisations;
+use crate::reserialise::{reserialisations, Layout};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -520,12 +520,25 @@ fn body_variants(body: &[u8]) -> Vec<BodyVariant> {
     }
     for reserialised in reserialisations(body) {
         let keys = if reserialised.sorted_keys { ", keys sorted" } else { ", keys in their order" };
+        let layout = reserialised.layout.describe();
+        // Pretty-printed text is often signed as a file is written: with a final newline.
+        if reserialised.layout != Layout::Compact {
+            let mut with_newline = reserialised.bytes.clone();
+            with_newline.push(b'\n');
+            variants.push(BodyVariant {
+                bytes: with_newline,
+                diagnosis: format!(
+                    "The header matches the body re-serialised as {layout} and a final newline{keys}: \
+                     the body was signed in another layout and re-serialised (compacted, say) \
+                     before it reached us."
+                ),
+            });
+        }
         variants.push(BodyVariant {
             bytes: reserialised.bytes,
             diagnosis: format!(
-                "The header matches the body re-serialised as {}{keys}: a proxy or framework \
-                 re-serialised the JSON before it reached us.",
-                reserialised.layout.describe()
+                "The header matches the body re-serialised as {layout}{keys}: a proxy or framework \
+                 re-serialised the JSON before it reached us."
             ),
         });
     }

@@ -440,6 +440,20 @@ fn reserialised_four_space_pretty() {
     assert_mentions(&diagnosis, "pretty-printed with 4-space indents");
 }
 
+#[test]
+fn reserialised_four_space_pretty_signed_with_its_final_newline() {
+    // The fixture file as written (4-space indents and a final newline) was signed; we received it
+    // compacted. The diagnosis names the re-serialisation, not a wrong secret.
+    let header = sign(SECRET, FIXTURE);
+    let diagnosis = diagnosed(&[("aftership-hmac-sha256", &header)], &minify(FIXTURE), &current(SECRET));
+    assert_eq!(diagnosis.verdict, DeliveryVerdict::Invalid);
+    assert_mentions(
+        &diagnosis,
+        "pretty-printed with 4-space indents and a final newline, keys in their order",
+    );
+    assert_mentions(&diagnosis, "re-serialised");
+}
+
 /// Drops the whitespace between JSON tokens, keeping key order and string contents.
 fn minify(json: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(json.len());
