@@ -15,7 +15,9 @@ method: string, path: string,
  */
 peer: string, forwarded_for: string | null, cf_connecting_ip: string | null, 
 /**
- * All headers in the order received: `[[name, value], ...]`.
+ * All headers in the order received, `[[name, value], ...]`; names in lowercase (HTTP/1 names are
+ * case-insensitive and the HTTP stack normalises them), and a name sent more than once has all
+ * its values at its first place, in their order.
  */
 headers: Array<[string, string]>, 
 /**

@@ -17,7 +17,7 @@ q?: string, tag?: string,
  */
 slug?: string, 
 /**
- * 1..=500, default 100.
+ * 1..=500, default 100; values outside (negative ones too) are clamped.
  */
 limit?: number, 
 /**

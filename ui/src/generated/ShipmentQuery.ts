@@ -7,4 +7,8 @@ export type ShipmentQuery = { tag?: string,
 /**
  * Matches tracking number, order id, title.
  */
-q?: string, limit?: number, before?: string, };
+q?: string, 
+/**
+ * As in [`DeliveryQuery::limit`].
+ */
+limit?: number, before?: string, };

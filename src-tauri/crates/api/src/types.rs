@@ -97,7 +97,9 @@ pub struct DeliveryDetail {
     pub peer: String,
     pub forwarded_for: Option<String>,
     pub cf_connecting_ip: Option<String>,
-    /// All headers in the order received: `[[name, value], ...]`.
+    /// All headers in the order received, `[[name, value], ...]`; names in lowercase (HTTP/1 names are
+    /// case-insensitive and the HTTP stack normalises them), and a name sent more than once has all
+    /// its values at its first place, in their order.
     pub headers: Vec<(String, String)>,
     /// The body exactly as received (first 64 KiB for a too-large delivery).
     pub body_base64: String,
@@ -120,6 +122,12 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+/// A page size as given: any whole number, negative or huge, is taken and clamped by the query
+/// (docs/api.md promises clamping rather than an error for values outside 1..=500).
+fn lenient_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    Ok(Option::<i64>::deserialize(d)?.map(|n| n.clamp(0, i64::from(u32::MAX)) as u32))
+}
+
 /// Filters of `GET /api/deliveries`.
 #[derive(Serialize, Deserialize, TS, Clone, Debug, Default, PartialEq)]
 #[ts(export)]
@@ -135,8 +143,9 @@ pub struct DeliveryQuery {
     /// Courier slug.
     #[ts(optional)]
     pub slug: Option<String>,
-    /// 1..=500, default 100.
+    /// 1..=500, default 100; values outside (negative ones too) are clamped.
     #[ts(optional)]
+    #[serde(default, deserialize_with = "lenient_limit")]
     pub limit: Option<u32>,
     /// Cursor from a previous page's `next`.
     #[ts(optional)]
@@ -197,7 +206,9 @@ pub struct ShipmentQuery {
     /// Matches tracking number, order id, title.
     #[ts(optional)]
     pub q: Option<String>,
+    /// As in [`DeliveryQuery::limit`].
     #[ts(optional)]
+    #[serde(default, deserialize_with = "lenient_limit")]
     pub limit: Option<u32>,
     #[ts(optional)]
     pub before: Option<String>,

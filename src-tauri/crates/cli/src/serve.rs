@@ -62,7 +62,7 @@ pub async fn serve(
             ),
         }
         if !s.secret_configured {
-            println!("warning: no webhook secret set (SHIPWATCH_SECRET or the Setup page): deliveries are accepted unverified");
+            println!("warning: no webhook secret set (SHIPWATCH_SECRET or the Setup page): signed deliveries are accepted unverified, unsigned ones refused (401)");
         }
     }
     println!("Press Ctrl-C to stop.");

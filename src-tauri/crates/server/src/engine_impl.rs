@@ -132,6 +132,17 @@ fn local_midnight_ms() -> i64 {
     (midnight.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+/// "valid (current secret)", "invalid", ...: a stored verdict in words.
+fn verdict_words(verdict: Verdict, secret: Option<SecretSlot>) -> String {
+    let name =
+        serde_json::to_value(verdict).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    match secret {
+        Some(SecretSlot::Current) => format!("{name} (current secret)"),
+        Some(SecretSlot::Previous) => format!("{name} (previous secret)"),
+        None => name,
+    }
+}
+
 /// A diagnosis made for a secret typed in the UI speaks of that secret, not Shipwatch's saved one.
 fn typed_secret_wording(diagnosis: &str) -> String {
     diagnosis
@@ -266,7 +277,7 @@ impl ApiInner {
         if !secrets.any() {
             warnings.insert(
                 0,
-                "No webhook secret is set: deliveries are accepted unverified. Paste the secret from AfterShip (Settings → Notifications → Webhooks) in Setup.".into(),
+                "No webhook secret is set: signed deliveries are accepted unverified (one with no signature header is still refused). Paste the secret from AfterShip (Settings → Notifications → Webhooks) in Setup.".into(),
             );
         }
         // The loud ones first: deliveries may be getting lost.
@@ -334,30 +345,35 @@ impl ApiInner {
                 received,
                 expected: None,
                 secret: None,
-                diagnosis: "the body was over the size limit, so only its first 64 KiB were kept and it was not verified".into(),
+                diagnosis: "The body was over the size limit, so only its first 64 KiB were kept and it was not verified.".into(),
                 advice: Some("Raise the body limit in Settings; AfterShip retries the delivery.".into()),
             };
         }
         let d = diagnose(&rec.headers, &rec.body, &self.secrets());
-        let now = queries::verdict_from_str(d.verdict.as_str());
-        let mut advice = d.advice;
-        if now != rec.item.verdict {
-            let note = format!(
-                "The secrets changed since this delivery arrived: it was {} then; this explanation uses the secrets set now.",
-                serde_json::to_value(rec.item.verdict).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-            );
-            advice = Some(match advice {
-                Some(a) => format!("{a} {note}"),
-                None => note,
-            });
-        }
+        let now_secret = d.verdict.secret().map(|slot| match slot {
+            shipwatch_aftership::SecretSlot::Current => SecretSlot::Current,
+            shipwatch_aftership::SecretSlot::Previous => SecretSlot::Previous,
+        });
+        let now = (queries::verdict_from_str(d.verdict.as_str()), now_secret);
+        // The verdict shown is the one made on arrival; the words are worked out with the secrets set
+        // now. When those give another answer (a rotation, a new secret), say so first, so the
+        // sentence never seems to contradict the verdict beside it.
+        let diagnosis = if now != (rec.item.verdict, stored_secret) {
+            format!(
+                "When it arrived this delivery was {}; the secrets have changed since. With the secrets set now: {}",
+                verdict_words(rec.item.verdict, stored_secret),
+                d.diagnosis
+            )
+        } else {
+            d.diagnosis
+        };
         SignatureReport {
             verdict: rec.item.verdict,
             received,
             expected: d.expected,
             secret: stored_secret,
-            diagnosis: d.diagnosis,
-            advice,
+            diagnosis,
+            advice: d.advice,
         }
     }
 

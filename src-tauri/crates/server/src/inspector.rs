@@ -66,7 +66,10 @@ fn bad_json(rejection: JsonRejection) -> HttpError {
 
 /// An id in the path that is not a number: 400 `{"error": ...}` (axum's own is plain text).
 fn bad_path(rejection: PathRejection) -> HttpError {
-    HttpError(ApiError::bad_request(format!("bad id in the path: {}", rejection.body_text())))
+    tracing::debug!(error = %rejection.body_text(), "bad id in an API path");
+    HttpError(ApiError::bad_request(
+        "the id in the path must be a whole number: use the `id` of an item from a list (GET /api/deliveries or /api/shipments)",
+    ))
 }
 
 /// Query parameters of the wrong type (`limit=lots`): 400 `{"error": ...}` (axum's own is plain text).

@@ -405,8 +405,8 @@ async fn bad_ids_and_query_parameters_are_400_with_a_json_error_and_unknown_ids_
         "/api/deliveries/1.5",
         "/api/shipments/xyz",
         "/api/deliveries?limit=lots",
-        "/api/deliveries?limit=-1",
         "/api/shipments?limit=many",
+        "/api/deliveries?before=garbage",
     ] {
         let r = t.api("GET", path, None).await;
         assert_eq!(r.status, 400, "{path}: {}", r.text());
@@ -417,6 +417,28 @@ async fn bad_ids_and_query_parameters_are_400_with_a_json_error_and_unknown_ids_
         );
         assert!(r.json()["error"].as_str().is_some_and(|e| !e.is_empty()), "{path}");
     }
+    // The messages say what to do, not what the parser thought.
+    let r = t.api("GET", "/api/deliveries/abc", None).await;
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("use the `id` of an item from a list"),
+        "{}",
+        r.text()
+    );
+    let r = t.api("GET", "/api/deliveries?before=garbage", None).await;
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("pass back the `next` of the previous page"),
+        "{}",
+        r.text()
+    );
+    // A page size out of range, negative ones too, is clamped as docs/api.md says, not refused.
+    assert_eq!(t.post_signed(FIXTURE, SECRET).await.status, 200);
+    for path in ["/api/deliveries?limit=-1", "/api/deliveries?limit=0", "/api/shipments?limit=-7"] {
+        let r = t.api("GET", path, None).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        let items = &r.json()["items"];
+        assert_eq!(items.as_array().map(Vec::len), Some(1), "{path}: clamped to 1: {}", r.text());
+    }
+    assert_eq!(t.get_json("/api/deliveries?limit=100000").await["items"].as_array().unwrap().len(), 1);
     for path in ["/api/deliveries/999999", "/api/shipments/999999", "/api/nothing-here"] {
         let r = t.api("GET", path, None).await;
         assert_eq!(r.status, 404, "{path}");
@@ -521,6 +543,37 @@ async fn a_new_secret_takes_effect_for_the_next_delivery_and_is_never_returned()
     assert_eq!(r.json()["previous_secret_set"], false);
     let (_, b3) = update("rot", "InTransit", "2021-01-14T11:00:00+00:00", vec![]);
     assert_eq!(t.post_signed(&b3, SECRET).await.status, 401);
+    // Deliveries verified under the secrets of their day keep their verdict, and the explanation
+    // worked out with today's secrets says first that they changed, instead of contradicting it.
+    let first = t.get_json("/api/deliveries?limit=500").await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_i64().unwrap())
+        .collect::<Vec<_>>();
+    let (oldest, by_previous) = (*first.last().unwrap(), first[1]);
+    let d = t.delivery(oldest).await;
+    assert_eq!((d["verdict"].as_str(), d["signature"]["secret"].as_str()), (Some("valid"), Some("current")));
+    let words = d["signature"]["diagnosis"].as_str().unwrap();
+    assert!(
+        words.starts_with(
+            "When it arrived this delivery was valid (current secret); the secrets have changed since."
+        ),
+        "{words}"
+    );
+    let d = t.delivery(by_previous).await;
+    assert_eq!((d["verdict"].as_str(), d["signature"]["secret"].as_str()), (Some("valid"), Some("previous")));
+    assert!(
+        d["signature"]["diagnosis"]
+            .as_str()
+            .unwrap()
+            .starts_with("When it arrived this delivery was valid (previous secret)"),
+        "{d}"
+    );
+    // One verified with the secret still current needs no such note.
+    let d = t.delivery(first[2]).await;
+    assert_eq!(d["signature"]["secret"], "current");
+    assert!(d["signature"]["diagnosis"].as_str().unwrap().starts_with("The signature matches"), "{d}");
 
     // Secrets never come back: not from settings, status, or anywhere in the API's answers.
     for path in ["/api/settings", "/api/status", "/api/deliveries", "/api/shipments"] {

@@ -124,6 +124,13 @@ fn delivery_item(r: &Row<'_>) -> rusqlite::Result<DeliveryItem> {
     })
 }
 
+/// A `before` that is not a `next` this API handed out.
+fn bad_cursor(before: &str) -> String {
+    format!(
+        "bad cursor {before:?}: pass back the `next` of the previous page unchanged, or leave `before` out for the first page"
+    )
+}
+
 fn limit_of(limit: Option<u32>) -> u32 {
     limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
 }
@@ -138,7 +145,7 @@ pub fn list_deliveries(conn: &Connection, q: &DeliveryQuery) -> Result<Page<Deli
     let (conditions, mut args) = delivery_conditions(q)?;
     let mut sql = format!("SELECT {ITEM_COLUMNS} FROM deliveries WHERE {conditions}");
     if let Some(before) = q.before.as_deref().filter(|s| !s.is_empty()) {
-        let id: i64 = before.parse().map_err(|_| StoreError::BadQuery(format!("bad cursor {before:?}")))?;
+        let id: i64 = before.parse().map_err(|_| StoreError::BadQuery(bad_cursor(before)))?;
         sql.push_str(" AND id < ?");
         args.push(id.into());
     }
@@ -436,7 +443,7 @@ pub fn list_shipments_page(conn: &Connection, q: &ShipmentQuery) -> Result<Page<
         let (u, i) = before
             .split_once(':')
             .and_then(|(u, i)| Some((u.parse::<i64>().ok()?, i.parse::<i64>().ok()?)))
-            .ok_or_else(|| StoreError::BadQuery(format!("bad cursor {before:?}")))?;
+            .ok_or_else(|| StoreError::BadQuery(bad_cursor(before)))?;
         sql.push_str(" AND (updated_at < ? OR (updated_at = ? AND id < ?))");
         args.extend([u.into(), u.into(), i.into()]);
     }
