@@ -48,10 +48,10 @@ enum Command {
         #[arg(long, env = "SHIPWATCH_DATA_DIR", value_name = "DIR")]
         data_dir: Option<PathBuf>,
         /// Receiver address (expose this through your tunnel) [default: 127.0.0.1:8787]
-        #[arg(long, env = "SHIPWATCH_LISTEN", value_name = "ADDR")]
+        #[arg(long, env = "SHIPWATCH_LISTEN", value_name = "ADDR", value_parser = listen_address)]
         listen: Option<SocketAddr>,
         /// Inspector address, loopback only [default: 127.0.0.1:8788]
-        #[arg(long, env = "SHIPWATCH_INSPECTOR_LISTEN", value_name = "ADDR")]
+        #[arg(long, env = "SHIPWATCH_INSPECTOR_LISTEN", value_name = "ADDR", value_parser = listen_address)]
         inspector_listen: Option<SocketAddr>,
     },
 
@@ -119,9 +119,26 @@ enum Command {
 }
 
 fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("SHIPWATCH_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,shipwatch=info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Colours for a terminal only: a log file or a pipe gets plain text.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// `--listen` / `--inspector-listen` (or their env vars): `IP:PORT`, `localhost:PORT` or a bare port,
+/// as the settings file takes them.
+fn listen_address(value: &str) -> Result<SocketAddr, String> {
+    shipwatch_server::config::parse_addr(value).ok_or_else(|| {
+        "expected IP:PORT such as 127.0.0.1:8787, localhost:8787 or just a port (8787); \
+         use 0 as the port to let the system pick one"
+            .to_owned()
+    })
 }
 
 /// mimalloc: the engine allocates on the async threads and frees on the storage writer (and back);

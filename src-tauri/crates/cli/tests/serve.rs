@@ -300,6 +300,13 @@ fn serve_prints_the_receiver_inspector_and_data_lines_and_stops_on_sigterm_with_
     assert!(out.contains(&format!("inspector: http://{}/?token=", s.inspector)), "{out}");
     assert_eq!(s.data, data, "{out}");
     assert!(data.join("shipwatch.db").is_file(), "the data dir is created with the database");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |f: &str| std::fs::metadata(data.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("shipwatch.db"), 0o600, "the deliveries are the user's alone");
+        assert_eq!(mode("shipwatch.db-wal"), 0o600, "and so is the WAL SQLite made beside it");
+        assert_eq!(mode("."), 0o700, "the data dir Shipwatch created too");
+    }
     assert_eq!(std::fs::read_to_string(data.join("inspector-token")).unwrap().trim(), s.token);
     assert!(out.contains("warning: no webhook secret set"), "{out}");
     assert!(out.contains("register https://<tunnel host>/webhooks/aftership"), "{out}");
@@ -571,6 +578,39 @@ fn kill_9_under_load_loses_no_acknowledged_delivery() {
     assert_eq!(s2.api("/api/status")["deliveries_total"], rows);
     let probe = &acked[acked.len() / 2];
     assert_eq!(s2.api(&format!("/api/deliveries?q={probe}"))["items"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn bad_addresses_and_data_dirs_are_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let run = |args: &[&str], envs: &[(&str, &str)]| {
+        let out = command(args, envs).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // Not an address: a usage error that shows the expected form, from a flag or from the env.
+    for (args, envs) in [
+        (vec!["--data-dir", data, "--listen", "notanaddress"], vec![]),
+        (vec!["--data-dir", data], vec![("SHIPWATCH_LISTEN", "bad")]),
+        (vec!["--data-dir", data, "--inspector-listen", "localhost"], vec![]),
+    ] {
+        let (code, err) = run(&args, &envs);
+        assert_eq!(code, Some(2), "{args:?} {envs:?}: {err}");
+        assert!(err.contains("expected IP:PORT such as 127.0.0.1:8787"), "{args:?}: {err}");
+    }
+    // The inspector serves the deliveries: it never listens beyond loopback.
+    for addr in ["0.0.0.0:0", "[::]:0", "192.0.2.1:0"] {
+        let (code, err) =
+            run(&["--data-dir", data, "--listen", "127.0.0.1:0", "--inspector-listen", addr], &[]);
+        assert_eq!(code, Some(1), "{addr}: {err}");
+        assert!(err.contains("is not loopback") && err.contains("ssh -L"), "{addr}: {err}");
+    }
+    // A file where the data dir should be.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let (code, err) = run(&["--data-dir", file.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("is a file, not a directory"), "{err}");
 }
 
 #[test]

@@ -33,6 +33,10 @@ pub enum ConfigError {
     WriteSettings { path: PathBuf, source: std::io::Error },
     #[error("no data directory: set SHIPWATCH_DATA_DIR or pass --data-dir")]
     NoDataDir,
+    #[error("the data directory {0} is a file, not a directory: choose another with --data-dir / SHIPWATCH_DATA_DIR, or move the file away")]
+    DataDirIsAFile(PathBuf),
+    #[error("the inspector address {0} is not loopback: the inspector serves your deliveries, so it listens on 127.0.0.1 or [::1] only. To reach it from another machine, forward the port over SSH (ssh -L 8788:127.0.0.1:8788 this-host)")]
+    InspectorNotLoopback(SocketAddr),
 }
 
 /// What the user set, persisted as `settings.json` in the data dir. Unknown fields are kept out;
@@ -266,6 +270,9 @@ impl EngineConfig {
                 None => default_data_dir().ok_or(ConfigError::NoDataDir)?,
             },
         };
+        if data_dir.exists() && !data_dir.is_dir() {
+            return Err(ConfigError::DataDirIsAFile(data_dir));
+        }
         let settings = Settings::load(&data_dir)?;
         let listen = match self.listen {
             Some(a) => a,
@@ -292,6 +299,9 @@ impl EngineConfig {
                     .unwrap_or_else(|| DEFAULT_INSPECTOR_LISTEN.parse().expect("default address")),
             })
         };
+        if let Some(addr) = inspector_listen.filter(|a| !a.ip().is_loopback()) {
+            return Err(ConfigError::InspectorNotLoopback(addr));
+        }
         let env_secrets = Secrets {
             current: env_nonempty("SHIPWATCH_SECRET"),
             previous: env_nonempty("SHIPWATCH_PREVIOUS_SECRET"),

@@ -649,8 +649,12 @@ impl ApiInner {
 pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
     let resolved = config.resolve()?;
     let data_dir = resolved.data_dir.clone();
-    std::fs::create_dir_all(&data_dir)
-        .map_err(|source| EngineError::DataDir { path: data_dir.clone(), source })?;
+    // Created private to the user (0700), like the files it will hold; an existing one is left as is.
+    let mut dirs = std::fs::DirBuilder::new();
+    dirs.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dirs, 0o700);
+    dirs.create(&data_dir).map_err(|source| EngineError::DataDir { path: data_dir.clone(), source })?;
     let token = load_or_create_token(&data_dir)
         .map_err(|source| EngineError::DataDir { path: data_dir.clone(), source })?;
     let store = Store::open(&data_dir, WriterConfig::default())?;

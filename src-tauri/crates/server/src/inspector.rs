@@ -128,7 +128,11 @@ pub fn is_loopback_host(host: &str) -> bool {
 
 async fn check_host_and_origin(request: Request, next: Next) -> Response {
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    if !is_loopback_host(host) {
+    // One Host only (RFC 9112 makes two a bad request), and an absolute-form target's authority,
+    // which takes precedence over Host, must be loopback as well.
+    let hosts = request.headers().get_all(header::HOST).iter().count();
+    let target_ok = request.uri().authority().is_none_or(|a| is_loopback_host(a.as_str()));
+    if hosts > 1 || !target_ok || !is_loopback_host(host) {
         tracing::warn!(%host, "refused a request for a non-loopback Host");
         return error(StatusCode::FORBIDDEN, "the inspector answers only to localhost or 127.0.0.1");
     }
@@ -158,7 +162,9 @@ fn token_from_cookie(headers: &HeaderMap) -> Option<String> {
 
 fn token_from_bearer(headers: &HeaderMap) -> Option<String> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    v.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
+    // The scheme name is case-insensitive (RFC 9110 §11.1).
+    let (scheme, token) = v.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
 }
 
 fn token_matches(expected: &str, given: &str) -> bool {

@@ -85,6 +85,21 @@ async fn the_host_must_be_loopback() {
         assert_eq!(r.status, 403, "no cookie handed to a rebinding page");
         assert!(r.header("set-cookie").is_none());
     }
+    // Two Host headers, or an absolute-form target naming another host, are refused too: either
+    // could carry a loopback Host past a check that reads only one of them.
+    let two_hosts = [("Host", "127.0.0.1"), ("Host", "evil.com"), ("Authorization", auth.as_str())];
+    assert_eq!(request(t.inspector, "GET", "/api/status", &two_hosts, b"").await.status, 403);
+    let spelled = [("Host", "evil.com"), ("Host", "127.0.0.1"), ("Authorization", auth.as_str())];
+    assert_eq!(request(t.inspector, "GET", "/api/status", &spelled, b"").await.status, 403);
+    let loopback = [("Host", "127.0.0.1"), ("Authorization", auth.as_str())];
+    let absolute = format!("http://evil.com:{port}/api/status");
+    assert_eq!(request(t.inspector, "GET", &absolute, &loopback, b"").await.status, 403);
+    let absolute = format!("http://127.0.0.1:{port}/api/status");
+    assert_eq!(request(t.inspector, "GET", &absolute, &loopback, b"").await.status, 200);
+    // The auth scheme's name is case-insensitive.
+    let lower = format!("bearer {}", t.token);
+    let r = request(t.inspector, "GET", "/api/status", &[("Authorization", lower.as_str())], b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
     for host in [
         format!("localhost:{port}"),
         format!("127.0.0.1:{port}"),

@@ -10,6 +10,40 @@ use crate::{Result, StoreError};
 /// How long a connection waits on a lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The database holds every delivery (bodies with customers' names and addresses): readable by its
+/// owner only (0600), like the settings and the token. A new file is created so before SQLite opens
+/// it, which gives its WAL and shared-memory files the same mode; an older, wider one is narrowed.
+pub(crate) fn make_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let err = |source| StoreError::Private { path: path.to_owned(), source };
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                let mut shm = path.as_os_str().to_owned();
+                shm.push("-shm");
+                for file in [path.to_owned(), wal_path(path), shm.into()] {
+                    if file.exists() {
+                        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                            .map_err(err)?;
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                    .map_err(err)?;
+            }
+            Err(e) => return Err(err(e)),
+        }
+    }
+    Ok(())
+}
+
 /// The writer's connection, and whether it is in WAL mode.
 ///
 /// Durability: in WAL mode the connection commits with `synchronous=NORMAL` (the commit writes its

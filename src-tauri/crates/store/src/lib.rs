@@ -35,6 +35,10 @@ pub const DB_FILE: &str = "shipwatch.db";
 pub enum StoreError {
     #[error("cannot open the database {path}: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },
+    #[error(
+        "cannot make the database {path} private to you: {source}. Check the data directory's permissions"
+    )]
+    Private { path: PathBuf, source: std::io::Error },
     #[error("the database {path} was written by a newer Shipwatch (schema {found}, this one knows {known}); upgrade Shipwatch or use another --data-dir")]
     TooNew { path: PathBuf, found: i64, known: i64 },
     #[error("database error: {0}")]

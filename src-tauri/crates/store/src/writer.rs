@@ -103,6 +103,7 @@ impl Store {
 
     /// Opens a database at an explicit path.
     pub fn open_file(path: &Path, config: WriterConfig) -> Result<Store> {
+        conn::make_private(path)?;
         let (mut conn, wal) = conn::open_writer(path, config.full_sync)?;
         migrations::migrate(&mut conn, path)?;
         // A reader up front proves the file is readable and primes the pool.
@@ -799,6 +800,26 @@ mod tests {
         let syncing = Syncing { groups: Default::default(), wake: jobs.downgrade() };
         let handle = std::thread::spawn(move || sync_loop(rx, wal, flag, &syncing));
         (tx, failed, handle)
+    }
+
+    #[test]
+    fn the_database_is_created_private_and_an_older_wider_one_is_narrowed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("private.db");
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let store = Store::open_file(&path, WriterConfig::default()).unwrap();
+        store.close();
+        assert_eq!(mode(&path), 0o600);
+        for f in [&path, &conn::wal_path(&path)] {
+            if f.exists() {
+                std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+            }
+        }
+        let store = Store::open_file(&path, WriterConfig::default()).unwrap();
+        assert_eq!(mode(&path), 0o600, "narrowed on open");
+        assert_eq!(mode(&conn::wal_path(&path)), 0o600, "the WAL too");
+        store.close();
     }
 
     #[test]
