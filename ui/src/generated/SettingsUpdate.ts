@@ -2,7 +2,8 @@
 import type { QuietHours } from "./QuietHours";
 
 /**
- * A change of settings: absent fields stay as they are. For secrets, `""` clears.
+ * A change of settings: absent fields stay as they are. For secrets, `""` clears. A field this
+ * version does not know is refused (400), so a typo never looks like a saved setting.
  */
 export type SettingsUpdate = { secret?: string, previous_secret?: string, listen?: string, webhook_path?: string, body_limit?: number | null, notify_tags?: Array<string>, 
 /**

@@ -6,7 +6,8 @@ import type { QuietHours } from "./QuietHours";
  */
 export type SettingsView = { secret_set: boolean, 
 /**
- * e.g. `••••a1b2` (last four characters), when set.
+ * e.g. `••••a1b2` (the last four characters), when set; just `••••` for a secret of 8
+ * characters or fewer, where four would give away half of it.
  */
 secret_hint: string | null, previous_secret_set: boolean, previous_secret_hint: string | null, 
 /**

@@ -125,7 +125,29 @@ pub struct Page<T> {
 /// A page size as given: any whole number, negative or huge, is taken and clamped by the query
 /// (docs/api.md promises clamping rather than an error for values outside 1..=500).
 fn lenient_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-    Ok(Option::<i64>::deserialize(d)?.map(|n| n.clamp(0, i64::from(u32::MAX)) as u32))
+    /// A number (JSON, Tauri IPC) or the text of one (a query string).
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Number(i64),
+        Text(String),
+    }
+    let clamp = |n: i64| n.clamp(0, i64::from(u32::MAX)) as u32;
+    match Option::<Given>::deserialize(d)? {
+        None => Ok(None),
+        Some(Given::Number(n)) => Ok(Some(clamp(n))),
+        Some(Given::Text(t)) => {
+            let t = t.trim();
+            let digits = t.strip_prefix('-').unwrap_or(t);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(serde::de::Error::custom(format!(
+                    "limit must be a whole number (1 to 500), not {t:?}"
+                )));
+            }
+            // Too many digits for an i64 is still just "too large" (or too small): clamped.
+            Ok(Some(t.parse::<i64>().map(clamp).unwrap_or(if t.starts_with('-') { 0 } else { u32::MAX })))
+        }
+    }
 }
 
 /// Filters of `GET /api/deliveries`.
@@ -325,7 +347,8 @@ pub struct QuietHours {
 #[ts(export)]
 pub struct SettingsView {
     pub secret_set: bool,
-    /// e.g. `••••a1b2` (last four characters), when set.
+    /// e.g. `••••a1b2` (the last four characters), when set; just `••••` for a secret of 8
+    /// characters or fewer, where four would give away half of it.
     pub secret_hint: Option<String>,
     pub previous_secret_set: bool,
     pub previous_secret_hint: Option<String>,
@@ -354,8 +377,10 @@ pub struct SettingsView {
     pub retention_max_mb: Option<u64>,
 }
 
-/// A change of settings: absent fields stay as they are. For secrets, `""` clears.
+/// A change of settings: absent fields stay as they are. For secrets, `""` clears. A field this
+/// version does not know is refused (400), so a typo never looks like a saved setting.
 #[derive(Serialize, Deserialize, TS, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
 #[ts(export)]
 pub struct SettingsUpdate {
     #[ts(optional)]

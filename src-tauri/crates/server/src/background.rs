@@ -147,7 +147,12 @@ async fn forward_one(inner: &ApiInner, job: forwards::ForwardJob) {
 
 fn publish_forward(inner: &ApiInner, forward: ForwardAttempt) {
     if forward.state != "delivered" {
-        tracing::warn!(delivery = forward.delivery_id, target = %forward.target, error = ?forward.error, "forward attempt failed");
+        let error = match (&forward.error, forward.status) {
+            (Some(e), _) => e.clone(),
+            (None, Some(status)) => format!("answered {status}"),
+            (None, None) => "no answer".to_owned(),
+        };
+        tracing::warn!(delivery = forward.delivery_id, target = %forward.target, %error, "forward attempt failed");
     }
     let _ = inner.live.send(LiveEvent::Forward { forward });
 }

@@ -204,7 +204,14 @@ impl ApiInner {
 
     /// `GET /api/deliveries/{id}/forwards`.
     pub(crate) async fn delivery_forwards(&self, id: i64) -> Result<Vec<ForwardAttempt>, ApiError> {
-        self.store.read(move |c| forwards::for_delivery(c, id)).await.map_err(|e| store_error(e, "delivery"))
+        self.store
+            .read(move |c| {
+                // An unknown delivery is a 404, as for every other `{id}` call, not an empty list.
+                queries::delivery_exists(c, id)?;
+                forwards::for_delivery(c, id)
+            })
+            .await
+            .map_err(|e| store_error(e, &format!("delivery {id}")))
     }
 
     /// `POST /api/reverify-failed`.
@@ -233,11 +240,19 @@ impl ApiInner {
     /// `POST /api/self-test`: a signed sample through the public URL, looked for on arrival.
     pub(crate) async fn self_test(&self) -> Result<SelfTestResult, ApiError> {
         let Some(base) = self.public_url() else {
+            // The tunnel must point at the receiver as it listens now, not at the default port.
+            let local = self
+                .receiver_url()
+                .and_then(|u| u.strip_suffix(&self.settings().webhook_path()).map(str::to_owned))
+                .unwrap_or_else(|| "http://127.0.0.1:8787".into());
             return Ok(SelfTestResult {
                 ok: false,
                 hop: SelfTestHop::NoPublicUrl,
-                message: "No public URL: set the URL your tunnel printed, or a tunnel command, in Settings.".into(),
-                advice: Some("Run e.g. `cloudflared tunnel --url http://127.0.0.1:8787` and paste its https:// address.".into()),
+                message: "No public URL: set the URL your tunnel printed, or a tunnel command, in Settings."
+                    .into(),
+                advice: Some(format!(
+                    "Run e.g. `cloudflared tunnel --url {local}` and paste its https:// address."
+                )),
                 url: None,
                 status: None,
                 round_trip_ms: None,

@@ -154,6 +154,7 @@ fn typed_secret_wording(diagnosis: &str) -> String {
             "The secret does not match: the secret in Shipwatch is",
             "The secret you typed does not match: it is",
         )
+        .replace("the secret saved in Shipwatch has", "the secret you typed has")
         .replace("the current secret", "the secret you typed")
 }
 

@@ -74,7 +74,11 @@ fn bad_path(rejection: PathRejection) -> HttpError {
 
 /// Query parameters of the wrong type (`limit=lots`): 400 `{"error": ...}` (axum's own is plain text).
 fn bad_query(rejection: QueryRejection) -> HttpError {
-    HttpError(ApiError::bad_request(format!("bad query parameters: {}", rejection.body_text())))
+    let text = rejection.body_text();
+    let why = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text);
+    HttpError(ApiError::bad_request(format!(
+        "bad query parameters: {why}; docs/api.md lists each call's parameters"
+    )))
 }
 
 pub(crate) fn router(inner: Arc<ApiInner>) -> Router {
@@ -95,6 +99,9 @@ pub(crate) fn router(inner: Arc<ApiInner>) -> Router {
         .route("/self-test", post(self_test))
         .route("/stream", get(stream))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such API endpoint; see docs/api.md") })
+        .method_not_allowed_fallback(|| async {
+            error(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not take that method; see docs/api.md")
+        })
         .route_layer(middleware::from_fn_with_state(inner.clone(), require_token));
     Router::new()
         .nest("/api", api)
@@ -134,7 +141,11 @@ async fn check_host_and_origin(request: Request, next: Next) -> Response {
     let target_ok = request.uri().authority().is_none_or(|a| is_loopback_host(a.as_str()));
     if hosts > 1 || !target_ok || !is_loopback_host(host) {
         tracing::warn!(%host, "refused a request for a non-loopback Host");
-        return error(StatusCode::FORBIDDEN, "the inspector answers only to localhost or 127.0.0.1");
+        let why = if host.is_empty() { "the request has no Host header: " } else { "" };
+        return error(
+            StatusCode::FORBIDDEN,
+            &format!("{why}the inspector answers only to localhost, 127.0.0.1 or [::1] (with its port)"),
+        );
     }
     if !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         if let Some(origin) = request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) {

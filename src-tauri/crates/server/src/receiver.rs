@@ -59,8 +59,18 @@ enum BodyRead {
     },
 }
 
-async fn read_body(body: Body, limit: usize, declared: Option<u64>) -> Result<BodyRead, axum::Error> {
+async fn read_body(
+    body: Body,
+    limit: usize,
+    declared: Option<u64>,
+    expects_continue: bool,
+) -> Result<BodyRead, axum::Error> {
     if declared.is_some_and(|d| d > limit as u64) {
+        if expects_continue {
+            // The client waits for "100 Continue" before sending the body: refuse at once rather
+            // than invite it to upload what will not be kept (reading would send the 100).
+            return Ok(BodyRead::TooLarge { head: Vec::new(), size: declared.unwrap_or(0) as i64 });
+        }
         // Keep what arrives of the first 64 KiB, then stop reading: the client is told 413.
         let mut head = Vec::with_capacity(TRUNCATED_KEEP);
         let mut body = body;
@@ -118,7 +128,9 @@ async fn receive_delivery(
         .and_then(|v| v.parse::<u64>().ok());
     let limit = inner.body_limit();
 
-    let read = match read_body(body, limit, declared).await {
+    let expects_continue =
+        parts.headers.get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let read = match read_body(body, limit, declared, expects_continue).await {
         Ok(r) => r,
         Err(e) => {
             // The client went away mid-body: nobody is waiting for an answer and AfterShip retries.

@@ -233,6 +233,11 @@ async fn self_test_names_the_hop_that_failed() {
     // No public URL.
     let r = t.api("POST", "/api/self-test", None).await.json();
     assert_eq!(hop(&r), "no_public_url");
+    let advice = r["advice"].as_str().unwrap();
+    assert!(
+        advice.contains(&format!("--url http://{}`", t.receiver)),
+        "names this receiver's address: {advice}"
+    );
 
     // A faithful tunnel: ok, byte-exact, valid.
     let good = proxy(t.receiver, false).await;
@@ -298,6 +303,8 @@ async fn forward_mode_retries_a_target_that_is_down_and_loses_nothing_across_a_r
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(state, "delivered");
+    let r = t.api("GET", "/api/deliveries/999999/forwards", None).await;
+    assert_eq!(r.status, 404, "an unknown delivery, not an empty list: {}", r.text());
     let seen = target.seen.lock().unwrap().clone();
     assert!(seen.len() >= 2, "tried while down, then delivered");
     assert!(seen.iter().all(|c| c.body == body), "only the valid delivery, byte-exact");

@@ -79,7 +79,9 @@ async fn the_host_must_be_loopback() {
         for path in ["/api/status", "/", "/api/stream"] {
             let r = request(t.inspector, "GET", path, &[("Host", host), ("Authorization", &auth)], b"").await;
             assert_eq!(r.status, 403, "Host {host} {path}");
-            assert!(r.json()["error"].as_str().unwrap().contains("localhost"), "says what to use");
+            let words = r.json()["error"].as_str().unwrap().to_owned();
+            assert!(words.contains("localhost, 127.0.0.1 or [::1]"), "says what to use: {words}");
+            assert_eq!(host.is_empty(), words.contains("no Host header"), "{host:?}: {words}");
         }
         let r = request(t.inspector, "GET", &format!("/?token={}", t.token), &[("Host", host)], b"").await;
         assert_eq!(r.status, 403, "no cookie handed to a rebinding page");
@@ -453,7 +455,21 @@ async fn bad_ids_and_query_parameters_are_400_with_a_json_error_and_unknown_ids_
         let items = &r.json()["items"];
         assert_eq!(items.as_array().map(Vec::len), Some(1), "{path}: clamped to 1: {}", r.text());
     }
-    assert_eq!(t.get_json("/api/deliveries?limit=100000").await["items"].as_array().unwrap().len(), 1);
+    for path in ["/api/deliveries?limit=100000", "/api/deliveries?limit=99999999999999999999999"] {
+        assert_eq!(t.get_json(path).await["items"].as_array().unwrap().len(), 1, "{path}");
+    }
+    let r = t.api("GET", "/api/deliveries?limit=lots", None).await;
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("limit must be a whole number (1 to 500)"),
+        "{}",
+        r.text()
+    );
+    // A method an endpoint does not take is a JSON error like every other.
+    for (method, path) in [("DELETE", "/api/deliveries"), ("POST", "/api/status")] {
+        let r = t.api(method, path, None).await;
+        assert_eq!(r.status, 405, "{method} {path}");
+        assert!(r.json()["error"].as_str().unwrap().contains("does not take that method"), "{}", r.text());
+    }
     for path in ["/api/deliveries/999999", "/api/shipments/999999", "/api/nothing-here"] {
         let r = t.api("GET", path, None).await;
         assert_eq!(r.status, 404, "{path}");
@@ -480,6 +496,10 @@ async fn reverify_checks_a_stored_delivery_against_a_typed_secret_without_changi
     let diagnosis = r.json()["diagnosis"].as_str().unwrap().to_owned();
     assert!(diagnosis.starts_with("The secret you typed does not match"), "{diagnosis}");
     assert!(!diagnosis.contains("secret in Shipwatch"), "{diagnosis}");
+    // Typed with a space after it: the space is the typed secret's, not the saved one's.
+    let r = t.api("POST", &path, Some(&json!({"secret": format!("{OTHER_SECRET} ")}))).await;
+    let diagnosis = r.json()["diagnosis"].as_str().unwrap().to_owned();
+    assert!(diagnosis.contains("the secret you typed has spaces"), "{diagnosis}");
     let r = t.api("POST", &path, Some(&json!({"secret": ""}))).await;
     assert_eq!(r.status, 400);
     assert!(r.json()["error"].as_str().unwrap().contains("secret"));
@@ -631,6 +651,8 @@ async fn bad_settings_are_400_with_a_message_and_change_nothing() {
         json!({"public_url": "ftp://example.com"}),
         json!({"body_limit": "lots"}),
         json!({"notify_tags": "Delivered"}),
+        json!({"nonsense": 5}),
+        json!({"secert": "typo"}),
     ];
     for case in &cases {
         let r = t.api("PUT", "/api/settings", Some(case)).await;

@@ -57,6 +57,29 @@ async fn oversize_body_with_content_length_is_413_and_recorded_with_first_64_kib
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_with_expect_100_continue_is_413_at_once_without_inviting_the_body() {
+    let t = start(Some(SECRET)).await;
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nExpect: 100-continue\r\nContent-Length: 5000000\r\nX-Probe: expect\r\n\r\n",
+        t.webhook_path, t.receiver
+    );
+    let mut stream = tokio::net::TcpStream::connect(t.receiver).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, head.as_bytes()).await.unwrap();
+    let mut first = vec![0u8; 64];
+    let n = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut stream, &mut first),
+    )
+    .await
+    .expect("an answer without sending the body")
+    .unwrap();
+    let line = String::from_utf8_lossy(&first[..n]).to_string();
+    assert!(line.starts_with("HTTP/1.1 413"), "413 first, no 100 Continue: {line:?}");
+    let item = t.latest_delivery().await;
+    assert_eq!((item["verdict"].as_str(), item["size"].as_i64()), (Some("too_large"), Some(5_000_000)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_chunked_body_is_413_and_recorded_with_first_64_kib() {
     let t = start(Some(SECRET)).await;
     let body = patterned(1200 * 1024);

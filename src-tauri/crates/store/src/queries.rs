@@ -182,6 +182,14 @@ pub struct DeliveryRecord {
     pub duplicate_of: Option<i64>,
 }
 
+/// `Ok(())` when delivery `id` is stored, [`StoreError::NotFound`] otherwise.
+pub fn delivery_exists(conn: &Connection, id: i64) -> Result<()> {
+    match conn.prepare_cached("SELECT 1 FROM deliveries WHERE id = ?1")?.exists([id])? {
+        true => Ok(()),
+        false => Err(StoreError::NotFound),
+    }
+}
+
 pub fn get_delivery(conn: &Connection, id: i64) -> Result<DeliveryRecord> {
     conn.prepare_cached(&format!(
         "SELECT {ITEM_COLUMNS}, method, path, peer, forwarded_for, cf_connecting_ip, headers, body,
