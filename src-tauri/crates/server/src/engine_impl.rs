@@ -404,7 +404,9 @@ impl ApiInner {
             )
             .map(str::to_owned),
             expected: d.expected,
-            secret: d.verdict.secret().map(|_| SecretSlot::Current),
+            // The typed secret is neither the current nor the previous one saved in Shipwatch: the
+            // UI would otherwise show "matched the current secret" for it.
+            secret: None,
             // The words are about the secret typed here, not the one saved in Shipwatch.
             diagnosis: typed_secret_wording(&d.diagnosis),
             advice: d.advice.map(|a| {

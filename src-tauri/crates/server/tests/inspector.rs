@@ -490,6 +490,7 @@ async fn reverify_checks_a_stored_delivery_against_a_typed_secret_without_changi
     assert_eq!(report["verdict"], "valid");
     assert_eq!(report["received"], sig);
     assert_eq!(report["expected"], sig);
+    assert!(report["secret"].is_null(), "the typed secret is not a saved one: {report}");
     let r = t.api("POST", &path, Some(&json!({"secret": "still-wrong"}))).await;
     assert_eq!(r.json()["verdict"], "invalid");
     // The words speak of the typed secret, not of the one saved in Shipwatch.
