@@ -23,6 +23,8 @@ pub enum EngineError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] shipwatch_store::StoreError),
+    #[error("another Shipwatch{} is using the data directory {path}: two would split its shipments and miss duplicates. Stop the other one first (the desktop app or `shipwatch serve`), or choose another data directory with --data-dir / SHIPWATCH_DATA_DIR", .pid.map(|p| format!(" (process {p})")).unwrap_or_default())]
+    DataDirInUse { path: PathBuf, pid: Option<u32> },
     #[error("cannot listen on {addr} for the {what}: {source}. {hint}")]
     Bind { what: &'static str, addr: String, source: std::io::Error, hint: String },
 }

@@ -23,6 +23,43 @@ pub const TOKEN_FILE: &str = "inspector-token";
 
 pub(crate) struct Tasks {
     inspector: Option<RunningServer>,
+    /// Held (locked) while the engine runs: one engine per data dir. See [`lock_data_dir`].
+    data_dir_lock: std::fs::File,
+}
+
+/// The lock file in the data dir, locked for as long as the engine runs, so that a second engine
+/// (a second `serve`, or the desktop app beside it) refuses to start on the same data rather than
+/// keeping its own map of shipment keys and its own duplicate filter beside the first one's. The
+/// kernel releases the lock when the process ends, however it ends.
+const LOCK_FILE: &str = "shipwatch.lock";
+
+fn lock_data_dir(data_dir: &Path) -> Result<std::fs::File, EngineError> {
+    use std::io::{Read, Seek, Write};
+    let path = data_dir.join(LOCK_FILE);
+    let io_err = |source| EngineError::DataDir { path: data_dir.to_owned(), source };
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    let mut file = open.open(&path).map_err(io_err)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            return Err(EngineError::DataDirInUse {
+                path: data_dir.to_owned(),
+                pid: text.trim().parse().ok(),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_err(e)),
+    }
+    // Who holds it, for the other one's message.
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| write!(file, "{}", std::process::id()))
+        .map_err(io_err)?;
+    Ok(file)
 }
 
 struct ReceiverSlot {
@@ -284,6 +321,12 @@ impl ApiInner {
         // The loud ones first: deliveries may be getting lost.
         for (i, w) in self.dev_warnings().into_iter().enumerate() {
             warnings.insert(i, w);
+        }
+        if self.store.disk_failed() {
+            warnings.insert(
+                0,
+                "Saving to disk failed (the log says why: a failed fsync, or the data directory moved or deleted): every delivery is refused with 503 until Shipwatch is restarted. AfterShip retries them for about 68 hours.".into(),
+            );
         }
         Ok(Status {
             version: env!("CARGO_PKG_VERSION").into(),
@@ -595,7 +638,11 @@ impl ApiInner {
         };
         s.save(&self.data_dir).map_err(|e| {
             tracing::error!(error = %e, "cannot save settings");
-            ApiError { kind: ApiErrorKind::Internal, message: format!("{e}") }
+            // The path and the OS error stay in the log (a 500 carries no internals).
+            ApiError {
+                kind: ApiErrorKind::Internal,
+                message: "the settings could not be saved, so nothing changed: check that the data directory is writable (the log has the details)".into(),
+            }
         })?;
         *self.secrets.write().expect("secrets lock") = effective_secrets(&self.env_secrets, &s);
         self.body_limit.store(s.body_limit, Ordering::Relaxed);
@@ -658,6 +705,7 @@ pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut dirs, 0o700);
     dirs.create(&data_dir).map_err(|source| EngineError::DataDir { path: data_dir.clone(), source })?;
+    let data_dir_lock = lock_data_dir(&data_dir)?;
     let token = load_or_create_token(&data_dir)
         .map_err(|source| EngineError::DataDir { path: data_dir.clone(), source })?;
     let store = Store::open(&data_dir, WriterConfig::default())?;
@@ -711,7 +759,7 @@ pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
     tokio::spawn(crate::background::forwarder(inner.clone(), inner.stopping.subscribe()));
     tokio::spawn(crate::background::retention(inner.clone(), inner.stopping.subscribe()));
     crate::background::apply_tunnel(&inner).await;
-    Ok(Engine { inner, tasks: Tasks { inspector } })
+    Ok(Engine { inner, tasks: Tasks { inspector, data_dir_lock } })
 }
 
 pub(crate) async fn shutdown(engine: Engine) {
@@ -732,5 +780,7 @@ pub(crate) async fn shutdown(engine: Engine) {
         Ok(inner) => inner.store.close(),
         Err(_) => tracing::debug!("engine still referenced; the writer stops when the last handle goes"),
     }
+    // Only now may another engine open the data dir.
+    drop(tasks.data_dir_lock);
     tracing::info!("engine stopped");
 }

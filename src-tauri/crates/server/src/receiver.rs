@@ -32,13 +32,22 @@ pub(crate) fn router(inner: Arc<ApiInner>, webhook_path: &str) -> Router {
     let timeout = inner.limits.request_timeout;
     Router::new()
         .route(webhook_path, post(receive_delivery))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"error": "not found"}))) })
         .method_not_allowed_fallback(|| async {
             (StatusCode::METHOD_NOT_ALLOWED, Json(json!({"error": "method not allowed"})))
         })
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .with_state(inner)
+}
+
+/// For tunnels' and monitors' health checks: 503 once saving to disk has failed, since every
+/// delivery is then refused (the reason stays in the log and the inspector's status).
+async fn healthz(State(inner): State<Arc<ApiInner>>) -> Response {
+    if inner.store.disk_failed() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response();
+    }
+    "ok".into_response()
 }
 
 pub(crate) fn now_ms() -> i64 {

@@ -62,6 +62,49 @@ async fn a_restart_keeps_deliveries_shipments_settings_and_the_token() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_engine_on_the_same_data_dir_is_refused_until_the_first_stops() {
+    // Two engines on one file would each keep their own shipment keys and duplicate filter: a
+    // shipment split in two, a repeat stored as new. The second one refuses, naming the first.
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = start_in(dir.path(), Default::default()).await;
+    let config = || shipwatch_server::EngineConfig {
+        data_dir: Some(dir.path().to_owned()),
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        inspector_listen: Some("127.0.0.1:0".parse().unwrap()),
+        inspector: Some(true),
+        limits: Default::default(),
+    };
+    let err = match shipwatch_server::Engine::start(config()).await {
+        Ok(_) => panic!("a second engine started on the same data dir"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("another Shipwatch"), "{err}");
+    assert!(err.contains(&format!("(process {})", std::process::id())), "names the holder: {err}");
+    assert!(err.contains("--data-dir"), "says what to do: {err}");
+    assert_eq!(first.post_signed(FIXTURE, SECRET).await.status, 200, "the first one is unharmed");
+    first.shutdown().await;
+    let second = shipwatch_server::Engine::start(config()).await.expect("free once the first stopped");
+    second.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_dir_moved_away_while_running_refuses_deliveries_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut t = start_in(&data, Default::default()).await;
+    assert_eq!(t.post_signed(FIXTURE, SECRET).await.status, 200);
+    assert_eq!(request(t.receiver, "GET", "/healthz", &[], b"").await.status, 200);
+    std::fs::rename(&data, tmp.path().join("moved")).unwrap();
+    let (_, body) = update("moved", "InTransit", "2021-01-14T09:00:00+00:00", vec![]);
+    assert_eq!(t.post_signed(&body, SECRET).await.status, 503, "never a 200 for what cannot be kept");
+    // Health checks and the inspector's status say so, not only the log.
+    assert_eq!(request(t.receiver, "GET", "/healthz", &[], b"").await.status, 503);
+    let status = t.get_json("/api/status").await;
+    assert!(status["warnings"][0].as_str().unwrap().starts_with("Saving to disk failed"), "{status}");
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_answers_and_commits_the_delivery_in_flight() {
     let mut t = start(Some(SECRET)).await;
     let (eid, body) = update("inflight", "InTransit", "2021-01-14T09:00:00+00:00", vec![]);

@@ -33,7 +33,7 @@ pub const DB_FILE: &str = "shipwatch.db";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the database {path}: {source}")]
+    #[error("cannot open the database {path}: {source}. {}", open_advice(source))]
     Open { path: PathBuf, source: rusqlite::Error },
     #[error(
         "cannot make the database {path} private to you: {source}. Check the data directory's permissions"
@@ -58,6 +58,26 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What to do when the database cannot be opened, by SQLite's reason.
+fn open_advice(e: &rusqlite::Error) -> &'static str {
+    use rusqlite::ErrorCode::*;
+    match e.sqlite_error_code() {
+        Some(NotADatabase) | Some(DatabaseCorrupt) => {
+            "It is not a Shipwatch database, or it is damaged: Shipwatch leaves it as it is. Move it \
+             aside (Shipwatch then starts a new one; `sqlite3 FILE .recover` may save what it holds) \
+             or choose another data directory with --data-dir / SHIPWATCH_DATA_DIR"
+        }
+        Some(ReadOnly) | Some(CannotOpen) | Some(PermissionDenied) => {
+            "Shipwatch must be able to write the data directory and the files in it: check their \
+             owner and permissions, or choose another with --data-dir / SHIPWATCH_DATA_DIR"
+        }
+        Some(DatabaseBusy) | Some(DatabaseLocked) => {
+            "Another program holds it locked: close it (an open `sqlite3` shell, say), then start again"
+        }
+        _ => "Check the file and the data directory, or choose another with --data-dir / SHIPWATCH_DATA_DIR",
+    }
+}
 
 /// The verdict as stored: the signature verdict, or `TooLarge` for a body over the limit (never verified).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

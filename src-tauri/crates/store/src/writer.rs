@@ -92,6 +92,8 @@ pub struct Store {
     jobs: mpsc::Sender<Job>,
     readers: Arc<ReaderPool>,
     path: Arc<PathBuf>,
+    /// Set once an fsync of the WAL has failed: every write is refused from then on.
+    disk_failed: Arc<AtomicBool>,
     writer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
@@ -121,6 +123,7 @@ impl Store {
         // Without WAL, SQLite syncs at each commit itself; `full_sync: false` never syncs.
         let wal_to_sync = (wal && config.full_sync).then(|| conn::wal_path(path));
         let failed = disk_failed.clone();
+        let refusing = disk_failed.clone();
         let syncing = Arc::new(Syncing { groups: Default::default(), wake: tx.downgrade() });
         let answered = syncing.clone();
         let syncer = std::thread::Builder::new()
@@ -141,12 +144,19 @@ impl Store {
             jobs: tx,
             readers: Arc::new(ReaderPool { path: path.to_owned(), idle: Mutex::new(vec![first_reader]) }),
             path: Arc::new(path.to_owned()),
+            disk_failed: refusing,
             writer: Arc::new(Mutex::new(Some(handle))),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// True once saving to disk has failed (an fsync, or the database's files gone): every delivery
+    /// is refused with [`StoreError::DiskFailed`] until Shipwatch is restarted.
+    pub fn disk_failed(&self) -> bool {
+        self.disk_failed.load(Ordering::Acquire)
     }
 
     /// Stores a delivery (dedup, projection) and returns once it is committed to disk.
@@ -626,10 +636,17 @@ fn sync_loop(
             }
             Err(e) => {
                 if !disk_failed.swap(true, Ordering::AcqRel) {
-                    tracing::error!(
-                        error = %e,
-                        "fsync of the database's WAL failed; refusing every write from now on (answered 503). Check the disk, then restart Shipwatch"
-                    );
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        tracing::error!(
+                            wal = %wal.as_deref().unwrap_or(Path::new("")).display(),
+                            "the database's WAL is gone: its data directory was moved or deleted while Shipwatch ran; refusing every write from now on (answered 503, so AfterShip retries). Put the directory back or choose another, then restart Shipwatch"
+                        );
+                    } else {
+                        tracing::error!(
+                            error = %e,
+                            "fsync of the database's WAL failed; refusing every write from now on (answered 503). Check the disk, then restart Shipwatch"
+                        );
+                    }
                 }
                 for outcomes in groups {
                     fail_outcomes(outcomes, || StoreError::DiskFailed);
@@ -800,6 +817,21 @@ mod tests {
         let syncing = Syncing { groups: Default::default(), wake: jobs.downgrade() };
         let handle = std::thread::spawn(move || sync_loop(rx, wal, flag, &syncing));
         (tx, failed, handle)
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_with_advice_and_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shipwatch.db");
+        let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &garbage).unwrap();
+        let err = match Store::open_file(&path, WriterConfig::default()) {
+            Ok(_) => panic!("opened a file that is not a database"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("not a Shipwatch database, or it is damaged"), "{err}");
+        assert!(err.contains("--data-dir"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), garbage, "left byte for byte");
     }
 
     #[test]
