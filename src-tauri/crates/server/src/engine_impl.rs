@@ -169,13 +169,13 @@ fn local_midnight_ms() -> i64 {
     (midnight.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-/// "valid (current secret)", "invalid", ...: a stored verdict in words.
-fn verdict_words(verdict: Verdict, secret: Option<SecretSlot>) -> String {
+/// "valid (current secret)", "invalid", ...: a stored verdict and secret ("current" or "previous")
+/// in words.
+fn verdict_words(verdict: Verdict, secret: Option<&str>) -> String {
     let name =
         serde_json::to_value(verdict).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     match secret {
-        Some(SecretSlot::Current) => format!("{name} (current secret)"),
-        Some(SecretSlot::Previous) => format!("{name} (previous secret)"),
+        Some(slot) => format!("{name} ({slot} secret)"),
         None => name,
     }
 }
@@ -394,18 +394,14 @@ impl ApiInner {
             };
         }
         let d = diagnose(&rec.headers, &rec.body, &self.secrets());
-        let now_secret = d.verdict.secret().map(|slot| match slot {
-            shipwatch_aftership::SecretSlot::Current => SecretSlot::Current,
-            shipwatch_aftership::SecretSlot::Previous => SecretSlot::Previous,
-        });
-        let now = (queries::verdict_from_str(d.verdict.as_str()), now_secret);
+        let now = (queries::verdict_from_str(d.verdict.as_str()), d.verdict.secret().map(|s| s.as_str()));
         // The verdict shown is the one made on arrival; the words are worked out with the secrets set
         // now. When those give another answer (a rotation, a new secret), say so first, so the
         // sentence never seems to contradict the verdict beside it.
-        let diagnosis = if now != (rec.item.verdict, stored_secret) {
+        let diagnosis = if now != (rec.item.verdict, rec.secret.as_deref()) {
             format!(
                 "When it arrived this delivery was {}; the secrets have changed since. With the secrets set now: {}",
-                verdict_words(rec.item.verdict, stored_secret),
+                verdict_words(rec.item.verdict, rec.secret.as_deref()),
                 d.diagnosis
             )
         } else {
