@@ -72,9 +72,11 @@ pub struct Tracking {
     pub subtag_message: Option<String>,
     /// Legacy `expected_delivery`, raw.
     pub expected_delivery: Option<String>,
-    /// The best single expected-delivery string we can show: legacy `expected_delivery`, else
-    /// `latest_estimated_delivery.datetime`, else `aftership_estimated_delivery_date.estimated_delivery_date`,
-    /// else `courier_estimated_delivery_date.estimated_delivery_date`, else `first_estimated_delivery.datetime`.
+    /// The best single expected-delivery string we can show: `latest_estimated_delivery.datetime`,
+    /// else `aftership_estimated_delivery_date.estimated_delivery_date`, else
+    /// `courier_estimated_delivery_date.estimated_delivery_date`, else `first_estimated_delivery.datetime`
+    /// (each object's range when it has no single date), else the legacy `expected_delivery` they
+    /// replace. See [`best_expected_delivery`].
     pub best_expected_delivery: Option<String>,
     /// The versioned EDD objects as sent, keyed by their field names (only those present and non-null).
     pub estimated_delivery: Option<serde_json::Value>,
@@ -256,6 +258,32 @@ const ESTIMATED_DELIVERY_FIELDS: [(&str, &str); 4] = [
     ("first_estimated_delivery", "datetime"),
 ];
 
+/// The best single expected-delivery string to show, from the versioned EDD objects (in
+/// [`ESTIMATED_DELIVERY_FIELDS`]' order, `objects` given in that order) before the legacy
+/// `expected_delivery` they replace. An object with only a range shows it as "min – max" (or
+/// "from min", "by max").
+pub(crate) fn best_expected_delivery<'v>(
+    objects: impl IntoIterator<Item = Option<&'v Value>>,
+    legacy: Option<&String>,
+) -> Option<String> {
+    ESTIMATED_DELIVERY_FIELDS
+        .iter()
+        .zip(objects)
+        .find_map(|((_, field), object)| {
+            let object = object?;
+            object.get(*field).and_then(non_empty_str).or_else(|| {
+                let end = |suffix: &str| object.get(format!("{field}_{suffix}")).and_then(non_empty_str);
+                match (end("min"), end("max")) {
+                    (Some(min), Some(max)) => Some(format!("{min} – {max}")),
+                    (Some(min), None) => Some(format!("from {min}")),
+                    (None, Some(max)) => Some(format!("by {max}")),
+                    (None, None) => None,
+                }
+            })
+        })
+        .or_else(|| legacy.cloned())
+}
+
 /// Parses a raw body. Fails only when it is not a JSON object.
 ///
 /// The scan ([`scan`]) reads what Shipwatch uses without building the whole tree; a body it cannot
@@ -319,11 +347,10 @@ pub fn checkpoint_coordinates(checkpoint: &Value) -> Option<(f64, f64)> {
 
 fn parse_tracking(msg: &Map<String, Value>) -> Tracking {
     let expected_delivery = text(msg, "expected_delivery");
-    let best_expected_delivery = expected_delivery.clone().or_else(|| {
-        ESTIMATED_DELIVERY_FIELDS
-            .iter()
-            .find_map(|(object, field)| msg.get(*object).and_then(|o| o.get(*field)).and_then(non_empty_str))
-    });
+    let best_expected_delivery = best_expected_delivery(
+        ESTIMATED_DELIVERY_FIELDS.iter().map(|(object, _)| msg.get(*object)),
+        expected_delivery.as_ref(),
+    );
     let estimated_delivery: Map<String, Value> = ESTIMATED_DELIVERY_FIELDS
         .iter()
         .filter_map(|(object, _)| {

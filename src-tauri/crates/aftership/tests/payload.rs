@@ -284,20 +284,33 @@ fn best_expected_delivery_order() {
         "courier_estimated_delivery_date": { "estimated_delivery_date": "courier" },
         "first_estimated_delivery": { "datetime": "first" }
     });
-    assert_eq!(with(all.clone()).as_deref(), Some("2025-01-01"));
+    // The versioned EDD objects replace the legacy field (AfterShip's notes): they come first.
+    assert_eq!(with(all.clone()).as_deref(), Some("latest"));
     let mut next = all;
     let order = [
-        ("expected_delivery", "latest"),
         ("latest_estimated_delivery", "aftership"),
         ("aftership_estimated_delivery_date", "courier"),
         ("courier_estimated_delivery_date", "first"),
+        ("first_estimated_delivery", "2025-01-01"),
     ];
     for (removed, expected) in order {
         next[removed] = serde_json::Value::Null;
-        assert_eq!(with(next.clone()).as_deref(), Some(expected));
+        assert_eq!(with(next.clone()).as_deref(), Some(expected), "without {removed}");
     }
+    next["expected_delivery"] = json!("");
     next["first_estimated_delivery"] = json!({ "datetime": "" });
     assert_eq!(with(next), None);
+    // An object with a range and no single date shows the range, before the next object.
+    let range = json!({
+        "latest_estimated_delivery": { "type": "range", "datetime": null,
+            "datetime_min": "2021-01-23", "datetime_max": "2021-01-25" },
+        "aftership_estimated_delivery_date": { "estimated_delivery_date": "aftership" },
+        "expected_delivery": "2021-01-30"
+    });
+    assert_eq!(with(range).as_deref(), Some("2021-01-23 – 2021-01-25"));
+    let only_max = json!({ "aftership_estimated_delivery_date": {
+        "estimated_delivery_date": null, "estimated_delivery_date_max": "2021-01-25" } });
+    assert_eq!(with(only_max).as_deref(), Some("by 2021-01-25"));
     // A legacy expected_delivery is also kept raw.
     let legacy = parse_json(json!({ "msg": { "expected_delivery": "2021-01-16T00:00:00" } })).msg.unwrap();
     assert_eq!(legacy.expected_delivery.as_deref(), Some("2021-01-16T00:00:00"));

@@ -18,8 +18,8 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::{
-    lenient_bool, lenient_i64, non_empty_str, Checkpoint, CheckpointDigest, CheckpointIdentity, Envelope,
-    EventKind, Tracking, ESTIMATED_DELIVERY_FIELDS,
+    best_expected_delivery, lenient_bool, lenient_i64, Checkpoint, CheckpointDigest, CheckpointIdentity,
+    Envelope, EventKind, Tracking, ESTIMATED_DELIVERY_FIELDS,
 };
 use crate::tags::Tag;
 
@@ -516,11 +516,8 @@ impl<'a> Scanner<'a> {
         t.customer_name = customer_name.or(first_customer);
         t.origin_country = t.origin_country.take().or(origin_region);
         t.destination_country = t.destination_country.take().or(destination_region);
-        t.best_expected_delivery = t.expected_delivery.clone().or_else(|| {
-            ESTIMATED_DELIVERY_FIELDS.iter().zip(&edd).find_map(|((_, field), raw)| {
-                raw.as_ref().and_then(|o| o.get(*field)).and_then(non_empty_str)
-            })
-        });
+        t.best_expected_delivery =
+            best_expected_delivery(edd.iter().map(Option::as_ref), t.expected_delivery.as_ref());
         let estimated: serde_json::Map<String, Value> = ESTIMATED_DELIVERY_FIELDS
             .iter()
             .zip(edd)
