@@ -1,7 +1,9 @@
 //! Retention: deleting the oldest deliveries beyond an age or a database size, never one that set a
 //! shipment's current state, never one that holds a shipment's timeline (its base, see
 //! [`crate::timeline`]) and never one a kept duplicate points at: every shipment keeps its whole
-//! timeline.
+//! timeline. Nor the newest delivery: SQLite gives a new row the largest id plus one, so deleting the
+//! newest would hand its id to the next delivery, and a link or a live event naming that id would
+//! then mean another delivery.
 
 use rusqlite::{params, Connection};
 
@@ -21,7 +23,8 @@ pub fn live_bytes(conn: &Connection) -> Result<u64> {
 const DELETABLE: &str =
     "id NOT IN (SELECT state_delivery_id FROM shipments WHERE state_delivery_id IS NOT NULL)
      AND id NOT IN (SELECT timeline_base_delivery_id FROM shipments WHERE timeline_base_delivery_id IS NOT NULL)
-     AND id NOT IN (SELECT duplicate_of FROM deliveries WHERE duplicate_of IS NOT NULL)";
+     AND id NOT IN (SELECT duplicate_of FROM deliveries WHERE duplicate_of IS NOT NULL)
+     AND id < (SELECT max(id) FROM deliveries)";
 
 /// Deletes up to `limit` deliveries received before `cutoff_ms`, oldest first. Returns how many.
 pub fn delete_older_than(conn: &Connection, cutoff_ms: i64, limit: usize) -> Result<usize> {

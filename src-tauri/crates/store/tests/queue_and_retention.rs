@@ -161,16 +161,17 @@ async fn retention_keeps_what_shipments_need() {
     // Forward mode on from the start, so the deliveries below are queued to be forwarded.
     assert_eq!(store.write(|c| forwards::enqueue_new(c, "http://x/hook", true, 10)).await.unwrap(), 0);
     // Ten updates of one shipment, the last one setting its state, plus ten garbage deliveries.
+    let mut newest = 0;
     for i in 0..10 {
         let b = sample(&format!("e{i}"), "T1", Tag::InTransit, 1_700_000_000 + i);
         store.insert(delivery(b.clone(), Some(sign("k", &b)), &s, 1_000 + i)).await.unwrap();
-        store.insert(delivery(b"junk".to_vec(), None, &s, 1_000 + i)).await.unwrap();
+        newest = store.insert(delivery(b"junk".to_vec(), None, &s, 1_000 + i)).await.unwrap().id;
     }
     assert_eq!(store.write(|c| forwards::enqueue_new(c, "http://x/hook", true, 10)).await.unwrap(), 20);
     let before = store.read(retention::live_bytes).await.unwrap();
     assert!(before > 0);
     let deleted = store.write(|c| retention::delete_older_than(c, 2_000, 1_000)).await.unwrap();
-    assert_eq!(deleted, 19, "everything but the delivery that set the shipment's state");
+    assert_eq!(deleted, 18, "everything but the delivery that set the shipment's state, and the newest");
     // The rows that belong to a deleted delivery go with it: the writer's connection does not
     // enforce foreign keys, so no cascade does it. A reader that enforces them finds nothing broken.
     let (events, queued, broken) = store
@@ -184,10 +185,19 @@ async fn retention_keeps_what_shipments_need() {
         })
         .await
         .unwrap();
-    assert_eq!((events, queued, broken), (1, 1, 0));
+    assert_eq!((events, queued, broken), (1, 2, 0));
     let ship = store.read(|c| queries::list_shipments(c, &Default::default())).await.unwrap();
     let detail = store.read(move |c| queries::get_shipment(c, ship.items[0].id)).await.unwrap();
     assert!(!detail.checkpoints.is_empty(), "the timeline is kept");
     assert_eq!(detail.deliveries.len(), 1);
     assert_eq!(store.write(|c| retention::delete_oldest(c, 10)).await.unwrap(), 0);
+    // Ids are never handed out twice: the newest delivery stays, so the next one gets a new id (a
+    // link or a live event naming an id always means the same delivery).
+    let next = store.insert(delivery(b"after".to_vec(), None, &s, 3_000)).await.unwrap().id;
+    assert!(next > newest, "{next} after {newest}");
+    assert_eq!(
+        store.write(|c| retention::delete_oldest(c, 10)).await.unwrap(),
+        1,
+        "the older one may go now"
+    );
 }
