@@ -258,6 +258,23 @@ const ESTIMATED_DELIVERY_FIELDS: [(&str, &str); 4] = [
     ("first_estimated_delivery", "datetime"),
 ];
 
+/// Why a body is not JSON, in the words that point at the cause: a byte-order mark or UTF-16 (what a
+/// relay or an editor may add), bytes that are not UTF-8, else serde_json's own account.
+fn not_json_reason(body: &[u8], err: &serde_json::Error) -> String {
+    if body.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return "it starts with a UTF-8 byte-order mark (EF BB BF), which JSON does not allow: something \
+                between AfterShip and Shipwatch added it"
+            .into();
+    }
+    if body.starts_with(&[0xFF, 0xFE]) || body.starts_with(&[0xFE, 0xFF]) {
+        return "it is UTF-16 text (it starts with a UTF-16 byte-order mark); AfterShip sends UTF-8".into();
+    }
+    if let Err(bad) = std::str::from_utf8(body) {
+        return format!("byte {} is not valid UTF-8 ({err})", bad.valid_up_to());
+    }
+    err.to_string()
+}
+
 /// The best single expected-delivery string to show, from the versioned EDD objects (in
 /// [`ESTIMATED_DELIVERY_FIELDS`]' order, `objects` given in that order) before the legacy
 /// `expected_delivery` they replace. An object with only a range shows it as "min – max" (or
@@ -314,7 +331,8 @@ pub fn parse_envelope_lean(body: &[u8]) -> Result<Envelope, PayloadError> {
 
 /// Parses a raw body into a JSON tree first, then reads the envelope from it.
 fn parse_envelope_tree(body: &[u8]) -> Result<Envelope, PayloadError> {
-    let value: Value = serde_json::from_slice(body).map_err(|err| PayloadError::NotJson(err.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|err| PayloadError::NotJson(not_json_reason(body, &err)))?;
     let Value::Object(envelope) = value else {
         return Err(PayloadError::NotAnObject);
     };

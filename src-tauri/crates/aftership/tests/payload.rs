@@ -322,6 +322,19 @@ fn not_json_and_not_an_object() {
     assert!(matches!(parse_envelope(b"{\"event\": \"tracking_update\""), Err(PayloadError::NotJson(_))));
     assert!(matches!(parse_envelope(b""), Err(PayloadError::NotJson(_))));
     assert!(matches!(parse_envelope(&[0xff, 0xfe, b'{', b'}']), Err(PayloadError::NotJson(_))));
+    // The reason names the cause a developer can act on.
+    let reason = |body: &[u8]| match parse_envelope(body) {
+        Ok(e) => panic!("{:?} parsed: {e:?}", String::from_utf8_lossy(body)),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        reason(b"\xEF\xBB\xBF{}").contains("byte-order mark (EF BB BF)"),
+        "{}",
+        reason(b"\xEF\xBB\xBF{}")
+    );
+    assert!(reason(&[0xff, 0xfe, b'{', 0, b'}', 0]).contains("UTF-16"));
+    let bad_byte = reason(b"{\"msg\": {\"title\": \"caf\xe9\"}}");
+    assert!(bad_byte.contains("byte 22 is not valid UTF-8"), "{bad_byte}");
     assert_eq!(parse_envelope(b"[]"), Err(PayloadError::NotAnObject));
     assert_eq!(parse_envelope(b"\"tracking_update\""), Err(PayloadError::NotAnObject));
     assert_eq!(parse_envelope(b"null"), Err(PayloadError::NotAnObject));
