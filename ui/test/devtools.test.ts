@@ -17,6 +17,7 @@ import {
   mergeForwards,
   saveLastReplayUrl,
   subtagsFor,
+  subtagWording,
   TEST_TAGS,
   tunnelStateKind,
   TUNNEL_COMMAND_EXAMPLES,
@@ -93,7 +94,14 @@ describe('test event subtags', () => {
       expect(s.every((x) => x.value.startsWith(t + '_'))).toBe(true);
     }
   });
-  it('uses only the confirmed wording', () => {
+  it('words a subtag: the payload first, else the confirmed wording, else nothing', () => {
+    expect(subtagWording('Exception_004', 'Held at customs (courier)')).toBe('Held at customs (courier)');
+    expect(subtagWording('Exception_004', null)).toBe('Delayed (Customs clearance)');
+    expect(subtagWording('Exception_004', '  ')).toBe('Delayed (Customs clearance)');
+    expect(subtagWording('InTransit_003', null)).toBeNull();
+    expect(subtagWording(null, null)).toBeNull();
+  });
+    it('uses only the confirmed wording', () => {
     const d = subtagsFor('Delivered');
     expect(d.map((x) => x.value)).toEqual(['Delivered_001', 'Delivered_002', 'Delivered_003', 'Delivered_004', 'Delivered_005']);
     expect(d[1].label).toBe('Delivered_002 · Picked up by the customer');

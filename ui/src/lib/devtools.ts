@@ -79,6 +79,15 @@ export function subtagsFor(tag: string): SubtagOption[] {
 
 export const defaultSubtag = (tag: string) => `${tag}_001`;
 
+/**
+ * What to show for a subtag: the payload's own `subtag_message` when it has one, else AfterShip's
+ * confirmed wording for the code, else nothing (the code alone says little to a merchant).
+ */
+export function subtagWording(subtag: string | null | undefined, message: string | null | undefined): string | null {
+  if (message && message.trim()) return message;
+  return (subtag && CONFIRMED[subtag]) || null;
+}
+
 export interface TestEventForm {
   tag: string;
   subtag: string;

@@ -4,6 +4,7 @@ import { CopyButton, DuplicateMark, Empty, ErrorBox, HttpStatus, Loading, TagBad
 import type { CheckpointItem } from '../generated/CheckpointItem';
 import type { ShipmentDetail } from '../generated/ShipmentDetail';
 import { eventLabel, formatFullTime, formatListTime, formatSentDate, relativeTime, tagColor } from '../lib/format';
+import { subtagWording } from '../lib/devtools';
 import { deliveryHref, shipmentsHref } from '../lib/router';
 import { api, goBack, onLive } from '../state/app';
 
@@ -110,7 +111,7 @@ export function Shipment({ id }: { id: number }) {
       <div class={`ship-hero ${tagColor(s.tag)}`} data-testid="shipment-hero">
         <div class="hero-status">
           <TagBadge tag={s.tag} />
-          <span class="hero-sub">{s.subtag_message ?? s.subtag ?? ''}</span>
+          <span class="hero-sub">{subtagWording(s.subtag, s.subtag_message) ?? s.subtag ?? ''}</span>
         </div>
         <div class="hero-eta">
           <span class="muted small">Expected delivery</span>

@@ -5,6 +5,7 @@ import { VirtualList } from '../components/VirtualList';
 import type { ShipmentItem } from '../generated/ShipmentItem';
 import type { TagCount } from '../generated/TagCount';
 import { throttle } from '../lib/batch';
+import { subtagWording } from '../lib/devtools';
 import { formatCount, formatFullTime, formatListTime, formatSentDate, KNOWN_TAGS, tagColor, tagLabel } from '../lib/format';
 import { matchesShipment, toShipmentQuery } from '../lib/query';
 import { shipmentHref, shipmentsHref } from '../lib/router';
@@ -46,10 +47,11 @@ function TagChips({ counts, active }: { counts: TagCount[]; active: string }) {
 
 function ShipmentRow({ s, selected }: { s: ShipmentItem; selected: boolean }) {
   const main = s.title && s.title !== s.tracking_number ? s.title : s.tracking_number ?? `Shipment #${s.id}`;
+  const wording = subtagWording(s.subtag, s.subtag_message);
   return (
     <a href={shipmentHref(s.id)} class={`row ship-row${selected ? ' selected' : ''}`} data-testid="shipment-row" data-id={s.id}>
       <span class="s-tag">
-        <TagBadge tag={s.tag} title={s.subtag_message ?? undefined} />
+        <TagBadge tag={s.tag} title={wording ?? undefined} />
       </span>
       <span class="s-main">
         <span class="s-title">{main}</span>
@@ -57,7 +59,7 @@ function ShipmentRow({ s, selected }: { s: ShipmentItem; selected: boolean }) {
           <span class="mono">{s.slug ?? '—'}</span>
           {main !== s.tracking_number && s.tracking_number && <span class="mono"> · {s.tracking_number}</span>}
           {s.order_id && <> · order {s.order_id}</>}
-          {s.subtag_message && <> · {s.subtag_message}</>}
+          {wording && <> · {wording}</>}
         </span>
       </span>
       <span class="s-loc small">{s.last_location ?? <span class="muted">—</span>}</span>
