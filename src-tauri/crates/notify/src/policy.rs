@@ -224,6 +224,7 @@ pub(crate) mod tests {
                 tag_first_seen: true,
                 stale: false,
                 unverified: false,
+                changed: true,
                 item: ShipmentItem {
                     id: shipment_id,
                     tracking_id: None,

@@ -228,7 +228,7 @@ impl ApiInner {
         // Copied for the UI's live stream only while someone listens (a window or a browser tab).
         if self.live.receiver_count() > 0 {
             let _ = self.live.send(LiveEvent::Delivery { delivery: stored.item.clone() });
-            if let Some(change) = &stored.shipment {
+            if let Some(change) = stored.shipment.as_ref().filter(|c| c.changed) {
                 let _ = self.live.send(LiveEvent::Shipment { shipment: change.item.clone() });
             }
         }

@@ -155,6 +155,9 @@ pub struct ShipmentChange {
     pub stale: bool,
     /// Built from unverified deliveries (no secret configured).
     pub unverified: bool,
+    /// Something a user sees changed: false only for a stale update that brought no new checkpoint
+    /// (nothing for the UI to redraw).
+    pub changed: bool,
     /// The shipment after the change.
     pub item: shipwatch_api::ShipmentItem,
 }

@@ -550,6 +550,7 @@ fn project(
             tag,
             stale: false,
             unverified,
+            changed: true,
             item,
         }));
     };
@@ -563,8 +564,11 @@ fn project(
     let tag_first_seen = !stale && tag.as_deref().is_some_and(|t| !has_tag(&stored.tags_seen, t));
     let tags_seen = tags_seen_with(&stored.tags_seen, tag.as_deref());
 
+    // A stale update changes only the timeline (and perhaps the last location): kept to compare.
+    let timeline_before = stale.then(|| stored.timeline.clone());
     let timeline =
         timeline::apply(conn, stored.timeline, delivery_id, &msg.checkpoint_digest, &d.body, stale)?;
+    let timeline_changed = timeline_before.is_none_or(|before| before != timeline);
     let (mut last_location, mut last_location_time) =
         (stored.item.last_location.clone(), stored.last_location_time);
     if let Some(latest) = msg.checkpoint_digest.latest.clone() {
@@ -578,6 +582,7 @@ fn project(
 
     let previous_tag = stored.item.tag.clone();
     let mut item = stored.item;
+    let mut changed = true;
     if stale {
         db.write(Write::UpdateStaleShipment, {
             "UPDATE shipments SET tags_seen = ?2, last_location = ?3, last_location_time = ?4,
@@ -593,6 +598,7 @@ fn project(
             timeline.base_keys,
             timeline.extras
         ])?;
+        changed = timeline_changed || item.last_location != last_location;
         item.last_location = last_location;
     } else {
         // Fields the update does not carry keep their stored value.
@@ -660,6 +666,7 @@ fn project(
         tag_first_seen,
         stale,
         unverified: item.unverified,
+        changed,
         item,
     }))
 }

@@ -241,6 +241,7 @@ async fn a_stale_delivery_adds_its_new_checkpoints_without_moving_the_state_or_t
     let late = send(&store, body("late", "InTransit", "2026-01-02T10:00:00+00:00", 200, &[&c1, &c2])).await;
     let change = late.shipment.as_ref().unwrap();
     assert!(change.stale);
+    assert!(change.changed, "a new checkpoint merged");
     assert_eq!(change.tag.as_deref(), Some("OutForDelivery"));
     assert!(!change.tag_first_seen);
     assert_eq!(messages(&store, id).await, ["Picked up", "Sorted", "Out for delivery"]);
@@ -254,6 +255,7 @@ async fn a_stale_delivery_adds_its_new_checkpoints_without_moving_the_state_or_t
     let extras_before = timeline_row(&store, id).await;
     let again = send(&store, body("late", "InTransit", "2026-01-03T10:00:00+00:00", 299, &[&c2, &c1])).await;
     assert!(again.shipment.as_ref().unwrap().stale);
+    assert!(!again.shipment.as_ref().unwrap().changed, "nothing for the UI to redraw");
     assert_eq!(timeline_row(&store, id).await, extras_before);
 
     // The stale deliveries are not bases; the newer one is the state and the base. (The newest
