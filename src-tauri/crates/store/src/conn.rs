@@ -20,9 +20,7 @@ pub(crate) fn make_private(path: &Path) -> Result<()> {
         let err = |source| StoreError::Private { path: path.to_owned(), source };
         match std::fs::metadata(path) {
             Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
-                let mut shm = path.as_os_str().to_owned();
-                shm.push("-shm");
-                for file in [path.to_owned(), wal_path(path), shm.into()] {
+                for file in [path.to_owned(), wal_path(path), beside(path, "-shm")] {
                     if file.exists() {
                         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
                             .map_err(err)?;
@@ -103,8 +101,13 @@ pub(crate) fn open_writer(path: &Path, full_sync: bool) -> Result<(Connection, b
 
 /// The WAL file of the database at `path`.
 pub(crate) fn wal_path(path: &Path) -> std::path::PathBuf {
+    beside(path, "-wal")
+}
+
+/// A file SQLite keeps beside the database: its name plus `suffix` (`-wal`, `-shm`).
+fn beside(path: &Path, suffix: &str) -> std::path::PathBuf {
     let mut name = path.as_os_str().to_owned();
-    name.push("-wal");
+    name.push(suffix);
     std::path::PathBuf::from(name)
 }
 
