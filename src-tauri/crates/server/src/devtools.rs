@@ -241,10 +241,7 @@ impl ApiInner {
     pub(crate) async fn self_test(&self) -> Result<SelfTestResult, ApiError> {
         let Some(base) = self.public_url() else {
             // The tunnel must point at the receiver as it listens now, not at the default port.
-            let local = self
-                .receiver_url()
-                .and_then(|u| u.strip_suffix(&self.settings().webhook_path()).map(str::to_owned))
-                .unwrap_or_else(|| "http://127.0.0.1:8787".into());
+            let local = self.receiver_base_url().unwrap_or_else(|| "http://127.0.0.1:8787".into());
             return Ok(SelfTestResult {
                 ok: false,
                 hop: SelfTestHop::NoPublicUrl,

@@ -68,6 +68,16 @@ struct ReceiverSlot {
     path: String,
 }
 
+impl ReceiverSlot {
+    /// `http://ADDR` while listening.
+    fn origin(&self) -> Option<String> {
+        match self.state {
+            ReceiverState::Listening { .. } => self.addr.map(|a| format!("http://{}", reachable(a))),
+            _ => None,
+        }
+    }
+}
+
 pub(crate) struct ApiInner {
     pub(crate) data_dir: PathBuf,
     pub(crate) store: Store,
@@ -241,12 +251,13 @@ impl ApiInner {
 
     pub(crate) fn receiver_url(&self) -> Option<String> {
         let slot = self.receiver.lock().expect("receiver lock");
-        match slot.state {
-            ReceiverState::Listening { .. } => {
-                slot.addr.map(|a| format!("http://{}{}", reachable(a), slot.path))
-            }
-            _ => None,
-        }
+        Some(format!("{}{}", slot.origin()?, slot.path))
+    }
+
+    /// `http://127.0.0.1:PORT` of the listening receiver, without its webhook path (what a tunnel
+    /// points at).
+    pub(crate) fn receiver_base_url(&self) -> Option<String> {
+        self.receiver.lock().expect("receiver lock").origin()
     }
 
     pub(crate) fn inspector_url(&self) -> Option<String> {
