@@ -252,7 +252,8 @@ pub fn shipment_key(msg: &Tracking) -> Option<String> {
 }
 
 /// Compares (state time, ts, newest checkpoint's time) of an update with the stored state, in that
-/// order, as AfterShip's notes say (`updated_at`, then `ts`); the checkpoints break a tie of both: an
+/// order: the state time (`last_updated_at`, else `updated_at`, see `Tracking::state_time_ms`), then
+/// the envelope's `ts`, as AfterShip's notes say; the checkpoints break a tie of both: an
 /// update whose newest checkpoint is older than one already seen is the older update. Missing values
 /// compare as unknown: the update is taken as newer unless something known says otherwise.
 fn freshness(
