@@ -224,7 +224,7 @@ impl ApiInner {
         }
         let (checked, changed) = self
             .store
-            .write_shipments(move |c, keys| projection::reverify_failed(c, keys, &secrets))
+            .write(move |c| projection::reverify_failed(c, &secrets))
             .await
             .map_err(|e| store_error(e, "delivery"))?;
         let now_valid = changed.len() as i64;

@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use http_body_util::BodyExt;
 use serde_json::json;
 use shipwatch_aftership::signature::find_signature_header;
-use shipwatch_aftership::{parse_envelope_lean, verify_signature};
+use shipwatch_aftership::{parse_envelope, verify_signature};
 use shipwatch_store::{NewDelivery, StoredVerdict};
 use tower_http::timeout::TimeoutLayer;
 
@@ -180,7 +180,7 @@ async fn receive_delivery(
             let verdict = verify_signature(sig, &body, &secrets);
             new.verdict = StoredVerdict::Signature(verdict);
             new.status = if verdict.accepted() { 200 } else { 401 };
-            match parse_envelope_lean(&body) {
+            match parse_envelope(&body) {
                 Ok(env) => new.envelope = Some(env),
                 Err(e) => new.parse_error = Some(e.to_string()),
             }

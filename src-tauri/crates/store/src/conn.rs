@@ -50,21 +50,9 @@ pub(crate) fn make_private(path: &Path) -> Result<()> {
 /// (an acknowledged delivery survives a power cut, not just a crash of the process), but the next
 /// group is written while the disk works on the previous one. `full_sync: false` skips that fsync
 /// (tests and throwaway stores only). Without WAL, SQLite syncs at each commit itself.
-///
-/// The connection writes its WAL through the `shipwatch-wal` VFS ([`crate::vfs`]): each commit's
-/// frames in one write, when SQLite syncs the WAL at the end of the commit. SQLite does that at every
-/// commit only with `synchronous=FULL`, which the writer therefore uses; that sync writes, the
-/// fsync stays the sync thread's.
 pub(crate) fn open_writer(path: &Path, full_sync: bool) -> Result<(Connection, bool)> {
     let open_err = |source| StoreError::Open { path: path.to_owned(), source };
-    let gathered = crate::vfs::register();
-    let conn = if gathered {
-        let name = crate::vfs::NAME.to_str().expect("the VFS name is ASCII");
-        Connection::open_with_flags_and_vfs(path, OpenFlags::default(), name)
-    } else {
-        Connection::open(path)
-    }
-    .map_err(open_err)?;
+    let conn = Connection::open(path).map_err(open_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
     // journal_mode returns a row; query it rather than execute.
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(open_err)?;
@@ -72,30 +60,15 @@ pub(crate) fn open_writer(path: &Path, full_sync: bool) -> Result<(Connection, b
     if !wal {
         tracing::warn!(%mode, "SQLite refused WAL mode; continuing with {mode}");
     }
-    // In WAL mode the sync thread fsyncs; through our VFS, SQLite's sync at each commit (FULL) only
-    // writes the gathered frames, and checkpoints' syncs (checkpoint_fullfsync: SQLITE_SYNC_FULL)
-    // reach the disk. Without our VFS, NORMAL: SQLite does not sync at commits.
-    let sync = match (wal, gathered, full_sync) {
-        (true, true, _) => "PRAGMA synchronous=FULL; PRAGMA checkpoint_fullfsync=ON;",
-        (true, false, _) | (false, _, false) => "PRAGMA synchronous=NORMAL;",
-        (false, _, true) => "PRAGMA synchronous=FULL;",
-    };
+    let sync = if wal || !full_sync { "PRAGMA synchronous=NORMAL;" } else { "PRAGMA synchronous=FULL;" };
     conn.execute_batch(sync).map_err(open_err)?;
-    // Savepoint sub-journals stay in memory (a temp file per savepoint was most of the writer's I/O),
-    // and WAL checkpoints run on their own thread ([`checkpointer`]) instead of stalling a commit.
-    //
-    // Foreign keys are not enforced on this connection: every reference it writes is to a row it
-    // has just written or read (a delivery's shipment and original, an event key's or a forward's
-    // delivery), and checking each against its parent's b-tree cost a tenth of the writer's work per
-    // delivery. What the schema's `ON DELETE CASCADE` did, retention does itself (`retention.rs`).
-    // The schema still declares them, and the tests run SQLite's `foreign_key_check` after the
-    // writer's work and after retention.
-    conn.execute_batch("PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;")
-        .map_err(open_err)?;
-    // A 16 MiB page cache holds the b-trees' hot pages. No memory map: with one, SQLite looks each
-    // page a read-only cursor asks for up in the WAL's index before its own cache, and that search
-    // grows with the WAL, which under a burst only starts over once the writer pauses.
-    conn.execute_batch("PRAGMA cache_size=-16384;").map_err(open_err)?;
+    // Savepoint sub-journals stay in memory, and WAL checkpoints run on their own thread
+    // ([`checkpointer`]) instead of stalling a commit. A 16 MiB page cache holds the b-trees' hot
+    // pages.
+    conn.execute_batch(
+        "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-16384;",
+    )
+    .map_err(open_err)?;
     Ok((conn, wal))
 }
 

@@ -6,21 +6,25 @@
 //! - [`projection`]: how an accepted delivery changes its shipment (order-independent).
 //! - [`timeline`]: a shipment's checkpoints, one document per shipment.
 //! - [`queries`]: the read side (lists, details, counts) on separate read-only connections.
+//! - [`search`]: how typed text finds deliveries and shipments (indexes, FTS5 trigram).
+//! - [`bodies`]: headers and bodies stored compressed (zstd, a dictionary trained from the user's own
+//!   deliveries) and read back byte for byte.
 //! - [`forwards`], [`meta`], [`retention`]: the forward queue, small persistent facts, and deleting
 //!   old deliveries.
+#![forbid(unsafe_code)]
 
+pub mod bodies;
 pub mod forwards;
 pub mod meta;
 pub mod migrations;
 pub mod projection;
 pub mod queries;
 pub mod retention;
+pub mod search;
 pub mod timeline;
 pub mod writer;
 
 mod conn;
-mod inplace;
-mod vfs;
 
 use std::path::{Path, PathBuf};
 
@@ -41,8 +45,12 @@ pub enum StoreError {
     Private { path: PathBuf, source: std::io::Error },
     #[error("the database {path} was written by a newer Shipwatch (schema {found}, this one knows {known}); upgrade Shipwatch or use another --data-dir")]
     TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error("the database {path} could not be upgraded from schema {from} to {to}: {reason}. Nothing was changed; keep the file and report this")]
+    Migration { path: PathBuf, from: i64, to: i64, reason: String },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("a stored body cannot be decoded: {0}")]
+    Codec(String),
     #[error("the storage writer has stopped")]
     WriterGone,
     #[error("not found")]
@@ -170,6 +178,7 @@ pub fn db_path(data_dir: &Path) -> PathBuf {
 /// A delivery of `body` as the receiver would hand it over (valid signature, parsed), for tests.
 #[cfg(test)]
 pub(crate) fn test_delivery(body: Vec<u8>) -> writer::PendingInsert {
+    let body_copy = body.clone();
     writer::PendingInsert {
         delivery: NewDelivery {
             received_at_ms: 1,
@@ -180,13 +189,19 @@ pub(crate) fn test_delivery(body: Vec<u8>) -> writer::PendingInsert {
             path: "/webhooks/aftership".into(),
             headers: Vec::new(),
             body_size: body.len() as i64,
-            envelope: shipwatch_aftership::parse_envelope_lean(&body).ok(),
+            envelope: shipwatch_aftership::parse_envelope(&body).ok(),
             body,
             body_truncated: false,
             verdict: StoredVerdict::Signature(DeliveryVerdict::Valid(SecretSlot::Current)),
             status: 200,
             parse_error: None,
         },
-        headers_json: "[]".into(),
+        stored: bodies::StoredBlobs {
+            headers: b"[]".to_vec(),
+            headers_codec: shipwatch_bodies::RAW,
+            body: body_copy,
+            body_codec: shipwatch_bodies::RAW,
+            dictionary_id: None,
+        },
     }
 }

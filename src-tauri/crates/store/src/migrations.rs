@@ -1,244 +1,47 @@
-//! The schema, as an ordered list of migrations embedded in the binary. `PRAGMA user_version` counts
-//! how many have been applied; each runs in its own transaction. A database from a newer Shipwatch
-//! is refused rather than damaged.
+//! The schema: the `.sql` files in `migrations/`, embedded in the binary and applied in order by
+//! `rusqlite_migration` (`PRAGMA user_version` counts how many have been applied). Pending migrations
+//! run in one transaction; foreign keys are off while they run (a table rebuilt under another name
+//! would otherwise be refused its rows, or lose them) and checked before it commits. A database from
+//! a newer Shipwatch is refused rather than damaged.
 
 use std::path::Path;
 
 use rusqlite::Connection;
+use rusqlite_migration::{Migrations, M};
 
 use crate::{Result, StoreError};
 
-/// Migration N (1-based) is `MIGRATIONS[N-1]`. Append only: never edit one that has shipped.
+/// Migration N (1-based) is `migrations/0N-*.sql`. Append only: never edit one that has shipped.
 pub const MIGRATIONS: &[&str] = &[
-    // 1: deliveries, shipments, checkpoints, notifications.
-    r#"
-CREATE TABLE shipments (
-    id                    INTEGER PRIMARY KEY,
-    key                   TEXT NOT NULL UNIQUE,   -- 'id:<msg.legacy_id or msg.id>' or 'tn:<slug>:<tracking number>'
-    tracking_id           TEXT,
-    tracking_number       TEXT,
-    slug                  TEXT,
-    title                 TEXT,
-    order_id              TEXT,
-    tag                   TEXT,
-    subtag                TEXT,
-    subtag_message        TEXT,
-    expected_delivery     TEXT,
-    estimated_delivery    TEXT,                   -- JSON of the versioned EDD objects
-    courier_tracking_link TEXT,
-    courier_redirect_link TEXT,
-    last_location         TEXT,
-    state_time            INTEGER,                -- ms: msg.last_updated_at / updated_at of the state shown
-    state_ts              INTEGER,                -- envelope ts of the state shown
-    state_delivery_id     INTEGER,
-    tags_seen             TEXT NOT NULL DEFAULT ',',  -- ',InTransit,Delivered,'
-    unverified            INTEGER NOT NULL DEFAULT 0,
-    created_at            INTEGER NOT NULL,
-    updated_at            INTEGER NOT NULL
-);
-CREATE INDEX shipments_tag ON shipments(tag);
-CREATE INDEX shipments_updated ON shipments(updated_at DESC, id DESC);
-CREATE INDEX shipments_tracking_number ON shipments(tracking_number);
-
-CREATE TABLE deliveries (
-    id               INTEGER PRIMARY KEY,
-    received_at      INTEGER NOT NULL,            -- unix ms
-    peer             TEXT NOT NULL,
-    forwarded_for    TEXT,
-    cf_connecting_ip TEXT,
-    method           TEXT NOT NULL,
-    path             TEXT NOT NULL,
-    headers          TEXT NOT NULL,               -- JSON [[name, value], ...] in the order received
-    body             BLOB NOT NULL,               -- exactly as received (first 64 KiB if truncated)
-    body_size        INTEGER NOT NULL,
-    body_truncated   INTEGER NOT NULL DEFAULT 0,
-    verdict          TEXT NOT NULL,               -- valid invalid missing malformed unverified too_large
-    secret           TEXT,                        -- current | previous
-    status           INTEGER NOT NULL,            -- what we answered
-    duplicate_of     INTEGER REFERENCES deliveries(id),
-    event            TEXT,
-    event_id         TEXT,
-    ts               INTEGER,
-    tracking_id      TEXT,
-    tracking_number  TEXT,
-    slug             TEXT,
-    tag              TEXT,
-    order_id         TEXT,
-    parse_error      TEXT,
-    shipment_id      INTEGER REFERENCES shipments(id),
-    projection       TEXT                         -- what it did to its shipment
-);
-CREATE INDEX deliveries_event_id ON deliveries(event_id) WHERE event_id IS NOT NULL;
-CREATE INDEX deliveries_verdict ON deliveries(verdict, id);
-CREATE INDEX deliveries_shipment ON deliveries(shipment_id, id);
-CREATE INDEX deliveries_received_at ON deliveries(received_at);
-
-CREATE TABLE checkpoints (
-    shipment_id       INTEGER NOT NULL REFERENCES shipments(id),
-    fingerprint       INTEGER NOT NULL,           -- FNV-1a of time|tag|subtag|message|location: the same checkpoint resent
-    sort_time         INTEGER,                    -- ms, lenient parse of checkpoint_time
-    checkpoint_time   TEXT,
-    tag               TEXT,
-    subtag            TEXT,
-    subtag_message    TEXT,
-    message           TEXT,
-    location          TEXT,
-    city              TEXT,
-    state             TEXT,
-    postal_code       TEXT,
-    country           TEXT,
-    slug              TEXT,
-    events            TEXT NOT NULL DEFAULT '[]', -- JSON array of event codes
-    first_delivery_id INTEGER,
-    PRIMARY KEY (shipment_id, fingerprint)
-) WITHOUT ROWID;
-
-CREATE TABLE notifications (
-    id          INTEGER PRIMARY KEY,
-    created_at  INTEGER NOT NULL,
-    shipment_id INTEGER,
-    delivery_id INTEGER,
-    tag         TEXT,
-    summary     TEXT NOT NULL,
-    body        TEXT NOT NULL,
-    outcome     TEXT NOT NULL,                    -- sent | suppressed | failed
-    reason      TEXT
-);
-"#,
-    // 2: key-value facts (liveness, public URL history, forward watermark) and the forward queue.
-    r#"
-CREATE TABLE meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-
-CREATE TABLE forwards (
-    id              INTEGER PRIMARY KEY,
-    delivery_id     INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
-    target          TEXT NOT NULL,
-    state           TEXT NOT NULL,                -- pending | retrying | delivered | gave_up
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    status          INTEGER,
-    error           TEXT,
-    last_attempt_at INTEGER,
-    next_attempt_at INTEGER NOT NULL,
-    round_trip_ms   INTEGER,
-    created_at      INTEGER NOT NULL
-);
-CREATE INDEX forwards_due ON forwards(state, next_attempt_at);
-CREATE INDEX forwards_delivery ON forwards(delivery_id);
-"#,
-    // 3: a shipment's timeline is no longer a row per checkpoint but a pointer to the delivery that
-    // holds it plus the checkpoints no such delivery holds (see timeline.rs): nothing is copied out of
-    // the raw bodies on the hot path. Checkpoints stored so far become extras. The tracking-number
-    // index goes (searches use LIKE '%q%', which no index serves), and the verdict index keeps only
-    // failed deliveries (the ones filtered on; most deliveries are valid and no longer touch it).
-    r#"
-CREATE TABLE timelines (
-    shipment_id      INTEGER PRIMARY KEY REFERENCES shipments(id),
-    base_delivery_id INTEGER,                           -- a delivery all of whose checkpoints are in the timeline
-    base_keys        BLOB NOT NULL DEFAULT x'',          -- their content keys, 8 bytes little-endian each
-    extras           TEXT NOT NULL DEFAULT '[]'          -- JSON array of the checkpoints no base holds, in order
-);
-INSERT INTO timelines (shipment_id, extras)
-    SELECT shipment_id, json_group_array(json(entry)) FROM (
-        SELECT shipment_id, json_object(
-            'key', fingerprint, 'sort_time', sort_time, 'checkpoint_time', checkpoint_time, 'tag', tag,
-            'subtag', subtag, 'subtag_message', subtag_message, 'message', message, 'location', location,
-            'city', city, 'state', state, 'postal_code', postal_code, 'country', country, 'slug', slug,
-            'events', json(events)) AS entry
-        FROM checkpoints ORDER BY shipment_id, sort_time IS NULL, sort_time, checkpoint_time)
-    GROUP BY shipment_id;
-ALTER TABLE shipments ADD COLUMN last_location_time INTEGER;  -- ms of the checkpoint last_location comes from
-UPDATE shipments SET last_location_time = (SELECT max(sort_time) FROM checkpoints WHERE shipment_id = shipments.id);
-DROP TABLE checkpoints;
-DROP INDEX shipments_tracking_number;
-DROP INDEX deliveries_verdict;
-CREATE INDEX deliveries_failed ON deliveries(id) WHERE verdict IN ('invalid', 'missing', 'malformed', 'too_large');
-"#,
-    // 4: fewer b-trees written per delivery. A shipment's timeline (base delivery, its checkpoint keys,
-    // the extras) moves into the shipment's own row, which every delivery rewrites anyway, instead of
-    // a row of its own in `timelines`. The failed-deliveries index is written without an IN list:
-    // SQLite evaluates a WHERE of `verdict IN (4 values)` through a temporary table that it builds and
-    // drops at every insert into `deliveries`; two comparisons select the same four verdicts.
-    r#"
-ALTER TABLE shipments ADD COLUMN timeline_base_delivery_id INTEGER;       -- see timeline.rs
-ALTER TABLE shipments ADD COLUMN timeline_base_keys BLOB NOT NULL DEFAULT x'';
-ALTER TABLE shipments ADD COLUMN timeline_extras TEXT NOT NULL DEFAULT '[]';
-UPDATE shipments SET timeline_base_delivery_id = t.base_delivery_id, timeline_base_keys = t.base_keys,
-    timeline_extras = t.extras
-    FROM timelines AS t WHERE t.shipment_id = shipments.id;
-DROP TABLE timelines;
-DROP INDEX deliveries_failed;
-CREATE INDEX deliveries_failed ON deliveries(id) WHERE verdict <> 'valid' AND verdict <> 'unverified';
-"#,
-    // 5: no unique index on a shipment's key. Keys are AfterShip's tracking ids, in no order, so each
-    // new shipment wrote a leaf of that index at random (a WAL frame of its own per delivery); the
-    // writer now finds a shipment by its key through a map it keeps in memory (projection.rs). A
-    // UNIQUE constraint cannot be dropped: the table is rebuilt as it is otherwise (SQLite's
-    // twelve-step procedure; foreign keys are off while migrations run, and checked after).
-    r#"
-CREATE TABLE shipments_5 (
-    id                        INTEGER PRIMARY KEY,
-    key                       TEXT NOT NULL,          -- 'id:<msg.legacy_id or msg.id>' or 'tn:<slug>:<tracking number>'
-    tracking_id               TEXT,
-    tracking_number           TEXT,
-    slug                      TEXT,
-    title                     TEXT,
-    order_id                  TEXT,
-    tag                       TEXT,
-    subtag                    TEXT,
-    subtag_message            TEXT,
-    expected_delivery         TEXT,
-    estimated_delivery        TEXT,                   -- JSON of the versioned EDD objects
-    courier_tracking_link     TEXT,
-    courier_redirect_link     TEXT,
-    last_location             TEXT,
-    state_time                INTEGER,                -- ms: msg.last_updated_at / updated_at of the state shown
-    state_ts                  INTEGER,                -- envelope ts of the state shown
-    state_delivery_id         INTEGER,
-    tags_seen                 TEXT NOT NULL DEFAULT ',',  -- ',InTransit,Delivered,'
-    unverified                INTEGER NOT NULL DEFAULT 0,
-    created_at                INTEGER NOT NULL,
-    updated_at                INTEGER NOT NULL,
-    last_location_time        INTEGER,                -- ms of the checkpoint last_location comes from
-    timeline_base_delivery_id INTEGER,                -- see timeline.rs
-    timeline_base_keys        BLOB NOT NULL DEFAULT x'',
-    timeline_extras           TEXT NOT NULL DEFAULT '[]'
-);
-INSERT INTO shipments_5 SELECT id, key, tracking_id, tracking_number, slug, title, order_id, tag, subtag,
-    subtag_message, expected_delivery, estimated_delivery, courier_tracking_link, courier_redirect_link,
-    last_location, state_time, state_ts, state_delivery_id, tags_seen, unverified, created_at, updated_at,
-    last_location_time, timeline_base_delivery_id, timeline_base_keys, timeline_extras FROM shipments;
-DROP TABLE shipments;
-ALTER TABLE shipments_5 RENAME TO shipments;
-CREATE INDEX shipments_tag ON shipments(tag);
-CREATE INDEX shipments_updated ON shipments(updated_at DESC, id DESC);
-"#,
-    // 6: no index on the event id. AfterShip's event ids are random UUIDs, so each delivery put its
-    // entry in a leaf of that index at random: a WAL frame of its own, about 4 KB written per
-    // delivery. Its only users were exact lookups (an earlier attempt of an event, the self-test's
-    // delivery), which now scan this compact table, written at its end like every other b-tree of a
-    // delivery: a delivery's id and the first 8 bytes of its event id, a key that narrows the scan
-    // (the event id itself decides; queries.rs `EVENT_DELIVERIES`). The writer reads it too, for its
-    // filter of the event ids stored (projection.rs `SeenEvents`).
-    r#"
-CREATE TABLE delivery_events (
-    delivery_id INTEGER PRIMARY KEY REFERENCES deliveries(id) ON DELETE CASCADE,
-    event_key   BLOB NOT NULL                  -- the event id's first 8 bytes
-);
-INSERT INTO delivery_events (delivery_id, event_key)
-    SELECT id, substr(CAST(event_id AS BLOB), 1, 8) FROM deliveries WHERE event_id IS NOT NULL;
-DROP INDEX deliveries_event_id;
-"#,
-    // 7: the shipments-by-recency index ascending. Declared `DESC`, every new or updated shipment put
-    // its entry at the index's left edge, which cost the writer ~1,200 more instructions per delivery
-    // than appending at its right edge (callgrind, 3,000 deliveries); the list reads it backwards.
-    r#"
-DROP INDEX shipments_updated;
-CREATE INDEX shipments_updated ON shipments(updated_at, id);
-"#,
+    include_str!("../migrations/01-initial.sql"),
+    include_str!("../migrations/02-meta-and-forwards.sql"),
+    include_str!("../migrations/03-timelines.sql"),
+    include_str!("../migrations/04-timeline-in-shipment.sql"),
+    include_str!("../migrations/05-no-unique-shipment-key.sql"),
+    include_str!("../migrations/06-delivery-events.sql"),
+    include_str!("../migrations/07-recency-ascending.sql"),
+    include_str!("../migrations/08-plain-store.sql"),
 ];
+
+/// The migrations as `rusqlite_migration` runs them: the last checks every reference before it
+/// commits, and fills the search index of the shipments stored before it ([`crate::search`]).
+fn migrations() -> Migrations<'static> {
+    let last = MIGRATIONS.len() - 1;
+    Migrations::new(
+        MIGRATIONS
+            .iter()
+            .enumerate()
+            .map(|(i, sql)| match i {
+                i if i == last => M::up_with_hook(sql, |tx: &rusqlite::Transaction<'_>| {
+                    crate::search::index_every_shipment(tx)
+                        .map_err(|e| rusqlite_migration::HookError::Hook(e.to_string()))
+                })
+                .foreign_key_check(),
+                _ => M::up(sql),
+            })
+            .collect(),
+    )
+}
 
 /// The schema version this build knows.
 pub fn latest_version() -> i64 {
@@ -251,18 +54,9 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
 }
 
 /// Brings the database up to version `target` (the tests of a migration stop just before it).
-///
-/// Foreign keys are off while migrations run (a table rebuilt under another name would otherwise be
-/// refused its rows, or lose them); a migration that leaves more broken references than it found
-/// is rolled back.
 fn migrate_to(conn: &mut Connection, path: &Path, target: i64) -> Result<()> {
-    apply(conn, path, MIGRATIONS, target)
-}
-
-/// Applies `migrations` (1-based, as [`MIGRATIONS`]) up to `target`.
-fn apply(conn: &mut Connection, path: &Path, migrations: &[&str], target: i64) -> Result<()> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let known = migrations.len() as i64;
+    let known = latest_version();
     if found > known {
         return Err(StoreError::TooNew { path: path.to_owned(), found, known });
     }
@@ -271,33 +65,11 @@ fn apply(conn: &mut Connection, path: &Path, migrations: &[&str], target: i64) -
     }
     let foreign_keys: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
     conn.pragma_update(None, "foreign_keys", false)?;
-    let migrated = (|| -> Result<()> {
-        for (i, sql) in migrations.iter().enumerate().take(target as usize).skip(found as usize) {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let broken = |tx: &rusqlite::Transaction<'_>| -> Result<i64> {
-                Ok(tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))?)
-            };
-            let before = broken(&tx)?;
-            tx.execute_batch(sql)?;
-            let after = broken(&tx)?;
-            if after > before {
-                return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
-                    Some(format!(
-                        "migration {} would break {} references between rows; nothing was changed",
-                        i + 1,
-                        after - before
-                    )),
-                )));
-            }
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
-            tracing::info!(version = i + 1, "applied database migration");
-        }
-        Ok(())
-    })();
+    let migrated = migrations().to_version(conn, target as usize);
     conn.pragma_update(None, "foreign_keys", foreign_keys)?;
-    migrated
+    migrated.map_err(|e| StoreError::Migration { path: path.to_owned(), from: found, to: target, reason: e.to_string() })?;
+    tracing::debug!(from = found, to = target, "applied database migrations");
+    Ok(())
 }
 
 #[cfg(test)]
@@ -647,54 +419,99 @@ mod tests {
     }
 
     #[test]
-    fn a_migration_that_would_break_references_changes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let mut conn = Connection::open(&path).unwrap();
-        let migrations = [
-            "CREATE TABLE parent (id INTEGER PRIMARY KEY);
-             CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id));
-             INSERT INTO parent VALUES (1), (2); INSERT INTO child VALUES (10, 1);",
-            // A rebuild that loses a row something points at (foreign keys are off meanwhile).
-            "CREATE TABLE parent_2 (id INTEGER PRIMARY KEY); INSERT INTO parent_2 SELECT id FROM parent WHERE id != 1;
-             DROP TABLE parent; ALTER TABLE parent_2 RENAME TO parent;",
-        ];
-        apply(&mut conn, &path, &migrations, 1).unwrap();
-        let err = apply(&mut conn, &path, &migrations, 2).unwrap_err();
-        assert!(err.to_string().contains("migration 2 would break 1 references"), "{err}");
-        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(v, 1);
-        let parents: i64 = conn.query_row("SELECT count(*) FROM parent", [], |r| r.get(0)).unwrap();
-        assert_eq!(parents, 2, "rolled back");
+    fn the_migrations_are_valid() {
+        // rusqlite_migration's own check: every migration applies, in order, to an empty database.
+        migrations().validate().unwrap();
     }
 
     #[test]
-    fn storing_a_delivery_builds_no_temporary_table() {
-        // A partial index whose WHERE holds an IN list of more than two values makes SQLite build and
-        // drop a temporary table at every insert into its table; migration 4 removed the one we had.
+    fn migration_8_keeps_every_row_cleans_dangling_references_and_enforces_them() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let mut conn = Connection::open(&path).unwrap();
+        migrate_to(&mut conn, &path, 7).unwrap();
+        conn.pragma_update(None, "foreign_keys", false).unwrap();
+        // As schema 7 holds them; the writer ran without foreign keys, so a forward of a deleted
+        // delivery and a duplicate of one could be left behind.
+        conn.execute_batch(
+            "INSERT INTO shipments (id, key, tracking_number, order_id, title, tag, tags_seen, created_at, updated_at)
+             VALUES (3, 'id:a', 'TN-A', '#1001', 'Café crème', 'InTransit', ',InTransit,', 1, 2),
+                    (4, 'id:b', 'TN-B', NULL, NULL, NULL, ',', 1, 3);
+             INSERT INTO deliveries (id, received_at, peer, method, path, headers, body, body_size, verdict, status,
+                event_id, tracking_number, shipment_id, duplicate_of)
+             VALUES (10, 1, 'p', 'POST', '/w', '[[\"x-a\",\"1\"]]', x'7b7d', 2, 'valid', 200, 'e-1', 'TN-A', 3, NULL),
+                    (11, 2, 'p', 'POST', '/w', '[]', x'00ff', 2, 'invalid', 401, 'e-1', NULL, NULL, 10),
+                    (12, 3, 'p', 'POST', '/w', '[]', x'7b7d', 2, 'valid', 200, 'e-9', NULL, 4, 9);
+             INSERT INTO delivery_events (delivery_id, event_key) VALUES (10, CAST('e-1' AS BLOB)), (99, x'00');
+             INSERT INTO forwards (id, delivery_id, target, state, next_attempt_at, created_at)
+             VALUES (1, 10, 'http://t', 'pending', 1, 1), (2, 99, 'http://t', 'pending', 1, 1);
+             INSERT INTO notifications (id, created_at, summary, body, outcome) VALUES (1, 5, 's', 'b', 'sent');
+             INSERT INTO meta (key, value) VALUES ('k', 'v');",
+        )
+        .unwrap();
+        let shipments = rows(&conn, "shipments");
         migrate(&mut conn, &path).unwrap();
-        for table in ["deliveries", "shipments"] {
-            let columns: Vec<String> = conn
-                .prepare(&format!("SELECT name FROM pragma_table_info('{table}') WHERE name != 'id'"))
-                .unwrap()
-                .query_map([], |r| r.get(0))
-                .unwrap()
-                .collect::<rusqlite::Result<_>>()
-                .unwrap();
-            let values = vec!["NULL"; columns.len()].join(", ");
-            let sql = format!("EXPLAIN INSERT INTO {table} ({}) VALUES ({values})", columns.join(", "));
-            let opcodes: Vec<String> = conn
-                .prepare(&sql)
-                .unwrap()
-                .query_map([], |r| r.get::<_, String>(1))
-                .unwrap()
-                .collect::<rusqlite::Result<_>>()
-                .unwrap();
-            assert!(!opcodes.iter().any(|op| op == "OpenEphemeral"), "{table}: {opcodes:?}");
-        }
+        assert_eq!(rows(&conn, "shipments"), shipments);
+        let deliveries: Vec<(i64, Option<i64>)> =
+            pairs(&conn, "SELECT id, duplicate_of FROM deliveries ORDER BY id");
+        assert_eq!(deliveries, [(10, None), (11, Some(10)), (12, None)], "a duplicate of nothing is no duplicate");
+        let forwards: Vec<(i64, i64)> = pairs(&conn, "SELECT id, delivery_id FROM forwards ORDER BY id");
+        assert_eq!(forwards, [(1, 10)], "the forward of a delivery that is gone goes");
+        assert_eq!(rows(&conn, "notifications").len(), 1);
+        let meta: Vec<(String, String)> = pairs(&conn, "SELECT key, value FROM meta");
+        assert_eq!(meta, [("k".to_owned(), "v".to_owned())]);
+        // Bodies and headers read back as they were, through the codec columns.
+        let record = crate::queries::get_delivery(&conn, 10).unwrap();
+        assert_eq!(record.body, b"{}");
+        assert_eq!(record.headers, [("x-a".to_owned(), "1".to_owned())]);
+        assert_eq!(crate::queries::get_delivery(&conn, 11).unwrap().body, [0x00, 0xff]);
+        // Counters start from what is there.
+        let total: i64 =
+            conn.query_row("SELECT value FROM counters WHERE name = 'deliveries'", [], |r| r.get(0)).unwrap();
+        assert_eq!(total, 3);
+        let tags: Vec<(String, i64)> = pairs(&conn, "SELECT tag, count FROM shipment_tags ORDER BY tag");
+        assert_eq!(tags, [("InTransit".to_owned(), 1), ("Unknown".to_owned(), 1)]);
+        // The stored shipments are searchable.
+        let found: Vec<i64> = conn
+            .prepare("SELECT rowid FROM shipment_search WHERE shipment_search MATCH '\"crème\"'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(found, [3]);
+        // Ids are never reused: the next one follows the largest ever stored.
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        conn.execute("DELETE FROM deliveries WHERE id = 12", []).unwrap();
+        conn.execute(
+            "INSERT INTO deliveries (received_at, peer, method, path, headers, body, body_size, verdict, status)
+             VALUES (4, 'p', 'POST', '/w', x'', x'', 0, 'valid', 200)",
+            [],
+        )
+        .unwrap();
+        assert_eq!(conn.last_insert_rowid(), 13);
+        // And references are enforced.
+        let orphan = conn.execute(
+            "INSERT INTO deliveries (received_at, peer, method, path, headers, body, body_size, verdict, status,
+                shipment_id) VALUES (5, 'p', 'POST', '/w', x'', x'', 0, 'valid', 200, 99)",
+            [],
+        );
+        assert!(orphan.is_err(), "a delivery of a shipment that does not exist is refused");
+        let bad_verdict = conn.execute(
+            "INSERT INTO deliveries (received_at, peer, method, path, headers, body, body_size, verdict, status)
+             VALUES (5, 'p', 'POST', '/w', x'', x'', 0, 'great', 200)",
+            [],
+        );
+        assert!(bad_verdict.is_err(), "an unknown verdict is refused");
+        let gone: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'delivery_events'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(gone, 0);
+        let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(ok, "ok");
+        let fk: i64 =
+            conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(fk, 0);
     }
 
     #[test]
@@ -758,7 +575,7 @@ mod tests {
     }
 
     #[test]
-    fn migration_6_moves_event_lookups_from_the_index_to_the_compact_table() {
+    fn migration_6_moves_event_keys_to_the_compact_table() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let mut conn = Connection::open(&path).unwrap();
@@ -774,16 +591,15 @@ mod tests {
         )
         .unwrap();
         let deliveries = rows(&conn, "deliveries");
-        migrate(&mut conn, &path).unwrap();
+        migrate_to(&mut conn, &path, 6).unwrap();
         assert_eq!(rows(&conn, "deliveries"), deliveries);
         let events: Vec<(i64, Vec<u8>)> =
             pairs(&conn, "SELECT delivery_id, event_key FROM delivery_events ORDER BY delivery_id");
         assert_eq!(
             events,
             [(1, b"7f1c5e2a".to_vec()), (2, b"short".to_vec()), (4, b"7f1c5e2a".to_vec())],
-            "one row per delivery with an event id, keyed as queries::event_key keys it"
+            "one row per delivery with an event id, keyed by its first 8 bytes"
         );
-        assert_eq!(crate::queries::event_key("7f1c5e2a-1b2c"), b"7f1c5e2a");
         let indexes: i64 = conn
             .query_row(
                 "SELECT count(*) FROM pragma_index_list('deliveries') WHERE name = 'deliveries_event_id'",
@@ -791,34 +607,7 @@ mod tests {
                 |r| r.get(0),
             )
             .unwrap();
-        assert_eq!(indexes, 0, "the event-id index is gone");
-        // Lookups find the newest (and, for the dedup, the first) delivery of an event through it.
-        let eid = "7f1c5e2a-1b2c-4d5e-8f90-0123456789ab";
-        assert_eq!(crate::queries::find_delivery_by_event_id(&conn, eid).unwrap(), Some(4));
-        assert_eq!(crate::queries::find_delivery_by_event_id(&conn, "short").unwrap(), Some(2));
-        assert_eq!(crate::queries::find_delivery_by_event_id(&conn, "7f1c5e2a-other").unwrap(), None);
-        // The table is scanned in delivery order and each candidate read by its id.
-        let plan: String = conn
-            .prepare(&format!(
-                "EXPLAIN QUERY PLAN SELECT d.id FROM {} ORDER BY e.delivery_id LIMIT 1",
-                crate::queries::EVENT_DELIVERIES
-            ))
-            .unwrap()
-            .query_map(rusqlite::params![eid, b"7f1c5e2a".to_vec()], |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .unwrap()
-            .join("; ");
-        assert!(
-            plan.starts_with("SCAN e") && plan.contains("SEARCH d USING INTEGER PRIMARY KEY"),
-            "plan: {plan}"
-        );
-        assert!(!plan.contains("TEMP B-TREE"), "plan: {plan}");
-        // Deleting a delivery (retention) takes its row with it.
-        conn.execute("DELETE FROM deliveries WHERE id = 4", []).unwrap();
-        assert_eq!(crate::queries::find_delivery_by_event_id(&conn, eid).unwrap(), Some(1));
-        let left: i64 = conn.query_row("SELECT count(*) FROM delivery_events", [], |r| r.get(0)).unwrap();
-        assert_eq!(left, 2);
+        assert_eq!(indexes, 0, "the event-id index is gone (migration 8 brings it back)");
         let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
         assert_eq!(ok, "ok");
     }

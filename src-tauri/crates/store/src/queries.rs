@@ -135,11 +135,6 @@ fn limit_of(limit: Option<u32>) -> u32 {
     limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
 }
 
-fn like_pattern(q: &str) -> String {
-    let escaped = q.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 /// Newest first; `before` is the id cursor of the previous page.
 pub fn list_deliveries(conn: &Connection, q: &DeliveryQuery) -> Result<Page<DeliveryItem>> {
     let (conditions, mut args) = delivery_conditions(q)?;
@@ -191,31 +186,36 @@ pub fn delivery_exists(conn: &Connection, id: i64) -> Result<()> {
 }
 
 pub fn get_delivery(conn: &Connection, id: i64) -> Result<DeliveryRecord> {
-    conn.prepare_cached(&format!(
-        "SELECT {ITEM_COLUMNS}, method, path, peer, forwarded_for, cf_connecting_ip, headers, body,
-            body_truncated, secret, parse_error, projection, duplicate_of
-         FROM deliveries WHERE id = ?1"
-    ))?
-    .query_row([id], |r| {
-        let headers: String = r.get(18)?;
-        Ok(DeliveryRecord {
-            item: delivery_item(r)?,
-            method: r.get(13)?,
-            path: r.get(14)?,
-            peer: r.get(15)?,
-            forwarded_for: r.get(16)?,
-            cf_connecting_ip: r.get(17)?,
-            headers: serde_json::from_str(&headers).unwrap_or_default(),
-            body: r.get(19)?,
-            body_truncated: r.get(20)?,
-            secret: r.get(21)?,
-            parse_error: r.get(22)?,
-            projection: r.get(23)?,
-            duplicate_of: r.get(24)?,
+    let (mut record, stored) = conn
+        .prepare_cached(&format!(
+            "SELECT {ITEM_COLUMNS}, method, path, peer, forwarded_for, cf_connecting_ip, body_truncated, secret,
+                parse_error, projection, duplicate_of, headers, headers_codec, body, body_codec, dictionary_id
+             FROM deliveries WHERE id = ?1"
+        ))?
+        .query_row([id], |r| {
+            let record = DeliveryRecord {
+                item: delivery_item(r)?,
+                method: r.get(13)?,
+                path: r.get(14)?,
+                peer: r.get(15)?,
+                forwarded_for: r.get(16)?,
+                cf_connecting_ip: r.get(17)?,
+                headers: Vec::new(),
+                body: Vec::new(),
+                body_truncated: r.get(18)?,
+                secret: r.get(19)?,
+                parse_error: r.get(20)?,
+                projection: r.get(21)?,
+                duplicate_of: r.get(22)?,
+            };
+            Ok((record, crate::bodies::StoredBlobs::from_row(r, 23)?))
         })
-    })
-    .optional()?
-    .ok_or(StoreError::NotFound)
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    let (headers, body) = stored.decode(conn)?;
+    record.headers = serde_json::from_slice(&headers).unwrap_or_default();
+    record.body = body;
+    Ok(record)
 }
 
 /// The columns [`shipment_row`] reads, in its order; further columns of a query start at
@@ -257,11 +257,10 @@ pub fn list_shipments(conn: &Connection, q: &ShipmentQuery) -> Result<ShipmentLi
     Ok(ShipmentList { items: page.items, next: page.next, counts: tag_counts(conn)? })
 }
 
-/// Shipments by tag, over all shipments, most first.
+/// Shipments by tag, over all shipments, most first (kept by triggers: migration 8).
 pub fn tag_counts(conn: &Connection) -> Result<Vec<TagCount>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT coalesce(tag, 'Unknown'), count(*) FROM shipments GROUP BY 1 ORDER BY 2 DESC, 1",
-    )?;
+    let mut stmt =
+        conn.prepare_cached("SELECT tag, count FROM shipment_tags WHERE count > 0 ORDER BY count DESC, tag")?;
     let rows = stmt.query_map([], |r| Ok(TagCount { tag: r.get(0)?, count: r.get(1)? }))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -309,37 +308,28 @@ pub struct DeliveryCounts {
 }
 
 /// Totals, and deliveries / signature failures received at or after `since_ms`.
+///
+/// Each figure comes from a counter or an index range, never a scan of the history: the total from
+/// the counter its triggers keep, the others from the received-at indexes (every delivery's, and the
+/// failed ones').
 pub fn delivery_counts(conn: &Connection, since_ms: i64) -> Result<DeliveryCounts> {
-    let (total, last): (i64, Option<i64>) = conn
-        .prepare_cached("SELECT count(*), max(received_at) FROM deliveries")?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    let (since, failures): (i64, i64) = conn
-        .prepare_cached(
-            "SELECT count(*), coalesce(sum(verdict IN ('invalid', 'missing', 'malformed')), 0)
-             FROM deliveries WHERE received_at >= ?1",
-        )?
-        .query_row([since_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (total, last, since, failures): (i64, Option<i64>, i64, i64) = conn
+        .prepare_cached(&format!(
+            "SELECT (SELECT value FROM counters WHERE name = 'deliveries'),
+                    (SELECT max(received_at) FROM deliveries),
+                    (SELECT count(*) FROM deliveries WHERE received_at >= ?1),
+                    (SELECT count(*) FROM deliveries WHERE {FAILED} AND received_at >= ?1 AND verdict <> 'too_large')"
+        ))?
+        .query_row([since_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
     Ok(DeliveryCounts { total, since, failures_since: failures, last_received_at_ms: last })
 }
 
 /// The newest delivery with this event id.
 pub fn find_delivery_by_event_id(conn: &Connection, event_id: &str) -> Result<Option<i64>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT d.id FROM {EVENT_DELIVERIES} ORDER BY e.delivery_id DESC LIMIT 1"))?
-        .query_row(rusqlite::params![event_id, event_key(event_id)], |r| r.get(0))
+        .prepare_cached("SELECT id FROM deliveries WHERE event_id = ?1 ORDER BY id DESC LIMIT 1")?
+        .query_row([event_id], |r| r.get(0))
         .optional()?)
-}
-
-/// The deliveries of one event, as `d` (`?1`: the event id, `?2`: its [`event_key`]). There is no
-/// index on the event id (migration 6): the compact `delivery_events` table is scanned for the key,
-/// in delivery order (CROSS JOIN keeps it the outer table), and the event id itself decides.
-pub(crate) const EVENT_DELIVERIES: &str =
-    "delivery_events AS e CROSS JOIN deliveries AS d ON d.id = e.delivery_id
-     WHERE e.event_key = ?2 AND d.event_id = ?1";
-
-/// The key `delivery_events` holds for an event id: its first 8 bytes.
-pub(crate) fn event_key(event_id: &str) -> &[u8] {
-    &event_id.as_bytes()[..event_id.len().min(8)]
 }
 
 // Read-only helpers for the developer tools (`shipwatch export`, `shipwatch stats`, `replay` while
@@ -401,11 +391,23 @@ fn delivery_conditions(q: &DeliveryQuery) -> Result<(String, Vec<rusqlite::types
         args.push(slug.to_owned().into());
     }
     if let Some(text) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
+        // See search.rs: each branch is served by an index (a UNION, so that SQLite does not give
+        // up on the indexes for a scan of the OR).
         sql.push_str(
-            " AND (tracking_number LIKE ? ESCAPE '\\' OR order_id LIKE ? ESCAPE '\\' OR event_id LIKE ? ESCAPE '\\')",
+            " AND id IN (
+                SELECT id FROM deliveries WHERE tracking_number LIKE ? ESCAPE '\\'
+                UNION SELECT id FROM deliveries WHERE order_id LIKE ? ESCAPE '\\'
+                UNION SELECT id FROM deliveries WHERE event_id GLOB ?
+                UNION SELECT id FROM deliveries WHERE shipment_id IN
+                    (SELECT rowid FROM shipment_search WHERE shipment_search MATCH ?))",
         );
-        let p = like_pattern(text);
-        args.extend([p.clone().into(), p.clone().into(), p.into()]);
+        let prefix = crate::search::like_prefix(text);
+        args.extend([
+            prefix.clone().into(),
+            prefix.into(),
+            crate::search::glob_prefix(text).into(),
+            crate::search::fts_phrase(text).into(),
+        ]);
     }
     Ok((sql, args))
 }
@@ -427,9 +429,20 @@ fn shipment_conditions(q: &ShipmentQuery) -> (String, Vec<rusqlite::types::Value
         args.push(tag.to_owned().into());
     }
     if let Some(text) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
-        sql.push_str(" AND (tracking_number LIKE ? ESCAPE '\\' OR order_id LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\')");
-        let p = like_pattern(text);
-        args.extend([p.clone().into(), p.clone().into(), p.into()]);
+        sql.push_str(
+            " AND id IN (
+                SELECT id FROM shipments WHERE tracking_number LIKE ? ESCAPE '\\'
+                UNION SELECT id FROM shipments WHERE order_id LIKE ? ESCAPE '\\'
+                UNION SELECT id FROM shipments WHERE title LIKE ? ESCAPE '\\'
+                UNION SELECT rowid FROM shipment_search WHERE shipment_search MATCH ?)",
+        );
+        let prefix = crate::search::like_prefix(text);
+        args.extend([
+            prefix.clone().into(),
+            prefix.clone().into(),
+            prefix.into(),
+            crate::search::fts_phrase(text).into(),
+        ]);
     }
     (sql, args)
 }
@@ -525,10 +538,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern("a%b_c"), "%a\\%b\\_c%");
-    }
 }
 
 #[cfg(test)]

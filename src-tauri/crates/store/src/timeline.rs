@@ -231,10 +231,9 @@ pub(crate) fn apply(
 
     // This delivery becomes the base. What the old base holds and this one lacks moves to the extras.
     let old_body: Option<Vec<u8>> = match stored.base_delivery_id {
-        Some(old) if old != delivery_id && base_keys.iter().any(|k| !carried.contains(k)) => conn
-            .prepare_cached("SELECT body FROM deliveries WHERE id = ?1")?
-            .query_row([old], |r| r.get(0))
-            .optional()?,
+        Some(old) if old != delivery_id && base_keys.iter().any(|k| !carried.contains(k)) => {
+            crate::bodies::body_of(conn, old)?
+        }
         _ => None,
     };
     let old_checkpoints = old_body.as_deref().map(body_checkpoints).unwrap_or_default();
@@ -267,10 +266,7 @@ pub fn checkpoint_items(conn: &Connection, shipment_id: i64) -> Result<Vec<Check
     };
     let extras = Timeline::parse(&row.extras)?;
     let base_body: Option<Vec<u8>> = match row.base_delivery_id {
-        Some(id) => conn
-            .prepare_cached("SELECT body FROM deliveries WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?,
+        Some(id) => crate::bodies::body_of(conn, id)?,
         None => None,
     };
     let base_checkpoints = base_body.as_deref().map(body_checkpoints).unwrap_or_default();

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::projection::{DeliveryIds, Inserted, SeenEvents, ShipmentKeys, WriterStatements};
+use crate::projection::Inserted;
 use crate::{conn, migrations, NewDelivery, Result, StoreError, StoredDelivery};
 
 /// Writer tuning.
@@ -56,7 +56,7 @@ pub struct NotificationRecord {
 }
 
 /// A write of any shape, run inside the batch transaction (in its own savepoint); true when it worked.
-type ExecFn = Box<dyn FnOnce(&Connection, &mut ShipmentKeys) -> bool + Send>;
+type ExecFn = Box<dyn FnOnce(&Connection) -> bool + Send>;
 /// Told whether the batch that ran an [`ExecFn`] committed.
 type FinishFn = Box<dyn FnOnce(bool) + Send>;
 /// Work run by the writer outside any transaction (VACUUM, checkpoints).
@@ -66,8 +66,8 @@ type MaintenanceFn = Box<dyn FnOnce(&Connection) + Send>;
 /// writer is the one thread every delivery waits for: it only runs SQL).
 pub(crate) struct PendingInsert {
     pub(crate) delivery: NewDelivery,
-    /// The headers as stored: a JSON array of `[name, value]`.
-    pub(crate) headers_json: String,
+    /// The headers and the body as stored (encoded: [`crate::bodies`]).
+    pub(crate) stored: crate::bodies::StoredBlobs,
 }
 
 /// The writer's answer to an insert: what it did, and the delivery handed back so that its memory
@@ -95,6 +95,8 @@ pub struct Store {
     /// Set once an fsync of the WAL has failed: every write is refused from then on.
     disk_failed: Arc<AtomicBool>,
     writer: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+    /// How headers and bodies are encoded (the current dictionary).
+    bodies: Arc<crate::bodies::Bodies>,
 }
 
 impl Store {
@@ -108,6 +110,7 @@ impl Store {
         conn::make_private(path)?;
         let (mut conn, wal) = conn::open_writer(path, config.full_sync)?;
         migrations::migrate(&mut conn, path)?;
+        let bodies = Arc::new(crate::bodies::Bodies::load(&conn)?);
         // A reader up front proves the file is readable and primes the pool.
         let first_reader = conn::open_reader(path)?;
         let (stop_checkpoints, checkpoints_stopped) = std::sync::mpsc::channel::<()>();
@@ -146,7 +149,39 @@ impl Store {
             path: Arc::new(path.to_owned()),
             disk_failed: refusing,
             writer: Arc::new(Mutex::new(Some(handle))),
+            bodies,
         })
+    }
+
+    /// Trains a dictionary for the bodies when one is due ([`crate::bodies`]: the first after
+    /// [`crate::bodies::TRAIN_AFTER`] deliveries, then one every [`crate::bodies::RETRAIN_EVERY`]),
+    /// keeps it, and compresses the deliveries stored from then on with it. Returns its id, or
+    /// `None` when none was due. Runs the training on a blocking thread, never on the writer.
+    pub async fn train_dictionary_if_due(&self, now_ms: i64) -> Result<Option<i64>> {
+        let current = self.bodies.dictionary_id();
+        let Some(samples) = self.read(move |c| crate::bodies::samples_if_due(c, current)).await? else {
+            return Ok(None);
+        };
+        let count = samples.len() as i64;
+        let bytes = tokio::task::spawn_blocking(move || {
+            shipwatch_bodies::train(&samples, shipwatch_bodies::DEFAULT_DICTIONARY_SIZE)
+        })
+        .await
+        .map_err(|_| StoreError::WriterGone)?
+        .map_err(|e| StoreError::Codec(e.to_string()))?;
+        let dict = shipwatch_bodies::Dictionary { id: crate::bodies::new_dictionary_id(), bytes };
+        let (id, stored) = (dict.id, dict.bytes.clone());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO dictionaries (id, created_at, samples, bytes) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![id, now_ms, count, stored],
+            )?;
+            Ok(())
+        })
+        .await?;
+        self.bodies.set_dictionary(&dict)?;
+        tracing::info!(dictionary = id, samples = count, bytes = dict.bytes.len(), "trained a dictionary for stored bodies");
+        Ok(Some(id))
     }
 
     pub fn path(&self) -> &Path {
@@ -162,8 +197,8 @@ impl Store {
     /// Stores a delivery (dedup, projection) and returns once it is committed to disk.
     pub async fn insert(&self, delivery: NewDelivery) -> Result<StoredDelivery> {
         let (tx, rx) = oneshot::channel();
-        let headers_json = serde_json::to_string(&delivery.headers).expect("headers serialise");
-        let pending = Box::new(PendingInsert { delivery, headers_json });
+        let stored = self.bodies.encode(&delivery);
+        let pending = Box::new(PendingInsert { delivery, stored });
         self.jobs.send(Job::Insert(pending, tx)).await.map_err(|_| StoreError::WriterGone)?;
         let InsertAnswer { result, pending } = rx.await.map_err(|_| StoreError::WriterGone)?;
         let inserted = result?;
@@ -198,21 +233,11 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        self.write_shipments(move |conn, _| f(conn)).await
-    }
-
-    /// As [`Store::write`], for a write that projects deliveries onto shipments
-    /// ([`crate::projection::reverify_failed`]): it gets the writer's [`ShipmentKeys`].
-    pub async fn write_shipments<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection, &mut ShipmentKeys) -> Result<T> + Send + 'static,
-    {
         let (tx, rx) = oneshot::channel::<Result<T>>();
         let slot: Arc<Mutex<Option<Result<T>>>> = Arc::new(Mutex::new(None));
         let slot_in = slot.clone();
-        let run: ExecFn = Box::new(move |conn, keys| {
-            let r = f(conn, keys);
+        let run: ExecFn = Box::new(move |conn| {
+            let r = f(conn);
             let ok = r.is_ok();
             *slot_in.lock().expect("write slot") = Some(r);
             ok
@@ -322,14 +347,10 @@ impl Syncing {
 /// committed.
 struct Writer<'a> {
     conn: &'a Connection,
-    /// The statements every delivery runs, kept prepared.
-    statements: WriterStatements<'a>,
     open: Option<OpenGroup>,
     committed: &'a std::sync::mpsc::SyncSender<Vec<Outcome>>,
     syncing: &'a Syncing,
     disk_failed: &'a AtomicBool,
-    keys: ShipmentKeys,
-    seen: SeenEvents,
 }
 
 /// The jobs of the open transaction, each applied without a savepoint, with what each did.
@@ -337,7 +358,6 @@ struct Writer<'a> {
 struct OpenGroup {
     jobs: Vec<Job>,
     results: Vec<FastResult>,
-    ids: DeliveryIds,
 }
 
 /// Takes jobs one at a time and applies each at once to an open transaction, which it commits when
@@ -355,13 +375,10 @@ fn writer_loop(
 ) {
     let mut w = Writer {
         conn,
-        statements: WriterStatements::new(conn),
         open: None,
         committed,
         syncing,
         disk_failed,
-        keys: ShipmentKeys::default(),
-        seen: SeenEvents::default(),
     };
     loop {
         let job = if w.open.is_some() && syncing.idle() {
@@ -437,14 +454,9 @@ impl Writer<'_> {
         }
         let group = self.open.as_mut().expect("opened above");
         let result = match &job {
-            Job::Insert(pending, _) => crate::projection::store_delivery(
-                &mut self.statements,
-                &mut self.keys,
-                &mut self.seen,
-                pending,
-                &mut group.ids,
-            )
-            .map(|d| FastResult::Insert(Box::new(d))),
+            Job::Insert(pending, _) => {
+                crate::projection::store_delivery(self.conn, pending).map(|d| FastResult::Insert(Box::new(d)))
+            }
             Job::Notification(record, _) => {
                 insert_notification(self.conn, record).map(FastResult::Notification)
             }
@@ -464,7 +476,6 @@ impl Writer<'_> {
                 if let Err(e) = self.conn.execute_batch("ROLLBACK") {
                     tracing::error!(error = %e, "cannot roll back a failed group");
                 }
-                self.keys.roll_back_to(0);
                 self.commit_with_savepoints(batch);
             }
         }
@@ -480,7 +491,6 @@ impl Writer<'_> {
         };
         match committed {
             Ok(()) => {
-                self.keys.committed();
                 let outcomes = group
                     .jobs
                     .into_iter()
@@ -505,7 +515,6 @@ impl Writer<'_> {
                 if !self.conn.is_autocommit() {
                     let _ = self.conn.execute_batch("ROLLBACK");
                 }
-                self.keys.roll_back_to(0);
                 for job in group.jobs {
                     fail_job_with(job, || clone_store_err(&e));
                 }
@@ -521,8 +530,7 @@ impl Writer<'_> {
             }
             return;
         }
-        if let Some(outcomes) = commit_batch(&mut self.statements, &mut self.keys, &mut self.seen, &mut batch)
-        {
+        if let Some(outcomes) = commit_batch(self.conn, &mut batch) {
             self.hand_off(outcomes);
         }
     }
@@ -549,17 +557,9 @@ enum Outcome {
 /// commit, every caller gets the error at once (nothing of theirs is on disk) and `None` is returned.
 /// A savepoint copies every page it touches: this is the path of the rare batch that holds a
 /// generic write ([`Job::Exec`]) or a job that failed without one.
-fn commit_batch(
-    statements: &mut WriterStatements<'_>,
-    keys: &mut ShipmentKeys,
-    seen: &mut SeenEvents,
-    batch: &mut Vec<Job>,
-) -> Option<Vec<Outcome>> {
+fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) -> Option<Vec<Outcome>> {
     let mut outcomes = Vec::with_capacity(batch.len());
-    let tx = match rusqlite::Transaction::new_unchecked(
-        statements.conn(),
-        rusqlite::TransactionBehavior::Immediate,
-    ) {
+    let tx = match rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             tracing::error!(error = %e, "cannot begin a write transaction");
@@ -569,28 +569,18 @@ fn commit_batch(
             return None;
         }
     };
-    let mut ids = DeliveryIds::default();
     for job in batch.drain(..) {
         match job {
             Job::Insert(pending, reply) => {
-                // The kept statements are the transaction's connection's own.
-                let result = in_savepoint(&tx, keys, |_, keys| {
-                    crate::projection::store_delivery(statements, keys, seen, &pending, &mut ids)
-                });
+                let result = in_savepoint(&tx, |sp| crate::projection::store_delivery(sp, &pending));
                 outcomes.push(Outcome::Insert(reply, Box::new(InsertAnswer { result, pending })));
             }
             Job::Notification(record, reply) => {
-                let r = in_savepoint(&tx, keys, |sp, _| insert_notification(sp, &record));
+                let r = in_savepoint(&tx, |sp| insert_notification(sp, &record));
                 outcomes.push(Outcome::Notification(reply, r));
             }
             Job::Exec(run, finish) => {
-                let _ = in_savepoint(&tx, keys, |sp, keys| {
-                    if run(sp, keys) {
-                        Ok(())
-                    } else {
-                        Err(StoreError::CommitFailed)
-                    }
-                });
+                let _ = in_savepoint(&tx, |sp| if run(sp) { Ok(()) } else { Err(StoreError::CommitFailed) });
                 outcomes.push(Outcome::Exec(finish));
             }
             Job::Wake => {}
@@ -599,11 +589,9 @@ fn commit_batch(
     }
     if let Err(e) = tx.commit() {
         tracing::error!(error = %e, "commit failed; the deliveries of this batch are answered 503");
-        keys.roll_back_to(0);
         fail_outcomes(outcomes, || StoreError::Sqlite(clone_err(&e)));
         return None;
     }
-    keys.committed();
     Some(outcomes)
 }
 
@@ -716,22 +704,15 @@ enum FastResult {
     Notification(i64),
 }
 
-fn in_savepoint<T>(
-    tx: &rusqlite::Transaction<'_>,
-    keys: &mut ShipmentKeys,
-    f: impl FnOnce(&Connection, &mut ShipmentKeys) -> Result<T>,
-) -> Result<T> {
-    // Cached statements: these run once per delivery.
+fn in_savepoint<T>(tx: &rusqlite::Transaction<'_>, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
     tx.prepare_cached("SAVEPOINT job")?.execute([])?;
-    let mark = keys.mark();
-    match f(tx, keys) {
+    match f(tx) {
         Ok(v) => {
             tx.prepare_cached("RELEASE job")?.execute([])?;
             Ok(v)
         }
         Err(e) => {
             tracing::error!(error = %e, "a write failed; rolled back on its own");
-            keys.roll_back_to(mark);
             tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
             tx.prepare_cached("RELEASE job")?.execute([])?;
             Err(e)
@@ -1011,7 +992,7 @@ mod tests {
         let ran = Arc::new(AtomicBool::new(false));
         let ran_in = ran.clone();
         let (finish, finished) = recorder();
-        let run: ExecFn = Box::new(move |c, _| {
+        let run: ExecFn = Box::new(move |c| {
             ran_in.store(true, Ordering::SeqCst);
             c.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')", []).is_ok()
         });

@@ -13,7 +13,7 @@ use std::task::Poll;
 
 use rusqlite::Connection;
 use serde_json::{json, Value};
-use shipwatch_aftership::{parse_envelope_lean, DeliveryVerdict, SecretSlot};
+use shipwatch_aftership::{parse_envelope, DeliveryVerdict, SecretSlot};
 use shipwatch_store::{
     queries, NewDelivery, NotificationRecord, Store, StoreError, StoredVerdict, WriterConfig,
 };
@@ -64,7 +64,7 @@ fn delivery_tagged(
         path: "/webhooks/aftership".into(),
         headers: vec![("content-type".into(), "application/json".into())],
         body_size: body.len() as i64,
-        envelope: parse_envelope_lean(&body).ok(),
+        envelope: parse_envelope(&body).ok(),
         body,
         body_truncated: false,
         verdict: StoredVerdict::Signature(DeliveryVerdict::Valid(SecretSlot::Current)),

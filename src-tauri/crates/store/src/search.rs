@@ -1,0 +1,127 @@
+//! Search: how a text a user types finds deliveries and shipments.
+//!
+//! - **Exact and prefix** matches of a tracking number or an order id (and, for shipments, a title)
+//!   go through `COLLATE NOCASE` indexes (`LIKE 'text%'`, which SQLite serves from such an index); an
+//!   event id through its own index, exactly or by prefix (as typed: AfterShip's are lowercase).
+//! - **Substrings** of those and of a shipment's checkpoint messages and locations go through the
+//!   FTS5 table `shipment_search` (trigram tokenizer, one document per shipment, written by the
+//!   projection in the writer's transaction). A delivery matches when its shipment does. The trigram
+//!   tokenizer folds case by Unicode's simple case folding (so `ü` finds `Ü`, `straße` does not find
+//!   `STRASSE`), and a substring of fewer than three characters matches only as a prefix.
+
+use rusqlite::Connection;
+use shipwatch_api::CheckpointItem;
+
+use crate::Result;
+
+/// What a shipment's search document holds, besides its identifiers: each distinct checkpoint
+/// message and location, one per line.
+pub(crate) fn checkpoint_text<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let mut text = String::new();
+    for part in parts.into_iter().flatten().map(str::trim).filter(|p| !p.is_empty()) {
+        if seen.insert(part) {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(part);
+        }
+    }
+    text
+}
+
+/// The messages and locations of API checkpoints, for [`checkpoint_text`].
+pub(crate) fn item_parts(items: &[CheckpointItem]) -> impl Iterator<Item = Option<&str>> {
+    items.iter().flat_map(|c| [c.message.as_deref(), c.location.as_deref()])
+}
+
+/// A shipment's searchable text.
+pub(crate) struct ShipmentDocument<'a> {
+    pub(crate) tracking_number: Option<&'a str>,
+    pub(crate) order_id: Option<&'a str>,
+    pub(crate) title: Option<&'a str>,
+    pub(crate) checkpoints: &'a str,
+}
+
+/// Writes shipment `id`'s search document (replacing the one it had; `new`: it had none).
+pub(crate) fn index_shipment(conn: &Connection, id: i64, doc: &ShipmentDocument<'_>, new: bool) -> Result<()> {
+    if !new {
+        conn.prepare_cached("DELETE FROM shipment_search WHERE rowid = ?1")?.execute([id])?;
+    }
+    conn.prepare_cached(
+        "INSERT INTO shipment_search (rowid, tracking_number, order_id, title, checkpoints)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(rusqlite::params![id, doc.tracking_number, doc.order_id, doc.title, doc.checkpoints])?;
+    Ok(())
+}
+
+/// Writes the search document of every shipment (migration 8, for the shipments stored before it).
+pub(crate) fn index_every_shipment(conn: &Connection) -> Result<()> {
+    let shipments: Vec<(i64, Option<String>, Option<String>, Option<String>)> = conn
+        .prepare("SELECT id, tracking_number, order_id, title FROM shipments ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, tracking_number, order_id, title) in &shipments {
+        let items = crate::timeline::checkpoint_items(conn, *id)?;
+        let checkpoints = checkpoint_text(item_parts(&items));
+        let doc = ShipmentDocument {
+            tracking_number: tracking_number.as_deref(),
+            order_id: order_id.as_deref(),
+            title: title.as_deref(),
+            checkpoints: &checkpoints,
+        };
+        index_shipment(conn, *id, &doc, true)?;
+    }
+    if !shipments.is_empty() {
+        tracing::info!(shipments = shipments.len(), "indexed the stored shipments for search");
+    }
+    Ok(())
+}
+
+/// `q` as an FTS5 phrase: the whole text, quoted (a `"` inside doubled), so that no character of it
+/// is read as FTS5 query syntax.
+pub(crate) fn fts_phrase(q: &str) -> String {
+    format!("\"{}\"", q.trim().replace('"', "\"\""))
+}
+
+/// `q` as a `LIKE` prefix pattern (its wildcards escaped with `\`).
+pub(crate) fn like_prefix(q: &str) -> String {
+    let escaped = q.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("{escaped}%")
+}
+
+/// `q` as a `GLOB` prefix pattern (its wildcards in brackets), for the event id's index.
+pub(crate) fn glob_prefix(q: &str) -> String {
+    let mut p = String::with_capacity(q.len() + 1);
+    for c in q.trim().chars() {
+        match c {
+            '*' | '?' | '[' => {
+                p.push('[');
+                p.push(c);
+                p.push(']');
+            }
+            c => p.push(c),
+        }
+    }
+    p.push('*');
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_escape_what_their_syntax_reads() {
+        assert_eq!(like_prefix(" a%b_c\\ "), "a\\%b\\_c\\\\%");
+        assert_eq!(glob_prefix("a*b?[c"), "a[*]b[?][[]c*");
+        assert_eq!(fts_phrase("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn checkpoint_text_keeps_each_part_once_in_order() {
+        let text = checkpoint_text([Some("Departed"), None, Some(" Reno "), Some("Departed"), Some("")]);
+        assert_eq!(text, "Departed\nReno");
+    }
+}
