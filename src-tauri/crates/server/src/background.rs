@@ -271,6 +271,25 @@ pub(crate) async fn retention(inner: Arc<ApiInner>, mut stop: watch::Receiver<bo
     }
 }
 
+/// Trains the dictionary stored bodies are compressed with, when one is due (see
+/// `shipwatch_store::bodies`): looked at every few seconds until the first one exists, then every
+/// ten minutes.
+pub(crate) async fn body_dictionary(inner: Arc<ApiInner>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let wait = match inner.store.dictionary_id() {
+            None => Duration::from_secs(5),
+            Some(_) => Duration::from_secs(600),
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = inner.store.train_dictionary_if_due(now_ms()).await {
+            tracing::warn!(error = %e, "cannot train a dictionary for stored bodies; they stay compressed without one");
+        }
+    }
+}
+
 /// Starts, restarts or stops the supervised tunnel to match the settings and the receiver's port.
 pub(crate) async fn apply_tunnel(inner: &Arc<ApiInner>) {
     let mut slot = inner.dev.tunnel.lock().await;

@@ -765,6 +765,7 @@ pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
     tokio::spawn(crate::background::heartbeat(inner.clone(), inner.stopping.subscribe()));
     tokio::spawn(crate::background::forwarder(inner.clone(), inner.stopping.subscribe()));
     tokio::spawn(crate::background::retention(inner.clone(), inner.stopping.subscribe()));
+    tokio::spawn(crate::background::body_dictionary(inner.clone(), inner.stopping.subscribe()));
     crate::background::apply_tunnel(&inner).await;
     Ok(Engine { inner, tasks: Tasks { inspector, data_dir_lock } })
 }

@@ -398,6 +398,7 @@ fn delivery_conditions(q: &DeliveryQuery) -> Result<(String, Vec<rusqlite::types
                 SELECT id FROM deliveries WHERE tracking_number LIKE ? ESCAPE '\\'
                 UNION SELECT id FROM deliveries WHERE order_id LIKE ? ESCAPE '\\'
                 UNION SELECT id FROM deliveries WHERE event_id GLOB ?
+                UNION SELECT id FROM deliveries WHERE event_id GLOB ?
                 UNION SELECT id FROM deliveries WHERE shipment_id IN
                     (SELECT rowid FROM shipment_search WHERE shipment_search MATCH ?))",
         );
@@ -406,6 +407,7 @@ fn delivery_conditions(q: &DeliveryQuery) -> Result<(String, Vec<rusqlite::types
             prefix.clone().into(),
             prefix.into(),
             crate::search::glob_prefix(text).into(),
+            crate::search::glob_prefix(&text.to_lowercase()).into(),
             crate::search::fts_phrase(text).into(),
         ]);
     }

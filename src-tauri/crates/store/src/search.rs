@@ -2,7 +2,7 @@
 //!
 //! - **Exact and prefix** matches of a tracking number or an order id (and, for shipments, a title)
 //!   go through `COLLATE NOCASE` indexes (`LIKE 'text%'`, which SQLite serves from such an index); an
-//!   event id through its own index, exactly or by prefix (as typed: AfterShip's are lowercase).
+//!   event id through its own index, by prefix as typed or in lower case (AfterShip's are lowercase).
 //! - **Substrings** of those and of a shipment's checkpoint messages and locations go through the
 //!   FTS5 table `shipment_search` (trigram tokenizer, one document per shipment, written by the
 //!   projection in the writer's transaction). A delivery matches when its shipment does. The trigram

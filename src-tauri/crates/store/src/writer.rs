@@ -153,6 +153,11 @@ impl Store {
         })
     }
 
+    /// The dictionary new bodies are compressed with, once one is trained.
+    pub fn dictionary_id(&self) -> Option<i64> {
+        self.bodies.dictionary_id()
+    }
+
     /// Trains a dictionary for the bodies when one is due ([`crate::bodies`]: the first after
     /// [`crate::bodies::TRAIN_AFTER`] deliveries, then one every [`crate::bodies::RETRAIN_EVERY`]),
     /// keeps it, and compresses the deliveries stored from then on with it. Returns its id, or
