@@ -1,9 +1,12 @@
 //! Parsing deliveries: AfterShip's published legacy v4 sample, a versioned (2023-10 onward) body, and
 //! bodies that are broken or use unexpected types.
 
-use serde_json::json;
+use serde_json::{json, Value};
 use shipwatch_aftership::payload::checkpoint_coordinates;
-use shipwatch_aftership::{parse_envelope, EventKind, PayloadError, Tag};
+use shipwatch_aftership::sample::{sample_body, versioned_body as sample_versioned_body, SampleOptions};
+use shipwatch_aftership::{
+    parse_envelope, parse_envelope_lean, Checkpoint, CheckpointDigest, Envelope, EventKind, PayloadError, Tag,
+};
 
 const FIXTURE: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -338,6 +341,224 @@ fn not_json_and_not_an_object() {
     assert_eq!(parse_envelope(b"[]"), Err(PayloadError::NotAnObject));
     assert_eq!(parse_envelope(b"\"tracking_update\""), Err(PayloadError::NotAnObject));
     assert_eq!(parse_envelope(b"null"), Err(PayloadError::NotAnObject));
+}
+
+/// What is not JSON is refused wherever it is in the body, read or not, by both parses: serde_json
+/// decides.
+#[test]
+fn anything_that_is_not_json_is_refused() {
+    let deep = format!("{{\"a\": {}{}}}", "[".repeat(150), "]".repeat(150));
+    for body in [
+        &b""[..],
+        b"   ",
+        b"{",
+        b"{\"a\": 1,}",
+        b"{\"a\" 1}",
+        b"{\"a\": 1} x",
+        b"{\"a\": 01}",
+        b"{\"a\": 1.}",
+        b"{\"a\": -}",
+        b"{\"a\": .5}",
+        b"{\"a\": 1e}",
+        b"{\"a\": 1e400}",
+        b"{\"a\": tru}",
+        b"{\"a\": nul}",
+        b"{\"a\": [1 2]}",
+        b"{\"a\": \"unterminated}",
+        b"{\"a\": \"raw\ncontrol\"}",
+        b"{\"a\": \"bad \\x escape\"}",
+        b"{\"a\": \"short \\u12\"}",
+        b"{\"a\": \"lone \\ud83d surrogate\"}",
+        b"\xef\xbb\xbf{}",
+        b"{'a': 1}",
+        b"{\"event_id\": \"e-\xff\"}",
+        b"{\"caf\xe9\": 1}",
+        // Nesting deeper than serde_json's limit (128).
+        deep.as_bytes(),
+    ] {
+        for parsed in [parse_envelope(body), parse_envelope_lean(body)] {
+            assert!(
+                matches!(parsed, Err(PayloadError::NotJson(_))),
+                "{}: {parsed:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}
+
+/// JSON objects however odd: what is read of them.
+#[test]
+fn odd_documents() {
+    let parse = |body: &[u8]| {
+        parse_envelope(body).unwrap_or_else(|e| panic!("{}: {e}", String::from_utf8_lossy(body)))
+    };
+    let empty = parse(b"{}");
+    assert_eq!(parse(b" \r\n\t{ } \n"), empty);
+    assert_eq!(parse(br#"{"msg": null}"#), empty);
+    // Nesting within serde_json's limit, numbers of every form, strings with escapes: skipped.
+    let shallow = format!("{{\"a\": {}{}}}", "[".repeat(50), "]".repeat(50));
+    assert_eq!(parse(shallow.as_bytes()), empty);
+    let skipped =
+        br#"{"n": [0, -0, 0.5, 1E+2, 1e-2, -3.25E-7, 123456789012345678901234567890], "note": "\\\""}"#;
+    assert_eq!(parse(skipped), empty);
+    // Only the envelope's own fields are read, not the same names deeper down.
+    let nested = parse(br#"{"event_id": "x", "other": {"event_id": "nested"}, "list": [[[]], {}]}"#);
+    assert_eq!(nested.event_id.as_deref(), Some("x"));
+
+    // Escapes are decoded, in values and in keys.
+    let escaped = parse(br#"{"event": "\u0074racking_update", "event_id": "a\/b\n\u00e9 \ud83d\ude00"}"#);
+    assert_eq!(escaped.event, Some(EventKind::TrackingUpdate));
+    assert_eq!(escaped.event_id.as_deref(), Some("a/b\n\u{e9} \u{1f600}"));
+    assert_eq!(parse(br#"{"\u0065vent_id": "an escaped key"}"#).event_id.as_deref(), Some("an escaped key"));
+
+    // The number and the flag, from strings, floats and exponents.
+    for (body, ts, flag) in [
+        (r#"{"ts": "1700000000", "is_tracking_first_tag": "TRUE"}"#, 1_700_000_000, true),
+        (r#"{"ts": 1.7e9, "is_tracking_first_tag": 1}"#, 1_700_000_000, true),
+        (r#"{"ts": -12, "is_tracking_first_tag": 0.0}"#, -12, false),
+        (r#"{"ts": 1e2, "is_tracking_first_tag": false}"#, 100, false),
+    ] {
+        let envelope = parse(body.as_bytes());
+        assert_eq!((envelope.ts, envelope.is_tracking_first_tag), (Some(ts), Some(flag)), "{body}");
+    }
+
+    // An object where the checkpoint list should be: no checkpoints.
+    let msg = parse(br#"{"msg": {"checkpoints": {}}}"#).msg.unwrap();
+    assert!(msg.checkpoints.is_empty());
+    assert_eq!(msg.checkpoint_digest, CheckpointDigest::default());
+    // Items that are not objects are skipped; `events` that is not a list is no events.
+    let msg = parse(br#"{"msg": {"checkpoints": [null, 1, {"events": {"code": "x"}}]}}"#).msg.unwrap();
+    assert_eq!(msg.checkpoints, [Checkpoint::default()]);
+    assert_eq!(msg.checkpoint_digest.keys.len(), 1);
+    let events =
+        br#"{"msg": {"checkpoints": [{"events": [{"code": "a"}, {"code": " "}, "b", {"code": "c"}]}]}}"#;
+    assert_eq!(parse(events).msg.unwrap().checkpoints[0].events, ["a", "c"]);
+    // A customer whose name is not text is passed over; an EDD that is not an object is kept as
+    // sent but gives no date.
+    let msg = parse(
+        br#"{"msg": {"customers": [{"name": 1}, {"name": "Ann"}], "latest_estimated_delivery": "2026-01-01"}}"#,
+    )
+    .msg
+    .unwrap();
+    assert_eq!(msg.customer_name.as_deref(), Some("Ann"));
+    assert_eq!(msg.best_expected_delivery, None);
+    assert_eq!(msg.estimated_delivery, Some(json!({ "latest_estimated_delivery": "2026-01-01" })));
+}
+
+/// A key sent twice: the last one wins, at every level, in both parses.
+#[test]
+fn repeated_keys_the_last_one_wins() {
+    let body =
+        br#"{"event_id": "first", "event_id": "second", "msg": {"tag": "InTransit", "tag": "Delivered"}}"#;
+    let envelope = parse_envelope(body).unwrap();
+    assert_eq!(envelope.event_id.as_deref(), Some("second"));
+    assert_eq!(envelope.msg.unwrap().tag, Some(Tag::Delivered));
+    assert_eq!(parse_envelope(br#"{"msg": {"tag": "InTransit"}, "msg": 5}"#).unwrap().msg, None);
+
+    let body = br#"{"msg": {
+        "checkpoints": [{"message": "a", "location": "here", "message": "b"}],
+        "customers": [{"name": "a", "name": "b"}],
+        "first_estimated_delivery": {"datetime": "2026-02-01", "datetime": "2026-03-01"}
+    }}"#;
+    let msg = parse_envelope(body).unwrap().msg.unwrap();
+    assert_eq!(msg.checkpoints[0].message.as_deref(), Some("b"));
+    assert_eq!(msg.customer_name.as_deref(), Some("b"));
+    assert_eq!(msg.best_expected_delivery.as_deref(), Some("2026-03-01"));
+    let lean = parse_envelope_lean(body).unwrap().msg.unwrap();
+    assert_eq!(lean.checkpoint_digest, msg.checkpoint_digest);
+    assert_eq!(msg.checkpoint_digest.keys, [shipwatch_aftership::checkpoint_key(&msg.checkpoints[0])]);
+
+    // A repeated key nobody reads changes nothing.
+    let unread = br#"{"note": 1, "note": 2, "msg": {"other": [], "other": {}}}"#;
+    assert_eq!(parse_envelope(unread).unwrap(), parse_envelope(br#"{"msg": {}}"#).unwrap());
+}
+
+/// Every place a value sits in `value`, as a pointer.
+fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let p = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                out.push(p.clone());
+                pointers(v, p, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                let p = format!("{at}/{i}");
+                out.push(p.clone());
+                pointers(v, p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The lean parse reads every body as the full one but for the checkpoints, of which it keeps the
+/// same digest: on the known bodies with each of their values replaced in turn by every JSON type
+/// (and by strings the lenient readers interpret).
+#[test]
+fn the_lean_parse_is_the_full_one_without_the_checkpoints() {
+    let mut opts = SampleOptions::new("e-1", "TN1", Tag::OutForDelivery, 1_700_000_000);
+    opts.checkpoints = 3;
+    let bodies = [
+        FIXTURE.to_vec(),
+        sample_body(&opts),
+        sample_versioned_body(&opts, "2024-04"),
+        sample_versioned_body(&opts, "2025-07"),
+    ];
+    let replacements = [
+        json!(null),
+        json!(true),
+        json!(false),
+        json!(0),
+        json!(1),
+        json!(-7),
+        json!(1.9),
+        json!(-0.0),
+        json!(18446744073709551615u64),
+        json!(1e300),
+        json!("1"),
+        json!("true"),
+        json!("0"),
+        json!(" 12.5 "),
+        json!("   "),
+        json!("tab\t\"escaped\" \u{e9} \u{1f600} back\\slash / \u{1}"),
+        json!([]),
+        json!([1, { "name": "n", "code": "c" }, "x"]),
+        json!([{ "name": " " }, { "name": "second" }]),
+        json!({}),
+        json!({ "name": "n", "code": "c", "datetime": "2026-01-01", "estimated_delivery_date": " " }),
+    ];
+    let same = |body: &[u8]| {
+        let full = parse_envelope(body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)));
+        if let Some(msg) = &full.msg {
+            let digest = CheckpointDigest::of(msg.checkpoints.iter().map(Checkpoint::identity));
+            assert_eq!(msg.checkpoint_digest, digest, "{}", String::from_utf8_lossy(body));
+        }
+        let without_checkpoints = Envelope {
+            msg: full.msg.map(|msg| shipwatch_aftership::Tracking { checkpoints: Vec::new(), ..msg }),
+            ..full
+        };
+        assert_eq!(parse_envelope_lean(body), Ok(without_checkpoints), "{}", String::from_utf8_lossy(body));
+    };
+    let mut checked = 0;
+    for body in &bodies {
+        same(body);
+        let tree: Value = serde_json::from_slice(body).unwrap();
+        same(&serde_json::to_vec(&tree).unwrap());
+        let mut at = Vec::new();
+        pointers(&tree, String::new(), &mut at);
+        for pointer in &at {
+            for replacement in &replacements {
+                let mut changed = tree.clone();
+                *changed.pointer_mut(pointer).unwrap() = replacement.clone();
+                same(changed.to_string().as_bytes());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 1_000, "only {checked} variants checked");
 }
 
 #[test]
