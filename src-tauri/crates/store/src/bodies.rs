@@ -26,7 +26,7 @@ pub const TRAIN_AFTER: i64 = 1_000;
 /// Deliveries stored between one dictionary and the next.
 pub const RETRAIN_EVERY: i64 = 200_000;
 /// How many of the newest deliveries a dictionary is trained from.
-const SAMPLES: i64 = 2_000;
+const SAMPLES: i64 = 500;
 
 /// A delivery's headers and body as a row stores them.
 #[derive(Clone, Debug)]
