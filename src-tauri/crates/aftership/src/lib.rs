@@ -2,6 +2,8 @@
 //! ([`signature`]), what a delivery says ([`payload`]), status tags ([`tags`]), the lenient dates
 //! AfterShip sends ([`dates`]) and sample deliveries for tests and "send a test delivery" ([`sample`]).
 
+#![forbid(unsafe_code)]
+
 pub mod dates;
 pub mod payload;
 mod reserialise;

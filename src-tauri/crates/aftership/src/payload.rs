@@ -1,12 +1,18 @@
 //! The webhook payload: the envelope (`event`, `event_id`, `is_tracking_first_tag`, `msg`, `ts`) and the
-//! tracking object in both the legacy v4 and the versioned (2023-10 onward) shapes. Lenient: unknown
-//! values are kept as strings, wrong types become `None`, only a body that is not a JSON object fails.
+//! tracking object in both the legacy v4 and the versioned (2023-10 onward) shapes.
+//!
+//! One parser: serde_json reads the body into its tree ([`Value`]), then the fields Shipwatch uses
+//! are read from the tree. serde_json decides what is JSON (UTF-8 throughout, numbers that fit an
+//! `f64`, nesting no deeper than 128) and what a key sent twice means (the last one wins; a derived
+//! `Deserialize` would refuse the body instead). Reading from the tree is lenient: a field of the
+//! wrong type reads as absent, and so does blank text; an object where a list is expected reads as
+//! an empty list and list items that are not objects are skipped; unknown fields are ignored, and
+//! unknown values (an event, a tag) are kept as strings. Only a body that is not a JSON object fails.
+//! [`parse_envelope_lean`] is the same parse keeping only the checkpoints' digest.
 
 use serde_json::{Map, Value};
 
 use crate::tags::Tag;
-
-mod scan;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PayloadError {
@@ -75,8 +81,8 @@ pub struct Tracking {
     /// The best single expected-delivery string we can show: `latest_estimated_delivery.datetime`,
     /// else `aftership_estimated_delivery_date.estimated_delivery_date`, else
     /// `courier_estimated_delivery_date.estimated_delivery_date`, else `first_estimated_delivery.datetime`
-    /// (each object's range when it has no single date), else the legacy `expected_delivery` they
-    /// replace. See [`best_expected_delivery`].
+    /// (each object's range, "min – max", when it has no single date), else the legacy
+    /// `expected_delivery` they replace.
     pub best_expected_delivery: Option<String>,
     /// The versioned EDD objects as sent, keyed by their field names (only those present and non-null).
     pub estimated_delivery: Option<serde_json::Value>,
@@ -275,22 +281,17 @@ fn not_json_reason(body: &[u8], err: &serde_json::Error) -> String {
     err.to_string()
 }
 
-/// The best single expected-delivery string to show, from the versioned EDD objects (in
-/// [`ESTIMATED_DELIVERY_FIELDS`]' order, `objects` given in that order) before the legacy
-/// `expected_delivery` they replace. An object with only a range shows it as "min – max" (or
-/// "from min", "by max").
-pub(crate) fn best_expected_delivery<'v>(
-    objects: impl IntoIterator<Item = Option<&'v Value>>,
-    legacy: Option<&String>,
-) -> Option<String> {
+/// The best single expected-delivery string to show, from the versioned EDD objects of `msg` (in
+/// [`ESTIMATED_DELIVERY_FIELDS`]' order) before the legacy `expected_delivery` they replace. An object
+/// with only a range shows it as "min – max" (or "from min", "by max").
+fn best_expected_delivery(msg: &Map<String, Value>, legacy: Option<&str>) -> Option<String> {
     ESTIMATED_DELIVERY_FIELDS
         .iter()
-        .zip(objects)
-        .find_map(|((_, field), object)| {
-            let object = object?;
-            object.get(*field).and_then(non_empty_str).or_else(|| {
-                let end = |suffix: &str| object.get(format!("{field}_{suffix}")).and_then(non_empty_str);
-                match (end("min"), end("max")) {
+        .find_map(|(object, field)| {
+            let object = msg.get(*object)?;
+            let date = |name: &str| object.get(name).and_then(non_blank);
+            date(field).map(str::to_owned).or_else(|| {
+                match (date(&format!("{field}_min")), date(&format!("{field}_max"))) {
                     (Some(min), Some(max)) => Some(format!("{min} – {max}")),
                     (Some(min), None) => Some(format!("from {min}")),
                     (None, Some(max)) => Some(format!("by {max}")),
@@ -298,53 +299,35 @@ pub(crate) fn best_expected_delivery<'v>(
                 }
             })
         })
-        .or_else(|| legacy.cloned())
+        .or_else(|| legacy.map(str::to_owned))
 }
 
 /// Parses a raw body. Fails only when it is not a JSON object.
-///
-/// The scan ([`scan`]) reads what Shipwatch uses without building the whole tree; a body it cannot
-/// read the same way goes through the tree parse, which is the reference for leniency.
 pub fn parse_envelope(body: &[u8]) -> Result<Envelope, PayloadError> {
-    match scan::parse(body, scan::Checkpoints::Full) {
-        Ok(Some(envelope)) => Ok(envelope),
-        Ok(None) => Err(PayloadError::NotAnObject),
-        Err(_) => parse_envelope_tree(body),
-    }
+    parse(body, true)
 }
 
 /// As [`parse_envelope`], but the checkpoints are only digested ([`Tracking::checkpoint_digest`]);
-/// `msg.checkpoints` stays empty. What the receiver needs, at a fraction of the cost on a long
-/// timeline; the full checkpoints are read from the stored body when someone looks at them.
+/// `msg.checkpoints` stays empty. What the receiver needs; the full checkpoints are read from the
+/// stored body when someone looks at them.
 pub fn parse_envelope_lean(body: &[u8]) -> Result<Envelope, PayloadError> {
-    match scan::parse(body, scan::Checkpoints::Digest) {
-        Ok(Some(envelope)) => Ok(envelope),
-        Ok(None) => Err(PayloadError::NotAnObject),
-        Err(_) => parse_envelope_tree(body).map(|mut envelope| {
-            if let Some(msg) = envelope.msg.as_mut() {
-                msg.checkpoints.clear();
-            }
-            envelope
-        }),
-    }
+    parse(body, false)
 }
 
-/// Parses a raw body into a JSON tree first, then reads the envelope from it.
-fn parse_envelope_tree(body: &[u8]) -> Result<Envelope, PayloadError> {
+/// Reads `body` into serde_json's tree, then the envelope from the tree, keeping each checkpoint or
+/// (`keep_checkpoints` false) only their digest.
+fn parse(body: &[u8], keep_checkpoints: bool) -> Result<Envelope, PayloadError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|err| PayloadError::NotJson(not_json_reason(body, &err)))?;
     let Value::Object(envelope) = value else {
         return Err(PayloadError::NotAnObject);
     };
     Ok(Envelope {
-        event: text(&envelope, "event").map(|s| EventKind::parse(&s)),
+        event: str_of(&envelope, "event").map(EventKind::parse),
         event_id: text(&envelope, "event_id"),
         ts: envelope.get("ts").and_then(lenient_i64),
         is_tracking_first_tag: envelope.get("is_tracking_first_tag").and_then(lenient_bool),
-        msg: match envelope.get("msg") {
-            Some(Value::Object(msg)) => Some(parse_tracking(msg)),
-            _ => None,
-        },
+        msg: envelope.get("msg").and_then(Value::as_object).map(|msg| parse_tracking(msg, keep_checkpoints)),
     })
 }
 
@@ -363,30 +346,21 @@ pub fn checkpoint_coordinates(checkpoint: &Value) -> Option<(f64, f64)> {
     ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng)).then_some((lat, lng))
 }
 
-fn parse_tracking(msg: &Map<String, Value>) -> Tracking {
+fn parse_tracking(msg: &Map<String, Value>, keep_checkpoints: bool) -> Tracking {
     let expected_delivery = text(msg, "expected_delivery");
-    let best_expected_delivery = best_expected_delivery(
-        ESTIMATED_DELIVERY_FIELDS.iter().map(|(object, _)| msg.get(*object)),
-        expected_delivery.as_ref(),
-    );
+    let best_expected_delivery = best_expected_delivery(msg, expected_delivery.as_deref());
     let estimated_delivery: Map<String, Value> = ESTIMATED_DELIVERY_FIELDS
         .iter()
         .filter_map(|(object, _)| {
             msg.get(*object).filter(|v| !v.is_null()).map(|v| (object.to_string(), v.clone()))
         })
         .collect();
-    let customer_name = text(msg, "customer_name").or_else(|| {
-        msg.get("customers").and_then(Value::as_array).and_then(|customers| {
-            customers.iter().find_map(|customer| customer.get("name").and_then(non_empty_str))
-        })
-    });
-    let checkpoints: Vec<Checkpoint> = msg
-        .get("checkpoints")
-        .and_then(Value::as_array)
-        .map(|list| list.iter().filter_map(Value::as_object).map(parse_checkpoint).collect())
-        .unwrap_or_default();
-
-    let checkpoint_digest = CheckpointDigest::of(checkpoints.iter().map(Checkpoint::identity));
+    let customer_name = text(msg, "customer_name")
+        .or_else(|| objects(msg, "customers").find_map(|customer| text(customer, "name")));
+    let checkpoints: Vec<&Map<String, Value>> = objects(msg, "checkpoints").collect();
+    let checkpoint_digest = CheckpointDigest::of(checkpoints.iter().map(|c| checkpoint_identity(c)));
+    let checkpoints =
+        if keep_checkpoints { checkpoints.into_iter().map(parse_checkpoint).collect() } else { Vec::new() };
     Tracking {
         id: text(msg, "id"),
         legacy_id: text(msg, "legacy_id"),
@@ -395,7 +369,7 @@ fn parse_tracking(msg: &Map<String, Value>) -> Tracking {
         title: text(msg, "title"),
         order_id: text(msg, "order_id"),
         customer_name,
-        tag: text(msg, "tag").map(|s| Tag::parse(&s)),
+        tag: str_of(msg, "tag").map(Tag::parse),
         subtag: text(msg, "subtag"),
         subtag_message: text(msg, "subtag_message"),
         expected_delivery,
@@ -415,50 +389,72 @@ fn parse_tracking(msg: &Map<String, Value>) -> Tracking {
     }
 }
 
-fn parse_checkpoint(checkpoint: &Map<String, Value>) -> Checkpoint {
-    let events = checkpoint
-        .get("events")
-        .and_then(Value::as_array)
-        .map(|events| events.iter().filter_map(|event| event.get("code").and_then(non_empty_str)).collect())
-        .unwrap_or_default();
-    Checkpoint {
-        checkpoint_time: text(checkpoint, "checkpoint_time"),
-        tag: text(checkpoint, "tag").map(|s| Tag::parse(&s)),
-        subtag: text(checkpoint, "subtag"),
-        subtag_message: text(checkpoint, "subtag_message"),
-        message: text(checkpoint, "message"),
-        location: text(checkpoint, "location"),
-        city: text(checkpoint, "city"),
-        state: text(checkpoint, "state"),
-        postal_code: text(checkpoint, "zip").or_else(|| text(checkpoint, "postal_code")),
-        country: text(checkpoint, "country_iso3").or_else(|| text(checkpoint, "country_region")),
-        slug: text(checkpoint, "slug"),
-        raw_tag: text(checkpoint, "raw_tag"),
-        created_at: text(checkpoint, "created_at"),
-        events,
+/// What identifies and places a checkpoint, borrowed from the tree: all the digest needs.
+fn checkpoint_identity(checkpoint: &Map<String, Value>) -> CheckpointIdentity<'_> {
+    CheckpointIdentity {
+        checkpoint_time: str_of(checkpoint, "checkpoint_time"),
+        tag: str_of(checkpoint, "tag"),
+        subtag: str_of(checkpoint, "subtag"),
+        message: str_of(checkpoint, "message"),
+        location: str_of(checkpoint, "location"),
+        city: str_of(checkpoint, "city"),
+        country: str_of(checkpoint, "country_iso3").or_else(|| str_of(checkpoint, "country_region")),
     }
 }
 
-/// A string field as sent; `None` when absent, not a string, empty or only whitespace.
-fn text(object: &Map<String, Value>, key: &str) -> Option<String> {
-    object.get(key).and_then(non_empty_str)
+/// The whole of a checkpoint; what identifies it is read as for the digest.
+fn parse_checkpoint(checkpoint: &Map<String, Value>) -> Checkpoint {
+    let identity = checkpoint_identity(checkpoint);
+    let owned = |s: Option<&str>| s.map(str::to_owned);
+    Checkpoint {
+        checkpoint_time: owned(identity.checkpoint_time),
+        tag: identity.tag.map(Tag::parse),
+        subtag: owned(identity.subtag),
+        subtag_message: text(checkpoint, "subtag_message"),
+        message: owned(identity.message),
+        location: owned(identity.location),
+        city: owned(identity.city),
+        state: text(checkpoint, "state"),
+        postal_code: text(checkpoint, "zip").or_else(|| text(checkpoint, "postal_code")),
+        country: owned(identity.country),
+        slug: text(checkpoint, "slug"),
+        raw_tag: text(checkpoint, "raw_tag"),
+        created_at: text(checkpoint, "created_at"),
+        events: objects(checkpoint, "events").filter_map(|event| text(event, "code")).collect(),
+    }
 }
 
-fn non_empty_str(value: &Value) -> Option<String> {
-    value.as_str().filter(|s| !s.trim().is_empty()).map(str::to_string)
+/// The objects of a list field, in order: items that are not objects are skipped, and anything but a
+/// list reads as an empty one.
+fn objects<'v>(object: &'v Map<String, Value>, key: &str) -> impl Iterator<Item = &'v Map<String, Value>> {
+    object.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_object)
+}
+
+/// A string as sent; `None` when not a string, empty or only whitespace.
+fn non_blank(value: &Value) -> Option<&str> {
+    value.as_str().filter(|s| !s.trim().is_empty())
+}
+
+/// A string field of an object, read as [`non_blank`]; `None` also when absent.
+fn str_of<'v>(object: &'v Map<String, Value>, key: &str) -> Option<&'v str> {
+    object.get(key).and_then(non_blank)
+}
+
+/// [`str_of`], owned.
+fn text(object: &Map<String, Value>, key: &str) -> Option<String> {
+    str_of(object, key).map(str::to_owned)
 }
 
 /// An integer, a float (truncated) or a string holding either.
 fn lenient_i64(value: &Value) -> Option<i64> {
-    let number = match value {
+    match value {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().and_then(f64_to_i64)),
         Value::String(s) => {
             let s = s.trim();
             s.parse::<i64>().ok().or_else(|| s.parse::<f64>().ok().and_then(f64_to_i64))
         }
         _ => None,
-    };
-    number
+    }
 }
 
 fn f64_to_i64(f: f64) -> Option<i64> {
@@ -588,7 +584,8 @@ mod tests {
         assert_eq!(place(None, None, Some("USA")).as_deref(), Some("USA"));
         assert_eq!(place(None, None, None), None);
 
-        // A blank location as sent reads as absent, in both parses, and the place falls back.
+        // A blank location as sent reads as absent, with or without the checkpoints, and the place
+        // falls back.
         let body = serde_json::json!({ "msg": { "checkpoints": [
             { "checkpoint_time": "2026-01-01T09:00:00", "location": "  ", "city": "Reno", "country_iso3": "USA" },
             { "checkpoint_time": "2025-01-01T09:00:00", "location": "Older" },
@@ -700,7 +697,7 @@ mod tests {
         let b = CheckpointIdentity { message: Some("a"), location: Some("b"), ..Default::default() };
         assert_ne!(a.key(), b.key());
 
-        // The same key from a body, whichever parse reads it (the escapes are decoded first).
+        // The same key from a body, with or without the checkpoints (the escapes are decoded first).
         let body = serde_json::json!({ "msg": { "checkpoints": [{
             "checkpoint_time": "2026-01-01T09:00:00", "tag": "InTransit", "subtag": "InTransit_002",
             "message": "Arrived at Z\u{fc}rich \"Hub\"", "location": "Reno, NV", "city": "Elsewhere",

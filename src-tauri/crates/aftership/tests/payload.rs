@@ -386,6 +386,23 @@ fn anything_that_is_not_json_is_refused() {
     }
 }
 
+/// A body must be UTF-8 throughout, as serde_json reads it: a byte that is not is refused by both
+/// parses, read or not, with its position.
+#[test]
+fn a_body_is_utf8_throughout() {
+    for body in [
+        &b"{\"event_id\": \"e-1\", \"note\": \"caf\xe9\", \"msg\": {\"tag\": \"Delivered\"}}"[..],
+        b"{\"event_id\": \"e-1\", \"msg\": {\"checkpoints\": [{\"note\": \"caf\xe9\"}]}}",
+        b"{\"event_id\": \"e-1\", \"msg\": {\"checkpoints\": [{\"state\": \"caf\xe9\"}]}}",
+    ] {
+        let at = body.iter().position(|&b| b == 0xe9).unwrap();
+        for parsed in [parse_envelope(body), parse_envelope_lean(body)] {
+            let reason = parsed.unwrap_err().to_string();
+            assert!(reason.contains(&format!("byte {at} is not valid UTF-8")), "{reason}");
+        }
+    }
+}
+
 /// JSON objects however odd: what is read of them.
 #[test]
 fn odd_documents() {
