@@ -210,9 +210,7 @@ async fn a_failing_insert_is_answered_503_and_nothing_is_kept_then_the_retry_is_
 async fn a_failing_group_commit_answers_every_delivery_of_the_batch_503_and_keeps_none() {
     let t = start(Some(SECRET)).await;
     // Each insert succeeds on its own, but the transaction cannot commit (a deferred foreign key that
-    // is violated): the whole group must be answered 503 and nothing of it may be on disk. The
-    // writer's connection does not enforce foreign keys (store conn.rs): turned on for this test.
-    t.engine().store().maintenance(|c| Ok(c.execute_batch("PRAGMA foreign_keys=ON")?)).await.unwrap();
+    // is violated): the whole group must be answered 503 and nothing of it may be on disk.
     sql(
         &t,
         "CREATE TABLE poison (d INTEGER REFERENCES deliveries(id) DEFERRABLE INITIALLY DEFERRED);

@@ -16,7 +16,8 @@ const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/relea
 
 fn captured(name: &str) -> Value {
     let path = Path::new(FIXTURE).join("api").join(name);
-    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .unwrap()
 }
 
 /// The ids of a captured list.
@@ -34,11 +35,17 @@ async fn a_data_dir_of_the_previous_release_is_migrated_with_everything_in_it() 
 
     let deliveries = captured("deliveries.json");
     assert_eq!(t.get_json("/api/deliveries?limit=500").await, deliveries);
-    assert_eq!(t.get_json("/api/deliveries?verdict=failed&limit=500").await, captured("deliveries-failed.json"));
+    assert_eq!(
+        t.get_json("/api/deliveries?verdict=failed&limit=500").await,
+        captured("deliveries-failed.json")
+    );
     let delivery_ids = ids(&deliveries);
     assert_eq!(delivery_ids.len(), 30, "the fixture's deliveries");
     for id in &delivery_ids {
-        assert_eq!(t.get_json(&format!("/api/deliveries/{id}")).await, captured(&format!("delivery-{id}.json")));
+        assert_eq!(
+            t.get_json(&format!("/api/deliveries/{id}")).await,
+            captured(&format!("delivery-{id}.json"))
+        );
         let forwards = t.get_json(&format!("/api/deliveries/{id}/forwards")).await;
         let mut expected = captured(&format!("delivery-{id}-forwards.json"));
         if *id == 28 {
@@ -46,7 +53,15 @@ async fn a_data_dir_of_the_previous_release_is_migrated_with_everything_in_it() 
             // may have tried it once more already (to a port where nothing listens).
             let attempts = forwards[0]["attempts"].as_i64().unwrap();
             assert!(attempts >= 8, "{forwards}");
-            for field in ["attempts", "status", "error", "last_attempt_at", "next_attempt_at", "round_trip_ms", "state"] {
+            for field in [
+                "attempts",
+                "status",
+                "error",
+                "last_attempt_at",
+                "next_attempt_at",
+                "round_trip_ms",
+                "state",
+            ] {
                 expected[0][field] = forwards[0][field].clone();
             }
         }
@@ -56,7 +71,10 @@ async fn a_data_dir_of_the_previous_release_is_migrated_with_everything_in_it() 
     let shipments = captured("shipments.json");
     assert_eq!(t.get_json("/api/shipments?limit=500").await, shipments);
     for id in ids(&shipments) {
-        assert_eq!(t.get_json(&format!("/api/shipments/{id}")).await, captured(&format!("shipment-{id}.json")));
+        assert_eq!(
+            t.get_json(&format!("/api/shipments/{id}")).await,
+            captured(&format!("shipment-{id}.json"))
+        );
     }
 
     let mut settings = t.get_json("/api/settings").await;

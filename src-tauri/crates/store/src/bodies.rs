@@ -74,9 +74,11 @@ impl Bodies {
     /// With the newest dictionary of the database, if any.
     pub(crate) fn load(conn: &Connection) -> Result<Bodies> {
         let newest: Option<(i64, Vec<u8>)> = conn
-            .query_row("SELECT id, bytes FROM dictionaries ORDER BY created_at DESC, id DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT id, bytes FROM dictionaries ORDER BY created_at DESC, id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
         let dict = newest.map(|(id, bytes)| Dictionary { id, bytes });
         Ok(Bodies { current: RwLock::new(Arc::new(compressor(dict.as_ref())?)) })

@@ -62,13 +62,14 @@ pub(crate) fn open_writer(path: &Path, full_sync: bool) -> Result<(Connection, b
     }
     let sync = if wal || !full_sync { "PRAGMA synchronous=NORMAL;" } else { "PRAGMA synchronous=FULL;" };
     conn.execute_batch(sync).map_err(open_err)?;
-    // Savepoint sub-journals stay in memory, and WAL checkpoints run on their own thread
-    // ([`checkpointer`]) instead of stalling a commit. A 16 MiB page cache holds the b-trees' hot
-    // pages.
-    conn.execute_batch(
-        "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-16384;",
-    )
-    .map_err(open_err)?;
+    // Savepoint sub-journals and the search queue stay in memory; a 16 MiB page cache holds the
+    // b-trees' hot pages. The WAL is copied back by SQLite's own automatic checkpoint (every 1,000
+    // pages, after a commit), which keeps it from growing under a sustained load (a checkpoint that
+    // never catches up with a writer committing all the time lets the WAL grow without end), and by
+    // [`checkpointer`] once the writer is idle.
+    conn.execute_batch("PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;")
+        .map_err(open_err)?;
+    crate::search::prepare_queue(&conn)?;
     Ok((conn, wal))
 }
 
@@ -97,8 +98,9 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// Copies the WAL back into the database file every `every`, on its own connection, so commits never
-/// wait for a checkpoint. PASSIVE: it never blocks the writer or readers; ends when `stop` drops.
+/// Copies the WAL back into the database file every `every`, on its own connection (PASSIVE: it
+/// never blocks the writer or readers), and starts it over once the writer is idle and when the
+/// store closes, so that a quiet store is one file. Ends when `stop` drops.
 pub(crate) fn checkpointer(path: &Path, every: Duration, stop: std::sync::mpsc::Receiver<()>) -> Result<()> {
     let conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
     conn.busy_timeout(BUSY_TIMEOUT)?;

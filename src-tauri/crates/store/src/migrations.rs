@@ -67,7 +67,12 @@ fn migrate_to(conn: &mut Connection, path: &Path, target: i64) -> Result<()> {
     conn.pragma_update(None, "foreign_keys", false)?;
     let migrated = migrations().to_version(conn, target as usize);
     conn.pragma_update(None, "foreign_keys", foreign_keys)?;
-    migrated.map_err(|e| StoreError::Migration { path: path.to_owned(), from: found, to: target, reason: e.to_string() })?;
+    migrated.map_err(|e| StoreError::Migration {
+        path: path.to_owned(),
+        from: found,
+        to: target,
+        reason: e.to_string(),
+    })?;
     tracing::debug!(from = found, to = target, "applied database migrations");
     Ok(())
 }
@@ -454,7 +459,11 @@ mod tests {
         assert_eq!(rows(&conn, "shipments"), shipments);
         let deliveries: Vec<(i64, Option<i64>)> =
             pairs(&conn, "SELECT id, duplicate_of FROM deliveries ORDER BY id");
-        assert_eq!(deliveries, [(10, None), (11, Some(10)), (12, None)], "a duplicate of nothing is no duplicate");
+        assert_eq!(
+            deliveries,
+            [(10, None), (11, Some(10)), (12, None)],
+            "a duplicate of nothing is no duplicate"
+        );
         let forwards: Vec<(i64, i64)> = pairs(&conn, "SELECT id, delivery_id FROM forwards ORDER BY id");
         assert_eq!(forwards, [(1, 10)], "the forward of a delivery that is gone goes");
         assert_eq!(rows(&conn, "notifications").len(), 1);

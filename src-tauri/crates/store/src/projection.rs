@@ -599,6 +599,7 @@ mod tests {
         let path = dir.path().join("t.db");
         let mut conn = Connection::open(&path).unwrap();
         crate::migrations::migrate(&mut conn, &path).unwrap();
+        crate::search::prepare_queue(&conn).unwrap();
         (dir, conn)
     }
 
@@ -627,10 +628,8 @@ mod tests {
         let n: i64 = conn.query_row("SELECT count(*) FROM shipments", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 2);
         // The schema refuses a second shipment of one key, whatever writes it.
-        let second = conn.execute(
-            "INSERT INTO shipments (key, created_at, updated_at) VALUES ('id:aaa', 1, 1)",
-            [],
-        );
+        let second =
+            conn.execute("INSERT INTO shipments (key, created_at, updated_at) VALUES ('id:aaa', 1, 1)", []);
         assert!(second.is_err(), "a second row for one key");
     }
 

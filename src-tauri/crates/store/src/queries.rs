@@ -539,7 +539,6 @@ mod tests {
             assert_eq!(rfc3339_ms(ms), rfc3339_ms_by_time(ms), "{ms}");
         }
     }
-
 }
 
 #[cfg(test)]

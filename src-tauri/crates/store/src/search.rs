@@ -4,8 +4,8 @@
 //!   go through `COLLATE NOCASE` indexes (`LIKE 'text%'`, which SQLite serves from such an index); an
 //!   event id through its own index, by prefix as typed or in lower case (AfterShip's are lowercase).
 //! - **Substrings** of those and of a shipment's checkpoint messages and locations go through the
-//!   FTS5 table `shipment_search` (trigram tokenizer, one document per shipment, written by the
-//!   projection in the writer's transaction). A delivery matches when its shipment does. The trigram
+//!   FTS5 table `shipment_search` (trigram tokenizer, one document per shipment, queued by the
+//!   projection and written once per transaction, before the writer commits: [`flush`]). A delivery matches when its shipment does. The trigram
 //!   tokenizer folds case by Unicode's simple case folding (so `ü` finds `Ü`, `straße` does not find
 //!   `STRASSE`), and a substring of fewer than three characters matches only as a prefix.
 
@@ -43,21 +43,72 @@ pub(crate) struct ShipmentDocument<'a> {
     pub(crate) checkpoints: &'a str,
 }
 
-/// Writes shipment `id`'s search document (replacing the one it had; `new`: it had none).
-pub(crate) fn index_shipment(conn: &Connection, id: i64, doc: &ShipmentDocument<'_>, new: bool) -> Result<()> {
-    if !new {
-        conn.prepare_cached("DELETE FROM shipment_search WHERE rowid = ?1")?.execute([id])?;
-    }
+/// The search documents waiting for the end of the writer's transaction: a temporary table (in
+/// memory, on the writer's connection, rolled back with the transaction it belongs to).
+///
+/// FTS5 writes what it has been given to disk at every statement that opens a savepoint, which every
+/// write to it does: a document written per delivery was a new FTS5 segment per delivery and the
+/// merges that follow (a fifth of the writer's time). Queued here, they go into the index in one
+/// statement per transaction ([`flush`]).
+const PENDING: &str = "CREATE TEMP TABLE IF NOT EXISTS search_pending (
+    shipment_id     INTEGER PRIMARY KEY,
+    new             INTEGER NOT NULL,   -- the shipment has no document yet
+    tracking_number TEXT,
+    order_id        TEXT,
+    title           TEXT,
+    checkpoints     TEXT NOT NULL
+)";
+
+/// Creates the queue of [`flush`] on a writing connection (once per connection).
+pub(crate) fn prepare_queue(conn: &Connection) -> Result<()> {
+    conn.execute_batch(PENDING)?;
+    Ok(())
+}
+
+/// Queues shipment `id`'s search document (replacing the one it has; `new`: it has none), to be
+/// written by [`flush`] before the transaction commits.
+pub(crate) fn index_shipment(
+    conn: &Connection,
+    id: i64,
+    doc: &ShipmentDocument<'_>,
+    new: bool,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO temp.search_pending (shipment_id, new, tracking_number, order_id, title, checkpoints)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (shipment_id) DO UPDATE SET tracking_number = excluded.tracking_number,
+            order_id = excluded.order_id, title = excluded.title, checkpoints = excluded.checkpoints",
+    )?
+    .execute(rusqlite::params![
+        id,
+        new,
+        doc.tracking_number,
+        doc.order_id,
+        doc.title,
+        doc.checkpoints
+    ])?;
+    Ok(())
+}
+
+/// Writes the queued documents into the full-text index: run by the writer in each transaction,
+/// just before it commits.
+pub(crate) fn flush(conn: &Connection) -> Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM shipment_search WHERE rowid IN (SELECT shipment_id FROM temp.search_pending WHERE NOT new)",
+    )?
+    .execute([])?;
     conn.prepare_cached(
         "INSERT INTO shipment_search (rowid, tracking_number, order_id, title, checkpoints)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+         SELECT shipment_id, tracking_number, order_id, title, checkpoints FROM temp.search_pending",
     )?
-    .execute(rusqlite::params![id, doc.tracking_number, doc.order_id, doc.title, doc.checkpoints])?;
+    .execute([])?;
+    conn.prepare_cached("DELETE FROM temp.search_pending")?.execute([])?;
     Ok(())
 }
 
 /// Writes the search document of every shipment (migration 8, for the shipments stored before it).
 pub(crate) fn index_every_shipment(conn: &Connection) -> Result<()> {
+    prepare_queue(conn)?;
     let shipments: Vec<(i64, Option<String>, Option<String>, Option<String>)> = conn
         .prepare("SELECT id, tracking_number, order_id, title FROM shipments ORDER BY id")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
@@ -73,6 +124,7 @@ pub(crate) fn index_every_shipment(conn: &Connection) -> Result<()> {
         };
         index_shipment(conn, *id, &doc, true)?;
     }
+    flush(conn)?;
     if !shipments.is_empty() {
         tracing::info!(shipments = shipments.len(), "indexed the stored shipments for search");
     }

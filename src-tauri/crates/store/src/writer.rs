@@ -185,7 +185,12 @@ impl Store {
         })
         .await?;
         self.bodies.set_dictionary(&dict)?;
-        tracing::info!(dictionary = id, samples = count, bytes = dict.bytes.len(), "trained a dictionary for stored bodies");
+        tracing::info!(
+            dictionary = id,
+            samples = count,
+            bytes = dict.bytes.len(),
+            "trained a dictionary for stored bodies"
+        );
         Ok(Some(id))
     }
 
@@ -378,13 +383,7 @@ fn writer_loop(
     syncing: &Syncing,
     disk_failed: &AtomicBool,
 ) {
-    let mut w = Writer {
-        conn,
-        open: None,
-        committed,
-        syncing,
-        disk_failed,
-    };
+    let mut w = Writer { conn, open: None, committed, syncing, disk_failed };
     loop {
         let job = if w.open.is_some() && syncing.idle() {
             match rx.try_recv() {
@@ -492,7 +491,7 @@ impl Writer<'_> {
         let committed = if self.disk_failed.load(Ordering::Acquire) {
             Err(StoreError::DiskFailed)
         } else {
-            self.conn.execute_batch("COMMIT").map_err(StoreError::Sqlite)
+            crate::search::flush(self.conn).and_then(|()| Ok(self.conn.execute_batch("COMMIT")?))
         };
         match committed {
             Ok(()) => {
@@ -592,9 +591,9 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) -> Option<Vec<Outcome>>
             Job::Maintenance(_) => unreachable!("maintenance never joins a batch"),
         }
     }
-    if let Err(e) = tx.commit() {
+    if let Err(e) = crate::search::flush(&tx).and_then(|()| Ok(tx.commit()?)) {
         tracing::error!(error = %e, "commit failed; the deliveries of this batch are answered 503");
-        fail_outcomes(outcomes, || StoreError::Sqlite(clone_err(&e)));
+        fail_outcomes(outcomes, || clone_store_err(&e));
         return None;
     }
     Some(outcomes)
@@ -939,6 +938,7 @@ mod tests {
         let path = dir.path().join("t.db");
         let mut conn = Connection::open(&path).unwrap();
         migrations::migrate(&mut conn, &path).unwrap();
+        crate::search::prepare_queue(&conn).unwrap();
         let (jobs, rx) = mpsc::channel(64);
         let (committed, committed_rx) = std_mpsc::sync_channel::<Vec<Outcome>>(8);
         let syncing = Arc::new(Syncing { groups: Default::default(), wake: jobs.downgrade() });

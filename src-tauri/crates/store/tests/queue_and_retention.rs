@@ -106,8 +106,8 @@ async fn forward_queue_takes_only_new_valid_non_duplicate_deliveries() {
     // With failing ones included, a later bad delivery is queued too.
     store.insert(delivery(bad.clone(), None, &s, 5)).await.unwrap();
     assert_eq!(store.write(|c| forwards::enqueue_new(c, "http://x/hook", true, 20)).await.unwrap(), 1);
-    // The writer does not enforce foreign keys (conn.rs); what it wrote (shipments, a duplicate and
-    // its original, event keys, forwards) passes a reader's check all the same.
+    // What the writer wrote (shipments, a duplicate and its original, forwards) passes SQLite's own
+    // check of every reference.
     let broken = store
         .read(|c| {
             Ok(c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get::<_, i64>(0))?)
@@ -131,10 +131,7 @@ async fn reverify_failed_turns_deliveries_valid_and_projects_them_in_order() {
     let shipments = store.read(|c| queries::list_shipments(c, &Default::default())).await.unwrap();
     assert!(shipments.items.is_empty(), "nothing failed may build a shipment");
 
-    let (checked, changed) = store
-        .write(|c| projection::reverify_failed(c, &secrets("real")))
-        .await
-        .unwrap();
+    let (checked, changed) = store.write(|c| projection::reverify_failed(c, &secrets("real"))).await.unwrap();
     assert_eq!(checked, 3);
     assert_eq!(changed.len(), 2, "the forged one stays invalid");
     assert!(changed.iter().all(|d| d.verdict
@@ -146,10 +143,7 @@ async fn reverify_failed_turns_deliveries_valid_and_projects_them_in_order() {
     let verdicts: Vec<_> = list.items.iter().map(|i| format!("{:?}", i.verdict)).collect();
     assert_eq!(verdicts, ["Invalid", "Valid", "Valid"]);
     // Running it again changes nothing.
-    let (_, again) = store
-        .write(|c| projection::reverify_failed(c, &secrets("real")))
-        .await
-        .unwrap();
+    let (_, again) = store.write(|c| projection::reverify_failed(c, &secrets("real"))).await.unwrap();
     assert!(again.is_empty());
 }
 

@@ -219,9 +219,7 @@ fn a_failed_commit_fails_every_caller_of_the_group_and_keeps_nothing() {
     let rt = rt();
     let store = Store::open(dir.path(), WriterConfig::default()).unwrap();
     let path = store.path().to_owned();
-    // A deferred foreign key broken by every delivery makes each COMMIT fail. The writer's
-    // connection does not enforce foreign keys (conn.rs), so this test turns them on for it.
-    rt.block_on(store.maintenance(|c| Ok(c.execute_batch("PRAGMA foreign_keys=ON")?))).unwrap();
+    // A deferred foreign key broken by every delivery makes each COMMIT fail.
     let side = Connection::open(&path).unwrap();
     side.execute_batch(
         "CREATE TABLE poison (d INTEGER REFERENCES deliveries(id) DEFERRABLE INITIALLY DEFERRED);
