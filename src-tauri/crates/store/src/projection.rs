@@ -63,13 +63,40 @@ pub(crate) fn store_delivery(conn: &Connection, pending: &PendingInsert) -> Resu
         None => (d.status, None, None),
     };
 
+    // What the projection will do is decided before the delivery is written, so that its row is
+    // written once, with its shipment and what it did to it.
+    let plan = match (duplicate_of, env, msg) {
+        (None, Some(env), Some(msg)) if accepted => plan(conn, env, msg)?,
+        _ => None,
+    };
+    let note: String = if let Some(orig) = duplicate_of {
+        format!("duplicate of delivery {orig}: changed nothing")
+    } else if !accepted {
+        format!("not applied: signature {}", d.verdict.as_str())
+    } else if let Some(plan) = &plan {
+        match (&plan.existing, plan.stale) {
+            (None, _) => "created the shipment",
+            (Some(_), true) => {
+                "stale: older than the shipment's stored state; checkpoints merged, state kept"
+            }
+            (Some(_), false) => "updated the shipment",
+        }
+        .to_owned()
+    } else if msg.is_some() {
+        "not applied: no tracking id or tracking number".to_owned()
+    } else if d.envelope.is_some() {
+        "not applied: no tracking object (msg)".to_owned()
+    } else {
+        "not applied: the body is not an AfterShip envelope".to_owned()
+    };
+
     conn.prepare_cached(
         "INSERT INTO deliveries (received_at, peer, forwarded_for, cf_connecting_ip, method, path, headers,
             headers_codec, body, body_codec, dictionary_id, body_size, body_truncated, verdict, secret, status,
             duplicate_of, event, event_id, ts, tracking_id, tracking_number, slug, tag, order_id, parse_error,
-            shipment_id)
+            shipment_id, projection)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-            ?22, ?23, ?24, ?25, ?26, ?27)",
+            ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
     )?
     .execute(params![
         d.received_at_ms,
@@ -98,38 +125,23 @@ pub(crate) fn store_delivery(conn: &Connection, pending: &PendingInsert) -> Resu
         msg.and_then(|m| m.tag.as_ref()).map(|t| t.as_str()),
         msg.and_then(|m| m.order_id.as_deref()),
         d.parse_error,
-        dup_shipment,
+        plan.as_ref().and_then(|p| p.existing.as_ref().map(|s| s.item.id)).or(dup_shipment),
+        note,
     ])?;
     let id = conn.last_insert_rowid();
 
-    let mut shipment = None;
-    let projection: String = if let Some(orig) = duplicate_of {
-        format!("duplicate of delivery {orig}: changed nothing")
-    } else if !accepted {
-        format!("not applied: signature {}", d.verdict.as_str())
-    } else if let (Some(env), Some(msg)) = (env, msg) {
-        match project(conn, id, d, env, msg)? {
-            Some(change) => {
-                let note = if change.stale {
-                    "stale: older than the shipment's stored state; checkpoints merged, state kept".to_owned()
-                } else if change.created {
-                    "created the shipment".to_owned()
-                } else {
-                    "updated the shipment".to_owned()
-                };
-                shipment = Some(change);
-                note
+    let shipment = match (plan, env, msg) {
+        (Some(plan), Some(env), Some(msg)) => {
+            let change = project(conn, id, d, env, msg, plan)?;
+            if change.created {
+                conn.prepare_cached("UPDATE deliveries SET shipment_id = ?2 WHERE id = ?1")?
+                    .execute(params![id, change.shipment_id])?;
             }
-            None => "not applied: no tracking id or tracking number".to_owned(),
+            Some(change)
         }
-    } else if d.envelope.is_some() {
-        "not applied: no tracking object (msg)".to_owned()
-    } else {
-        "not applied: the body is not an AfterShip envelope".to_owned()
+        _ => None,
     };
     let shipment_id = shipment.as_ref().map(|s: &ShipmentChange| s.shipment_id).or(dup_shipment);
-    conn.prepare_cached("UPDATE deliveries SET shipment_id = ?2, projection = ?3 WHERE id = ?1")?
-        .execute(params![id, shipment_id, projection])?;
 
     Ok(Inserted { id, status, duplicate_of, shipment_id, shipment })
 }
@@ -198,21 +210,46 @@ fn stored_shipment(conn: &Connection, key: &str) -> Result<Option<StoredShipment
         .optional()?)
 }
 
+/// What the projection will do with a delivery, decided before anything is written.
+pub(crate) struct Plan {
+    key: String,
+    /// The shipment the delivery belongs to; `None`: it creates one.
+    existing: Option<StoredShipment>,
+    /// Older than the shipment's stored state: its checkpoints are merged, the state kept.
+    stale: bool,
+}
+
+/// Reads the shipment a delivery belongs to and decides whether the delivery is stale. `None`: the
+/// delivery names no shipment (no tracking id or tracking number).
+fn plan(conn: &Connection, env: &Envelope, msg: &Tracking) -> Result<Option<Plan>> {
+    let Some(key) = shipment_key(msg) else { return Ok(None) };
+    let existing = stored_shipment(conn, &key)?;
+    let stale = existing.as_ref().is_some_and(|stored| {
+        let newest_checkpoint = msg.checkpoint_digest.latest.as_ref().and_then(|l| l.sort_time);
+        freshness(
+            (msg.state_time_ms(), env.ts, newest_checkpoint),
+            (stored.state_time, stored.state_ts, stored.last_location_time),
+        ) == Ordering::Less
+    });
+    Ok(Some(Plan { key, existing, stale }))
+}
+
+/// Applies delivery `delivery_id` to its shipment as `plan` decided.
 fn project(
     conn: &Connection,
     delivery_id: i64,
     d: &NewDelivery,
     env: &Envelope,
     msg: &Tracking,
-) -> Result<Option<ShipmentChange>> {
-    let Some(key) = shipment_key(msg) else { return Ok(None) };
+    plan: Plan,
+) -> Result<ShipmentChange> {
+    let Plan { key, existing, stale } = plan;
     let now = d.received_at_ms;
     let unverified = !matches!(d.verdict, StoredVerdict::Signature(v) if v.secret().is_some());
     let state_time = msg.state_time_ms();
     let tag = msg.tag.as_ref().map(|t| t.as_str().to_owned());
     let edd = msg.estimated_delivery.as_ref().map(|v| v.to_string());
 
-    let existing = stored_shipment(conn, &key)?;
     let Some(stored) = existing else {
         // A new shipment: its timeline is this delivery's checkpoints.
         let latest = msg.checkpoint_digest.latest.clone();
@@ -288,7 +325,7 @@ fn project(
             updated_at: rfc3339_ms(now),
             unverified,
         };
-        return Ok(Some(ShipmentChange {
+        return Ok(ShipmentChange {
             shipment_id,
             created: true,
             previous_tag: None,
@@ -298,15 +335,10 @@ fn project(
             unverified,
             changed: true,
             item,
-        }));
+        });
     };
 
     let shipment_id = stored.item.id;
-    let newest_checkpoint = msg.checkpoint_digest.latest.as_ref().and_then(|l| l.sort_time);
-    let stale = freshness(
-        (state_time, env.ts, newest_checkpoint),
-        (stored.state_time, stored.state_ts, stored.last_location_time),
-    ) == Ordering::Less;
     let tag_first_seen = !stale && tag.as_deref().is_some_and(|t| !has_tag(&stored.tags_seen, t));
     let tags_seen = tags_seen_with(&stored.tags_seen, tag.as_deref());
 
@@ -407,7 +439,7 @@ fn project(
         ])?;
         reindex(conn, &item, &timeline, delivery_id, msg)?;
     }
-    Ok(Some(ShipmentChange {
+    Ok(ShipmentChange {
         shipment_id,
         created: false,
         previous_tag,
@@ -417,7 +449,7 @@ fn project(
         unverified: item.unverified,
         changed,
         item,
-    }))
+    })
 }
 
 /// The messages and locations of a delivery's checkpoints, for its shipment's search document.
@@ -525,7 +557,7 @@ pub fn reverify_failed(
         let note = if let Some((orig, _)) = original {
             format!("re-verified valid; duplicate of delivery {orig}: changed nothing")
         } else if let (Some(env), Some(msg)) = (env, env.and_then(|e| e.msg.as_ref())) {
-            match project(conn, *id, &d, env, msg)? {
+            match plan(conn, env, msg)?.map(|plan| project(conn, *id, &d, env, msg, plan)).transpose()? {
                 Some(change) => {
                     let n = if change.stale {
                         "re-verified valid; stale: checkpoints merged, state kept"
