@@ -388,6 +388,10 @@ fn project(
                 old.clone_from(new);
             }
         };
+        // The searchable identifiers are written only when they change: each has an index, and
+        // SQLite rewrites an index entry for every column an UPDATE sets, changed or not.
+        let identifiers = |i: &ShipmentItem| (i.tracking_number.clone(), i.title.clone(), i.order_id.clone());
+        let identifiers_before = identifiers(&item);
         keep(&msg.id, &mut item.tracking_id);
         keep(&msg.tracking_number, &mut item.tracking_number);
         keep(&msg.slug, &mut item.slug);
@@ -401,7 +405,7 @@ fn project(
         item.unverified = unverified;
         item.updated_at = rfc3339_ms(now);
         conn.prepare_cached(
-            "UPDATE shipments SET tracking_id = ?2, tracking_number = ?3, slug = ?4, title = ?5, order_id = ?6,
+            "UPDATE shipments SET tracking_id = ?2, slug = ?4,
                 tag = ?7, subtag = ?8, subtag_message = ?9, expected_delivery = ?10, estimated_delivery = ?11,
                 courier_tracking_link = coalesce(?12, courier_tracking_link),
                 courier_redirect_link = coalesce(?13, courier_redirect_link),
@@ -437,6 +441,12 @@ fn project(
             timeline.base_keys,
             timeline.extras,
         ])?;
+        if identifiers(&item) != identifiers_before {
+            conn.prepare_cached(
+                "UPDATE shipments SET tracking_number = ?2, title = ?3, order_id = ?4 WHERE id = ?1",
+            )?
+            .execute(params![shipment_id, item.tracking_number, item.title, item.order_id])?;
+        }
         reindex(conn, &item, &timeline, delivery_id, msg)?;
     }
     Ok(ShipmentChange {

@@ -207,6 +207,13 @@ async fn searches_find_by_prefix_and_substring_through_indexes() {
     assert_eq!(shipments("dianapol").await.len(), 30, "a location of a checkpoint");
     assert_eq!(shipments("Order #17 ").await, ["#1017"]);
     assert!(deliveries("nothing like it").await.is_empty());
+    // An order id that a later update of a shipment brings replaces the one it had.
+    let mut later: serde_json::Value = serde_json::from_slice(&body(7, 4)).unwrap();
+    later["msg"]["order_id"] = json!("LATE-ORDER-7");
+    store.insert(delivery(serde_json::to_vec_pretty(&later).unwrap())).await.unwrap();
+    assert_eq!(shipments("late-order").await, ["LATE-ORDER-7"]);
+    assert_eq!(shipments("DER-7").await, ["LATE-ORDER-7"]);
+    assert!(shipments("#1007").await.is_empty(), "the order id it had is gone");
     assert!(shipments("zz").await.is_empty());
     // Wildcards are text: `%` and `_` match only themselves.
     assert!(deliveries("1Z%").await.is_empty());
