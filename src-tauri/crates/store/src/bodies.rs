@@ -174,17 +174,24 @@ pub(crate) fn samples_if_due(conn: &Connection, current: Option<i64>) -> Result<
     if since < due {
         return Ok(None);
     }
-    let rows: Vec<(i64, Vec<u8>)> = conn
+    // Bodies, and the headers of a fifth of them: headers repeat from one delivery to the next
+    // (names, the user agent, the host) but are too short to compress on their own.
+    let rows: Vec<(i64, Vec<u8>, i64, Vec<u8>)> = conn
         .prepare(
-            "SELECT body_codec, body FROM deliveries
+            "SELECT body_codec, body, headers_codec, headers FROM deliveries
              WHERE verdict IN ('valid', 'unverified') AND duplicate_of IS NULL
              ORDER BY id DESC LIMIT ?1",
         )?
-        .query_map([SAMPLES], |r| Ok((r.get(0)?, blob(r, 1)?)))?
+        .query_map([SAMPLES], |r| Ok((r.get(0)?, blob(r, 1)?, r.get(2)?, blob(r, 3)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let samples: Vec<Vec<u8>> = rows
         .into_iter()
-        .filter_map(|(codec, body)| decode(conn, codec, body).ok())
+        .enumerate()
+        .flat_map(|(i, (body_codec, body, headers_codec, headers))| {
+            let headers = (i % 5 == 0).then_some((headers_codec, headers));
+            std::iter::once((body_codec, body)).chain(headers)
+        })
+        .filter_map(|(codec, stored)| decode(conn, codec, stored).ok())
         .filter(|b| b.len() >= 64)
         .collect();
     Ok((samples.len() >= shipwatch_bodies::MIN_SAMPLES).then_some(samples))
