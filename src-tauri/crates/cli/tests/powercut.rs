@@ -22,15 +22,19 @@
 //! say so and pass. Linux only (the shim names files through /proc/self/fd).
 #![cfg(target_os = "linux")]
 
+mod blocking_http;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use blocking_http::try_http;
 
 use serde_json::Value;
 
@@ -262,7 +266,7 @@ impl Serve {
 
     fn api(&self, path: &str) -> Result<Value, String> {
         let auth = format!("Bearer {}", self.token);
-        let (status, body) = http(self.inspector, "GET", path, &[("Authorization", &auth)], b"")
+        let (status, body) = try_http(self.inspector, "GET", path, &[("Authorization", &auth)], b"")
             .map_err(|e| format!("GET {path}: {e}"))?;
         if status != 200 {
             return Err(format!("GET {path}: {status} {}", String::from_utf8_lossy(&body)));
@@ -305,43 +309,9 @@ impl Drop for Serve {
 // HTTP (blocking, one request per connection)
 // ---------------------------------------------------------------------------------------------
 
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<(u16, Vec<u8>)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (n, v) in headers {
-        req.push_str(&format!("{n}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    let mut bytes = req.into_bytes();
-    bytes.extend_from_slice(body);
-    s.write_all(&bytes)?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no HTTP answer"))?;
-    let status = String::from_utf8_lossy(&raw[..end])
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no status"))?;
-    Ok((status, raw[end + 4..].to_vec()))
-}
-
 fn post_to(addr: SocketAddr, path: &str, sig: &str, body: &[u8]) -> std::io::Result<u16> {
     let headers = [("Content-Type", "application/json"), ("aftership-hmac-sha256", sig)];
-    Ok(http(addr, "POST", path, &headers, body)?.0)
+    Ok(try_http(addr, "POST", path, &headers, body)?.0)
 }
 
 // ---------------------------------------------------------------------------------------------
