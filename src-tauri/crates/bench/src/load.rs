@@ -1,8 +1,9 @@
 //! The load generator: a closed loop (N keep-alive connections, each sends its next delivery as soon
 //! as the previous one is answered) for throughput, and an open loop (sends at scheduled times,
 //! latency measured from the scheduled time so a slow answer cannot hide the requests it delayed:
-//! no coordinated omission) for latency at a steady rate. Any non-2xx answer or failed request is an
-//! error, counted and sampled.
+//! no coordinated omission) for latency at a steady rate. Each delivery says what it must be answered
+//! (2xx, or 401 for a forged one); any other answer or a failed request is an error, counted and
+//! sampled. The status of every delivery is kept, so the caller knows exactly what was stored.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +14,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, Mutex};
 
 use crate::client::Conn;
-use crate::workload::Deliveries;
+use crate::workload::{Deliveries, Expect};
 
 /// How many error messages a run keeps to show.
 const ERROR_SAMPLES: usize = 5;
@@ -21,14 +22,16 @@ const ERROR_SAMPLES: usize = 5;
 /// The outcome of one load run.
 #[derive(Default)]
 pub struct RunResult {
-    /// Requests answered 2xx.
+    /// Requests answered as they should be (2xx, or 401 for a forged delivery).
     pub ok: usize,
     pub errors: usize,
     pub error_samples: Vec<String>,
     /// From the start to the last answer.
     pub elapsed: Duration,
-    /// Latency of every 2xx answer, microseconds, sorted.
+    /// Latency of every answer as it should be, microseconds, sorted.
     pub latencies_us: Vec<u32>,
+    /// The HTTP status each delivery was answered, by index; 0: not sent or no answer.
+    pub statuses: Vec<u16>,
     /// Open loop only: how late the scheduler released requests (microseconds, sorted).
     pub schedule_lag_us: Vec<u32>,
     /// Open loop only: deliveries still waiting for a connection when the run's grace period ended;
@@ -66,6 +69,9 @@ impl RunResult {
     }
 
     fn merge(&mut self, other: WorkerResult, start: Instant) {
+        for (index, status) in other.answered {
+            self.statuses[index as usize] = status;
+        }
         self.ok += other.ok;
         self.errors += other.errors;
         self.not_sent += other.not_sent;
@@ -98,6 +104,8 @@ struct WorkerResult {
     error_samples: Vec<String>,
     last_answer: Option<Instant>,
     latencies_us: Vec<u32>,
+    /// (delivery index, HTTP status) of every answer.
+    answered: Vec<(u32, u16)>,
 }
 
 impl WorkerResult {
@@ -132,15 +140,26 @@ async fn send_one(
         (shipwatch_aftership::SIGNATURE_HEADER, delivery.signature.as_str()),
     ];
     match conn.request("POST", &endpoint.path, &headers, &delivery.body, false).await {
-        Ok(answer) if (200..300).contains(&answer.status) => {
-            let now = Instant::now();
-            result.ok += 1;
-            result.latencies_us.push(now.duration_since(since).as_micros().min(u128::from(u32::MAX)) as u32);
-            result.last_answer = Some(now);
-        }
         Ok(answer) => {
-            result.last_answer = Some(Instant::now());
-            result.error(format!("delivery {index}: answered {}", answer.status));
+            let now = Instant::now();
+            result.last_answer = Some(now);
+            result.answered.push((index as u32, answer.status));
+            let expected = match delivery.expect {
+                Expect::Accepted => (200..300).contains(&answer.status),
+                Expect::Rejected => answer.status == 401,
+            };
+            if expected {
+                result.ok += 1;
+                result
+                    .latencies_us
+                    .push(now.duration_since(since).as_micros().min(u128::from(u32::MAX)) as u32);
+            } else {
+                let should = match delivery.expect {
+                    Expect::Accepted => "2xx",
+                    Expect::Rejected => "401 (forged)",
+                };
+                result.error(format!("delivery {index}: answered {} instead of {should}", answer.status));
+            }
         }
         Err(e) => {
             result.last_answer = Some(Instant::now());
@@ -190,7 +209,7 @@ pub async fn closed_loop(
             result
         }));
     }
-    let mut out = RunResult::default();
+    let mut out = RunResult { statuses: vec![0; deliveries.len()], ..Default::default() };
     for task in tasks {
         let worker = task.await.map_err(|e| format!("a load worker failed: {e}"))?;
         out.merge(worker, start);
@@ -263,7 +282,7 @@ pub async fn open_loop(
             result
         }));
     }
-    let mut out = RunResult::default();
+    let mut out = RunResult { statuses: vec![0; count], ..Default::default() };
     for task in tasks {
         let worker = task.await.map_err(|e| format!("a load worker failed: {e}"))?;
         out.merge(worker, start);

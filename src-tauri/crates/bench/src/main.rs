@@ -1,26 +1,42 @@
-//! `shipwatch-bench`: the committed benchmark of issue 2 ("Performance").
+//! `shipwatch-bench`: the committed benchmark of issue 17 ("a busy merchant's year").
 //!
-//! In one run it posts distinct signed deliveries (about 2 KB and about 17 KB) at concurrency 32 over
-//! loopback HTTP/1.1 keep-alive to three targets, each a fresh child process with a fresh data dir:
-//! `shipwatch serve` (verified, committed, projected), the durable reference (verify + append the raw
-//! body to SQLite in group commits: the storage limit) and the HTTP reference (read the body, answer
-//! 200: the HTTP limit). Then it runs shipwatch, and the durable reference for comparison, at a
-//! steady 1,000 deliveries/s (open loop) for latency. It checks that every delivery answered 2xx was stored, prints a table with the ratios and
-//! PASS/MISS against the issue's targets, and exits non-zero only on errors (a non-2xx answer, a
-//! delivery missing from storage, a target that failed or did not stop cleanly): the figures are
-//! reported, not asserted.
+//! It starts `shipwatch serve` on a fresh data dir and posts it a generated year of AfterShip
+//! deliveries ([`workload`]: about 130,000 shipments, a million posts of about 5 KB, retries, late
+//! updates and forged posts, deterministic by `--seed`) in time order, over loopback HTTP/1.1
+//! keep-alive. At each checkpoint of `--stored` (deliveries already stored: 0, 250,000 and 1,000,000
+//! by default) it measures, in this order:
 //!
-//! Modules: [`workload`] (the deliveries), [`client`] (the HTTP/1.1 client), [`load`] (closed and
-//! open loops, latency), [`targets`] (the child processes and what they stored), [`reference`] (the
-//! reference receivers, run through the hidden `reference` subcommand), [`report`] (table and JSON).
+//! - the latency of every inspector view ([`views`]): the feed (first and next page), filtered by
+//!   verdict and by tag, searched by tracking number, order id, substring and for nothing, the
+//!   status, shipments by tag, shipment and delivery detail;
+//! - ingest: the year's next posts (`--batch`) at full speed, and the same bodies posted to the
+//!   durable reference (verify + append the raw body to SQLite in fsynced group commits: the storage
+//!   limit) on an empty store, in the same run, for the ratio;
+//! - a retry storm: the newest accepted events (`--retry-storm`) sent again, byte for byte;
+//! - latency at a steady `--rate` (open loop, no coordinated omission);
+//! - what shipwatch says it stored (every post answered must be there), its memory (`/proc`), then
+//!   a clean stop, the data dir's size per delivery, and a restart on it: cold start is the time until
+//!   `/api/status` answers.
+//!
+//! Between checkpoints it loads the year at full speed in chunks; that is ingest as the store grows,
+//! reported too. The figures are compared with issue 17's targets and reported as PASS/MISS, never
+//! asserted: the benchmark exits non-zero only on errors (a signed post not answered 2xx, a forged one
+//! not answered 401, something answered but not stored, a view not answering, a target that fails).
+//!
+//! Modules: [`workload`] (the year), [`client`] (the HTTP/1.1 client), [`load`] (closed and open
+//! loops), [`targets`] (the child processes, `/proc`), [`reference`] (the durable reference, run
+//! through the hidden `reference` subcommand), [`views`] (the inspector API), [`report`] (verdicts,
+//! tables, JSON).
 
 mod client;
 mod load;
 mod reference;
 mod report;
 mod targets;
+mod views;
 mod workload;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -29,18 +45,21 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::load::Endpoint;
-use crate::report::{CaseResult, Cost, Report, SteadyResult};
+use crate::load::RunResult;
+use crate::report::{Checkpoint, Cost, LoadChunk, Loading, Report, Run};
 use crate::targets::{Programs, Target, TargetKind, Usage};
-use crate::workload::{Batch, Deliveries, Size};
+use crate::views::{Inspector, Terms};
+use crate::workload::{Kind, Post, Rng, Year};
 
 /// How long after its last scheduled delivery a steady run waits for a target that fell behind.
-const STEADY_GRACE_S: u64 = 2;
+const STEADY_GRACE: Duration = Duration::from_secs(2);
+/// How long a restarted shipwatch may take to answer `/api/status`.
+const COLD_START_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Parser)]
 #[command(
     name = "shipwatch-bench",
-    about = "Benchmark `shipwatch serve` against an HTTP-only and a durable-SQLite reference receiver",
+    about = "Benchmark `shipwatch serve` with a generated year of AfterShip deliveries, at 0, 250,000 and 1,000,000 stored",
     long_about = None,
     args_conflicts_with_subcommands = true
 )]
@@ -67,43 +86,42 @@ enum Internal {
 
 #[derive(Args, Clone)]
 struct BenchArgs {
-    /// CI mode: 300 deliveries per case and 1 s steady runs (about 10 s in all)
+    /// CI mode: checkpoints 0 and 2,000, small batches, 1 s steady, 3 requests per view (well under
+    /// a minute, even on debug builds); the figures mean nothing
     #[arg(long)]
     quick: bool,
-    /// Deliveries per throughput case, generated before timing and each sent once [default: small
-    /// 20000, large 8000; --quick: 300]
-    #[arg(long, value_name = "N")]
-    requests: Option<usize>,
-    /// End each throughput case after this many seconds even if deliveries remain; 0: no limit
-    /// [default: 15; --quick: 5]
-    #[arg(long, value_name = "SECS")]
-    duration: Option<f64>,
-    /// Concurrent keep-alive connections of the throughput runs
-    #[arg(long, default_value_t = 32, value_name = "N")]
-    concurrency: usize,
-    /// Unmeasured deliveries sent to each target before its run [default: 500; --quick: 64]
-    #[arg(long, value_name = "N")]
-    warmup: Option<usize>,
-    /// Run the throughput cases this many times, interleaved, and report each target's best round
-    /// (for a machine shared with other work)
+    /// Deliveries stored at each checkpoint, ascending [default: 0,250000,1000000; --quick: 0,2000]
+    #[arg(long, value_delimiter = ',', value_name = "N,N,...")]
+    stored: Option<Vec<u64>>,
+    /// Seed of the generated year (same seed, same bodies)
     #[arg(long, default_value_t = 1, value_name = "N")]
-    rounds: usize,
-    /// Rate of the steady runs, deliveries/s (0 skips them)
+    seed: u64,
+    /// Posts ingested (timed) at each checkpoint [default: 20000; --quick: 300]
+    #[arg(long, value_name = "N")]
+    batch: Option<usize>,
+    /// Newest events sent again at each checkpoint [default: 1000; --quick: 100]
+    #[arg(long, value_name = "N")]
+    retry_storm: Option<usize>,
+    /// Rate of the steady run, deliveries/s (0 skips it)
     #[arg(long, default_value_t = 1000.0, value_name = "PER_S")]
     rate: f64,
-    /// Seconds of each steady run [default: 5; --quick: 1]
+    /// Seconds of the steady run [default: 10; --quick: 1]
     #[arg(long, value_name = "SECS")]
     steady_secs: Option<f64>,
-    /// Targets of the steady runs (the issue's latency target is shipwatch's; the durable reference
-    /// shows what the disk's fsync allows)
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "durable,shipwatch")]
-    steady_targets: Vec<TargetKind>,
-    /// Targets of the throughput runs
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "durable,shipwatch,http")]
-    targets: Vec<TargetKind>,
-    /// Body sizes: small (~2 KB, 1 checkpoint), large (~17 KB, 42 checkpoints)
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "small,large")]
-    sizes: Vec<Size>,
+    /// Requests per inspector view (a view slower than 20 s in all gets fewer, at least 3)
+    /// [default: 30; --quick: 3]
+    #[arg(long, value_name = "N")]
+    view_requests: Option<usize>,
+    /// Posts per chunk while loading up to a checkpoint (rendered untimed, then posted)
+    /// [default: 10000; --quick: 500]
+    #[arg(long, value_name = "N")]
+    chunk: Option<usize>,
+    /// Concurrent keep-alive connections of the full-speed runs
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    concurrency: usize,
+    /// Skip the durable reference (no ingest ratio to it)
+    #[arg(long)]
+    no_reference: bool,
     /// The shipwatch binary [default: `shipwatch` next to this benchmark, built with cargo if missing]
     #[arg(long, value_name = "PATH")]
     shipwatch: Option<PathBuf>,
@@ -143,49 +161,84 @@ fn main() -> ExitCode {
 #[derive(Clone, serde::Serialize)]
 pub struct Settings {
     pub quick: bool,
-    pub requests_small: usize,
-    pub requests_large: usize,
-    pub duration_s: Option<f64>,
-    pub concurrency: usize,
-    pub warmup: usize,
-    pub rounds: usize,
+    pub stored: Vec<u64>,
+    pub seed: u64,
+    pub batch: usize,
+    pub retry_storm: usize,
     pub rate: f64,
     pub steady_s: f64,
+    pub view_requests: usize,
+    pub chunk: usize,
+    pub concurrency: usize,
+    pub reference: bool,
     pub client_threads: usize,
     pub shipwatch: PathBuf,
+    /// Whether the run used a private copy of it (not for a script).
+    pub shipwatch_copied: bool,
+    /// When that binary was last written (UTC).
+    pub shipwatch_built: Option<String>,
     pub work_dir: PathBuf,
     pub cpus: usize,
 }
 
-impl Settings {
-    fn requests(&self, size: Size) -> usize {
-        match size {
-            Size::Small => self.requests_small,
-            Size::Large => self.requests_large,
-        }
-    }
+/// Copies the shipwatch binary into a fresh dir under `work_dir`; returns the dir (removed on drop),
+/// the copy, and when the original was last written. A script (`#!`, e.g. one that runs shipwatch
+/// under valgrind) is run where it is, not copied.
+fn private_copy(
+    shipwatch: &Path,
+    work_dir: &Path,
+) -> Result<(Option<tempfile::TempDir>, PathBuf, Option<String>), String> {
+    let mut start = [0u8; 2];
+    let script = std::fs::File::open(shipwatch)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut start))
+        .map(|()| &start == b"#!")
+        .unwrap_or(false);
+    let (dir, copy) = if script {
+        (None, shipwatch.to_path_buf())
+    } else {
+        let dir = tempfile::Builder::new()
+            .prefix("shipwatch-bench-bin-")
+            .tempdir_in(work_dir)
+            .map_err(|e| format!("cannot create a dir in {}: {e}", work_dir.display()))?;
+        let copy = dir.path().join(shipwatch.file_name().unwrap_or("shipwatch".as_ref()));
+        std::fs::copy(shipwatch, &copy)
+            .map_err(|e| format!("cannot copy {} to {}: {e}", shipwatch.display(), copy.display()))?;
+        (Some(dir), copy)
+    };
+    let built = std::fs::metadata(shipwatch)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| workload::rfc3339(d.as_secs() as i64));
+    Ok((dir, copy, built))
 }
 
 fn run(args: BenchArgs) -> Result<Report, String> {
+    let quick = args.quick;
     if args.concurrency == 0 {
         return Err("--concurrency must be at least 1".into());
-    }
-    let duration = args.duration.unwrap_or(if args.quick { 5.0 } else { 15.0 });
-    if !(duration.is_finite() && duration >= 0.0) {
-        return Err(format!("--duration must be a number of seconds (0: no limit), not {duration}"));
     }
     if !(args.rate.is_finite() && args.rate >= 0.0) {
         return Err(format!("--rate must be a number of deliveries per second (0 skips), not {}", args.rate));
     }
-    let steady_s = args.steady_secs.unwrap_or(if args.quick { 1.0 } else { 5.0 });
+    let steady_s = args.steady_secs.unwrap_or(if quick { 1.0 } else { 10.0 });
     if !(steady_s.is_finite() && steady_s >= 0.0) {
         return Err(format!("--steady-secs must be a number of seconds, not {steady_s}"));
     }
-    if args.requests == Some(0) {
-        return Err("--requests must be at least 1".into());
+    let mut stored =
+        args.stored
+            .clone()
+            .unwrap_or_else(|| if quick { vec![0, 2_000] } else { vec![0, 250_000, 1_000_000] });
+    stored.sort_unstable();
+    stored.dedup();
+    if stored.is_empty() {
+        return Err("--stored needs at least one checkpoint".into());
     }
-    let (sizes, kinds, steady_kinds) =
-        (unique(&args.sizes), unique(&args.targets), unique(&args.steady_targets));
+    let batch = args.batch.unwrap_or(if quick { 300 } else { 20_000 });
+    let chunk = args.chunk.unwrap_or(if quick { 500 } else { 10_000 });
+    if batch == 0 || chunk == 0 {
+        return Err("--batch and --chunk must be at least 1".into());
+    }
 
     let bench =
         std::env::current_exe().map_err(|e| format!("cannot find this benchmark's executable: {e}"))?;
@@ -193,28 +246,35 @@ fn run(args: BenchArgs) -> Result<Report, String> {
     let work_dir = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&work_dir)
         .map_err(|e| format!("cannot create --work-dir {}: {e}", work_dir.display()))?;
+    // Every start of the run (cold starts too) runs a copy: a build that replaces the binary meanwhile
+    // (the target dir is shared) cannot change what is measured halfway.
+    let (bin_dir, shipwatch_copy, built) = private_copy(&shipwatch, &work_dir)?;
     let settings = Settings {
-        quick: args.quick,
-        requests_small: args.requests.unwrap_or(if args.quick { 300 } else { 20_000 }),
-        requests_large: args.requests.unwrap_or(if args.quick { 300 } else { 8_000 }),
-        duration_s: (duration > 0.0).then_some(duration),
-        concurrency: args.concurrency,
-        warmup: args.warmup.unwrap_or(if args.quick { 64 } else { 500 }),
-        rounds: args.rounds.max(1),
+        quick,
+        stored,
+        seed: args.seed,
+        batch,
+        retry_storm: args.retry_storm.unwrap_or(if quick { 100 } else { 1_000 }),
         rate: args.rate,
         steady_s,
+        view_requests: args.view_requests.unwrap_or(if quick { 3 } else { 30 }).max(1),
+        chunk,
+        concurrency: args.concurrency,
+        reference: !args.no_reference,
         client_threads: args.client_threads.max(1),
         shipwatch: shipwatch.clone(),
+        shipwatch_copied: bin_dir.is_some(),
+        shipwatch_built: built,
         work_dir: work_dir.clone(),
         cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     };
-    let secret: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
-    let programs = Programs { shipwatch, bench: bench.clone(), secret: secret.clone(), work_dir };
-    let run_id: u32 = rand::random();
+    // The webhook secret comes from the seed too: the same seed posts the same signed bytes.
+    let mut secret_rng = Rng::new(args.seed ^ 0x5ec2_e75e_c2e7_5ec2);
+    let secret = format!("{:016x}{:016x}", secret_rng.next_u64(), secret_rng.next_u64());
+    let programs = Programs { shipwatch: shipwatch_copy, bench: bench.clone(), secret, work_dir };
 
     let mut report = Report::new(settings.clone());
     report.print_header(targets::is_debug_build(&bench));
-
     let runtime = if settings.client_threads <= 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
@@ -226,50 +286,28 @@ fn run(args: BenchArgs) -> Result<Report, String> {
     .map_err(|e| format!("cannot start the load generator's runtime: {e}"))?;
 
     let started = Instant::now();
-    for &size in &sizes {
-        let generating = Instant::now();
-        let warmup = Arc::new(workload::generate(size, Batch::Warmup, run_id, settings.warmup, &secret));
-        let measured =
-            Arc::new(workload::generate(size, Batch::Measured, run_id, settings.requests(size), &secret));
-        eprintln!(
-            "generated {} + {} {} deliveries (mean {} bytes) in {:.1}s",
-            warmup.len(),
-            measured.len(),
-            size.name(),
-            measured.mean_bytes(),
-            generating.elapsed().as_secs_f64()
-        );
-        for round in 1..=settings.rounds {
-            for &kind in &kinds {
-                let of = if settings.rounds > 1 { format!(" (round {round})") } else { String::new() };
-                eprintln!("running {} / {}{of} ...", size.name(), kind.name());
-                let case =
-                    runtime.block_on(throughput_case(kind, round, &programs, &settings, &warmup, &measured));
-                report.add_case(case);
-            }
+    let mut history = History::new(settings.seed, settings.retry_storm);
+    // On SIGINT/SIGTERM the run stops where it is: dropping it stops the targets and removes their
+    // data dirs, and what was measured so far is still reported.
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            result = bench_run(&settings, &programs, &mut report, &mut history) => result,
+            signal = interrupted() => Err(format!("interrupted by {signal}; the figures above were measured before")),
         }
+    });
+    if let Err(e) = outcome {
+        report.errors.push(e);
     }
-    if settings.rate > 0.0 && settings.steady_s > 0.0 {
-        let count = (settings.rate * settings.steady_s).round().max(1.0) as usize;
-        for &size in &sizes {
-            let deliveries = Arc::new(workload::generate(size, Batch::Steady, run_id, count, &secret));
-            let warmup = Arc::new(workload::generate(size, Batch::Warmup, run_id, settings.warmup, &secret));
-            for &kind in &steady_kinds {
-                eprintln!(
-                    "running steady {}/s {} / {} for {:.0}s ...",
-                    settings.rate,
-                    size.name(),
-                    kind.name(),
-                    settings.steady_s
-                );
-                let steady = runtime.block_on(steady_case(kind, &programs, &settings, &warmup, &deliveries));
-                report.add_steady(steady);
-            }
-        }
+    // A checkpoint cut short (interrupted, or a target that failed) still reports what it measured.
+    if let Some(mut partial) = report.in_progress.take() {
+        partial.partial = true;
+        report.print_checkpoint(&partial);
+        report.checkpoints.push(partial);
     }
     report.total_s = started.elapsed().as_secs_f64();
-    report.finish();
-    report.print();
+    drop(bin_dir);
+    report.finish(history.year.counts);
+    report.print_summary();
     if let Some(path) = &args.json {
         report.write_json(path)?;
         println!("JSON written to {}", path.display());
@@ -277,137 +315,347 @@ fn run(args: BenchArgs) -> Result<Report, String> {
     Ok(report)
 }
 
-/// The values in the order given, each once.
-fn unique<T: PartialEq + Copy>(values: &[T]) -> Vec<T> {
-    let mut out: Vec<T> = Vec::with_capacity(values.len());
-    for v in values {
-        if !out.contains(v) {
-            out.push(*v);
+/// Resolves on SIGINT or SIGTERM (never, if neither can be watched).
+async fn interrupted() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            Ok(()) = tokio::signal::ctrl_c() => "SIGINT",
         }
+    }
+    #[cfg(not(unix))]
+    {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "Ctrl-C",
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+/// What has been posted to shipwatch so far, and so what it must hold.
+struct History {
+    year: Year,
+    seed: u64,
+    /// Deliveries shipwatch must hold: every post answered (2xx, 401 and 413 are stored; a retry is
+    /// stored as another attempt).
+    stored: u64,
+    /// By shipment index: a signed event of it was accepted.
+    seen: Vec<bool>,
+    /// Those shipments, in order: tracking number and order id (search terms).
+    shipments: Vec<(String, Option<String>)>,
+    /// The newest accepted new events, for the retry storm.
+    recent: VecDeque<Post>,
+    recent_cap: usize,
+}
+
+impl History {
+    fn new(seed: u64, recent_cap: usize) -> History {
+        History {
+            year: Year::new(seed),
+            seed,
+            stored: 0,
+            seen: Vec::new(),
+            shipments: Vec::new(),
+            recent: VecDeque::with_capacity(recent_cap + 1),
+            recent_cap,
+        }
+    }
+
+    /// Takes note of how each post was answered.
+    fn record(&mut self, posts: &[Post], result: &RunResult) {
+        for (post, &status) in posts.iter().zip(&result.statuses) {
+            let accepted = (200..300).contains(&status);
+            if accepted || status == 401 || status == 413 {
+                self.stored += 1;
+            }
+            if accepted && post.kind.is_new_event() {
+                let index = post.shipment.index as usize;
+                if self.seen.len() <= index {
+                    self.seen.resize(index + 1, false);
+                }
+                if !self.seen[index] {
+                    self.seen[index] = true;
+                    self.shipments
+                        .push((post.shipment.tracking_number.clone(), post.shipment.order_id.clone()));
+                }
+                self.recent.push_back(post.clone());
+                if self.recent.len() > self.recent_cap {
+                    self.recent.pop_front();
+                }
+            }
+        }
+    }
+
+    /// `n` stored shipments drawn at random (the same ones for the same seed and history).
+    fn terms(&self, n: usize) -> Terms {
+        let mut rng = Rng::new(self.seed ^ self.stored);
+        let picks: Vec<&(String, Option<String>)> = if self.shipments.is_empty() {
+            Vec::new()
+        } else {
+            (0..n).map(|_| &self.shipments[rng.below(self.shipments.len() as u64) as usize]).collect()
+        };
+        Terms {
+            tracking_numbers: picks.iter().map(|s| s.0.clone()).collect(),
+            order_ids: picks.iter().filter_map(|s| s.1.clone()).collect(),
+        }
+    }
+}
+
+/// Errors of a load run, prefixed with what it was.
+fn run_errors(what: &str, result: &RunResult) -> Vec<String> {
+    let mut out: Vec<String> = result.error_samples.iter().map(|e| format!("{what}: {e}")).collect();
+    if result.errors > result.error_samples.len() {
+        out.push(format!("{what}: {} errors in all", result.errors));
     }
     out
 }
 
-/// Sends the warm-up deliveries, unmeasured. Returns how many were answered 2xx.
-async fn warm_up(
-    endpoint: &Endpoint,
-    warmup: &Arc<Deliveries>,
-    concurrency: usize,
+async fn bench_run(
+    settings: &Settings,
+    programs: &Programs,
+    report: &mut Report,
+    history: &mut History,
+) -> Result<(), String> {
+    let mut shipwatch = Target::start(TargetKind::Shipwatch, programs)?;
+    for &asked in &settings.stored {
+        if history.stored < asked {
+            let loading =
+                load_up_to(&shipwatch, settings, programs, history, asked, &mut report.errors).await?;
+            report.print_loading(&loading);
+            report.loading.push(loading);
+        }
+        let at = history.stored;
+        let label = format!("at {} stored", report::thousands(at));
+        let mut c = Checkpoint { asked, stored: at, ..Default::default() };
+        eprintln!("{label}: views ...");
+        let mut inspector = connect_inspector(&shipwatch).await?;
+        let (views, errors) =
+            views::measure(&mut inspector, &history.terms(settings.view_requests), settings.view_requests)
+                .await;
+        c.views = views;
+        report.in_progress = Some(c.clone());
+        report.errors.extend(errors.into_iter().map(|e| format!("{label}, views: {e}")));
+
+        // Ingest: the year's next posts, to the durable reference (empty) and to shipwatch.
+        let posts = history.year.take(settings.batch);
+        let deliveries = Arc::new(workload::render_all(&posts, &programs.secret));
+        if settings.reference {
+            eprintln!("{label}: durable reference ...");
+            c.durable = durable_run(programs, settings, &deliveries, &label, &mut report.errors).await;
+        }
+        eprintln!("{label}: ingest ...");
+        let before = (shipwatch.usage(), Usage::of("self"));
+        let result =
+            load::closed_loop(&shipwatch.endpoint, deliveries.clone(), settings.concurrency, None).await?;
+        let cost = Cost::between(before, (shipwatch.usage(), Usage::of("self")), result.ok);
+        report.errors.extend(run_errors(&format!("{label}, ingest"), &result));
+        history.record(&posts, &result);
+        c.ingest = Some(Run::new(&result, posts.len(), deliveries.mean_bytes(), cost));
+        report.in_progress = Some(c.clone());
+
+        // The retry storm: the newest accepted events again, byte for byte.
+        let storm: Vec<Post> =
+            history.recent.iter().map(|p| Post { kind: Kind::Retry, ..p.clone() }).collect();
+        if !storm.is_empty() {
+            eprintln!("{label}: retry storm ...");
+            let deliveries = Arc::new(workload::render_all(&storm, &programs.secret));
+            let before = (shipwatch.usage(), Usage::of("self"));
+            let result =
+                load::closed_loop(&shipwatch.endpoint, deliveries.clone(), settings.concurrency, None)
+                    .await?;
+            let cost = Cost::between(before, (shipwatch.usage(), Usage::of("self")), result.ok);
+            report.errors.extend(run_errors(&format!("{label}, retry storm"), &result));
+            history.record(&storm, &result);
+            c.retry_storm = Some(Run::new(&result, storm.len(), deliveries.mean_bytes(), cost));
+            report.in_progress = Some(c.clone());
+        }
+
+        // Latency at a steady rate.
+        if settings.rate > 0.0 && settings.steady_s > 0.0 {
+            eprintln!("{label}: steady {:.0}/s ...", settings.rate);
+            let n = (settings.rate * settings.steady_s).round().max(1.0) as usize;
+            let posts = history.year.take(n);
+            let deliveries = Arc::new(workload::render_all(&posts, &programs.secret));
+            let before = (shipwatch.usage(), Usage::of("self"));
+            let result = load::open_loop(
+                &shipwatch.endpoint,
+                deliveries.clone(),
+                settings.rate,
+                settings.concurrency,
+                STEADY_GRACE,
+            )
+            .await?;
+            let cost = Cost::between(before, (shipwatch.usage(), Usage::of("self")), result.ok);
+            report.errors.extend(run_errors(&format!("{label}, steady"), &result));
+            history.record(&posts, &result);
+            c.steady = Some(Run::new(&result, posts.len(), deliveries.mean_bytes(), cost));
+            report.in_progress = Some(c.clone());
+        }
+
+        // Everything answered must be stored.
+        let count = inspector.count().await?;
+        if !count.secret_configured {
+            report
+                .errors
+                .push(format!("{label}: shipwatch says no secret is configured: nothing was verified"));
+        }
+        if count.deliveries != history.stored {
+            report.errors.push(format!(
+                "{label}: {} posts were answered (and so stored) but shipwatch holds {} deliveries",
+                history.stored, count.deliveries
+            ));
+        }
+        if count.shipments != history.shipments.len() as u64 {
+            report.errors.push(format!(
+                "{label}: events of {} shipments were accepted but shipwatch has {} shipments",
+                history.shipments.len(),
+                count.shipments
+            ));
+        }
+        c.count = Some(count);
+        c.stored_after = history.stored;
+        if let Some((rss, peak)) = shipwatch.memory() {
+            c.rss_bytes = Some(rss);
+            c.peak_rss_bytes = Some(peak);
+        }
+        drop(inspector);
+
+        // A clean stop, the data dir's size, and a cold start on it.
+        eprintln!("{label}: restart ...");
+        let (restarted, files) = shipwatch.restart(programs, targets::dir_sizes)?;
+        shipwatch = restarted;
+        c.disk_bytes = Some(files.iter().map(|f| f.1).sum());
+        c.disk_files = files.into_iter().take(20).collect();
+        let (cold, mut inspector) = wait_until_answering(&shipwatch).await?;
+        c.cold_start_s = Some(cold.as_secs_f64());
+        match inspector.get_json("/api/deliveries").await {
+            Ok((_, elapsed)) => c.first_feed_after_restart_ms = Some(elapsed.as_secs_f64() * 1000.0),
+            Err(e) => report.errors.push(format!("{label}, after the restart: {e}")),
+        }
+        report.in_progress = None;
+        report.print_checkpoint(&c);
+        report.checkpoints.push(c);
+    }
+    shipwatch.stop()?;
+    Ok(())
+}
+
+async fn connect_inspector(target: &Target) -> Result<Inspector, String> {
+    let addr = target.inspector.ok_or("shipwatch did not print an inspector address")?;
+    Inspector::connect(addr, &target.inspector_token()?).await
+}
+
+/// Polls `/api/status` until it answers 200; returns the time since the process was spawned.
+async fn wait_until_answering(target: &Target) -> Result<(Duration, Inspector), String> {
+    let deadline = Instant::now() + COLD_START_TIMEOUT;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        match connect_inspector(target).await {
+            Ok(mut inspector) => match inspector.get("/api/status").await {
+                Ok(got) if got.status == 200 => return Ok((target.spawned.elapsed(), inspector)),
+                Ok(got) => last = format!("answered {}", got.status),
+                Err(e) => last = e,
+            },
+            Err(e) => last = e,
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Err(format!(
+        "shipwatch did not answer /api/status within {}s of a restart: {last}",
+        COLD_START_TIMEOUT.as_secs()
+    ))
+}
+
+/// Posts the year at full speed, chunk by chunk, until shipwatch holds `to` deliveries.
+async fn load_up_to(
+    target: &Target,
+    settings: &Settings,
+    programs: &Programs,
+    history: &mut History,
+    to: u64,
     errors: &mut Vec<String>,
-) -> u64 {
-    if warmup.len() == 0 {
-        return 0;
-    }
-    match load::closed_loop(endpoint, warmup.clone(), concurrency, None).await {
-        Ok(r) => {
-            errors.extend(r.error_samples.iter().map(|e| format!("warm-up: {e}")));
-            if r.errors > r.error_samples.len() {
-                errors.push(format!("warm-up: {} errors in all", r.errors));
-            }
-            r.ok as u64
+) -> Result<Loading, String> {
+    let mut loading = Loading { from: history.stored, to, ..Default::default() };
+    while history.stored < to {
+        let n = settings.chunk.min((to - history.stored) as usize);
+        let rendering = Instant::now();
+        let posts = history.year.take(n);
+        let deliveries = Arc::new(workload::render_all(&posts, &programs.secret));
+        loading.rendering_seconds += rendering.elapsed().as_secs_f64();
+        let result = load::closed_loop(&target.endpoint, deliveries, settings.concurrency, None).await?;
+        let before = history.stored;
+        errors.extend(run_errors(&format!("loading at {} stored", report::thousands(before)), &result));
+        history.record(&posts, &result);
+        if result.errors * 2 > n {
+            return Err(format!(
+                "loading stopped: {} of {n} posts failed at {} stored",
+                result.errors,
+                report::thousands(before)
+            ));
         }
-        Err(e) => {
-            errors.push(format!("warm-up: {e}"));
-            0
-        }
+        let summary = result.summary();
+        loading.seconds += summary.seconds;
+        loading.chunks.push(LoadChunk {
+            stored_before: before,
+            posts: n,
+            seconds: summary.seconds,
+            deliveries_per_s: summary.deliveries_per_s,
+            p99_ms: summary.p99_ms,
+        });
+        eprintln!(
+            "loading: {} of {} stored ({:.0}/s, p99 {:.1} ms)",
+            report::thousands(history.stored),
+            report::thousands(to),
+            summary.deliveries_per_s,
+            summary.p99_ms
+        );
     }
+    loading.to = history.stored;
+    Ok(loading)
 }
 
-/// One target, one size: start it fresh, warm it up, measure, check what it stored, stop it.
-async fn throughput_case(
-    kind: TargetKind,
-    round: usize,
+/// The durable reference on a fresh, empty store with `deliveries`; checks what it stored.
+async fn durable_run(
     programs: &Programs,
     settings: &Settings,
-    warmup: &Arc<Deliveries>,
-    measured: &Arc<Deliveries>,
-) -> CaseResult {
-    let mut case = CaseResult::new(kind, measured.size, round, measured.mean_bytes());
-    let target = match Target::start(kind, programs) {
+    deliveries: &Arc<workload::Deliveries>,
+    label: &str,
+    errors: &mut Vec<String>,
+) -> Option<Run> {
+    let what = format!("{label}, durable reference");
+    let target = match Target::start(TargetKind::Durable, programs) {
         Ok(t) => t,
         Err(e) => {
-            case.problems.push(e);
-            return case;
+            errors.push(format!("{what}: {e}"));
+            return None;
         }
     };
-    let mut answered = warm_up(&target.endpoint, warmup, settings.concurrency, &mut case.problems).await;
-    let limit = settings.duration_s.map(Duration::from_secs_f64);
     let before = (target.usage(), Usage::of("self"));
-    match load::closed_loop(&target.endpoint, measured.clone(), settings.concurrency, limit).await {
-        Ok(result) => {
-            answered += result.ok as u64;
-            case.set_result(&result);
-            case.cost = Cost::between(before, (target.usage(), Usage::of("self")), result.ok);
-        }
-        Err(e) => case.problems.push(e),
-    }
-    finish_target(target, answered, &mut case.problems, &mut case.stored).await;
-    case
-}
-
-/// Checks what the target stored against `answered` and stops it.
-async fn finish_target(
-    target: Target,
-    answered: u64,
-    problems: &mut Vec<String>,
-    stored: &mut Option<targets::Stored>,
-) {
-    let kind = target.kind;
-    if kind == TargetKind::Shipwatch {
-        match target.check_shipwatch(answered).await {
-            Ok(s) => {
-                problems.extend(s.problems.iter().cloned());
-                *stored = Some(s);
+    let result =
+        match load::closed_loop(&target.endpoint, deliveries.clone(), settings.concurrency, None).await {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(format!("{what}: {e}"));
+                return None;
             }
-            Err(e) => problems.push(e),
-        }
-    }
+        };
+    let cost = Cost::between(before, (target.usage(), Usage::of("self")), result.ok);
+    errors.extend(run_errors(&what, &result));
+    let accepted = result.statuses.iter().filter(|s| (200..300).contains(*s)).count() as u64;
     match target.stop() {
-        Ok(Some(s)) => {
-            if kind == TargetKind::Durable && s.deliveries != answered {
-                problems.push(format!(
-                    "the durable reference answered 2xx to {answered} deliveries but stored {} rows",
-                    s.deliveries
-                ));
-            }
-            *stored = Some(s);
-        }
-        Ok(None) => {}
-        Err(e) => problems.push(e),
+        Ok(Some(stored)) if stored.deliveries != accepted => errors.push(format!(
+            "{what}: answered 2xx to {accepted} deliveries but stored {} rows",
+            stored.deliveries
+        )),
+        Ok(_) => {}
+        Err(e) => errors.push(format!("{what}: {e}")),
     }
-}
-
-/// A target at a steady rate (open loop), fresh.
-async fn steady_case(
-    kind: TargetKind,
-    programs: &Programs,
-    settings: &Settings,
-    warmup: &Arc<Deliveries>,
-    deliveries: &Arc<Deliveries>,
-) -> SteadyResult {
-    let mut steady = SteadyResult::new(kind, deliveries.size, deliveries.mean_bytes(), settings.rate);
-    let target = match Target::start(kind, programs) {
-        Ok(t) => t,
-        Err(e) => {
-            steady.problems.push(e);
-            return steady;
-        }
-    };
-    let mut answered = warm_up(&target.endpoint, warmup, settings.concurrency, &mut steady.problems).await;
-    let before = (target.usage(), Usage::of("self"));
-    let grace = Duration::from_secs(STEADY_GRACE_S);
-    match load::open_loop(&target.endpoint, deliveries.clone(), settings.rate, settings.concurrency, grace)
-        .await
-    {
-        Ok(result) => {
-            answered += result.ok as u64;
-            steady.set_result(&result);
-            steady.cost = Cost::between(before, (target.usage(), Usage::of("self")), result.ok);
-        }
-        Err(e) => steady.problems.push(e),
-    }
-    finish_target(target, answered, &mut steady.problems, &mut steady.stored).await;
-    steady
+    Some(Run::new(&result, deliveries.len(), deliveries.mean_bytes(), cost))
 }
 
 /// `--shipwatch`, else `shipwatch` next to this executable, else build it with cargo (same profile).

@@ -1,6 +1,8 @@
-//! The targets as child processes: `shipwatch serve` and the two references, each started fresh on
-//! 127.0.0.1:0 with a fresh data dir, found through the addresses they print, checked after the run
-//! (what each one stored) and stopped with SIGTERM (a clean exit is part of the check).
+//! The targets as child processes: `shipwatch serve` and the durable reference, each started on
+//! 127.0.0.1:0 with a fresh data dir and found through the addresses it prints; stopped with SIGTERM
+//! (a clean exit is part of the check) and, for shipwatch, started again on the same data dir (cold
+//! start). Also what `/proc` says about them: CPU time, bytes written, memory; and the size of a data
+//! dir. No `unsafe`: signals go through kill(1), the clock tick through getconf(1).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -12,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::client::Conn;
 use crate::load::Endpoint;
 use crate::reference::{self, WEBHOOK_PATH};
 
@@ -20,15 +21,13 @@ use crate::reference::{self, WEBHOOK_PATH};
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
     /// `shipwatch serve`: verified, committed and projected.
     Shipwatch,
     /// Verify + append the raw body to SQLite in group commits: the storage limit.
     Durable,
-    /// Read the body, answer 200: the HTTP limit.
-    Http,
 }
 
 impl TargetKind {
@@ -36,7 +35,6 @@ impl TargetKind {
         match self {
             TargetKind::Shipwatch => "shipwatch",
             TargetKind::Durable => "durable",
-            TargetKind::Http => "http",
         }
     }
 }
@@ -56,15 +54,18 @@ pub struct Target {
     pub kind: TargetKind,
     pub endpoint: Endpoint,
     /// Shipwatch only: the inspector's address.
-    inspector: Option<SocketAddr>,
+    pub inspector: Option<SocketAddr>,
     child: Child,
     /// Holds the data dir (`data/`) and the child's stderr (`stderr.log`); removed on drop.
     dir: tempfile::TempDir,
     /// Drains the child's stdout to the end, so a late `println!` never hits a closed pipe.
     stdout: Option<std::thread::JoinHandle<()>>,
+    /// When the current process was spawned.
+    pub spawned: Instant,
 }
 
 impl Target {
+    /// Starts `kind` on a fresh data dir.
     pub fn start(kind: TargetKind, programs: &Programs) -> Result<Target, String> {
         let dir = tempfile::Builder::new()
             .prefix(&format!("shipwatch-bench-{}-", kind.name()))
@@ -73,9 +74,18 @@ impl Target {
         let data_dir = dir.path().join("data");
         std::fs::create_dir_all(&data_dir)
             .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        Target::spawn(kind, programs, dir)
+    }
+
+    /// Starts `kind` on the data dir in `dir` (fresh or left by an earlier process).
+    fn spawn(kind: TargetKind, programs: &Programs, dir: tempfile::TempDir) -> Result<Target, String> {
+        let data_dir = dir.path().join("data");
         let stderr_path = dir.path().join("stderr.log");
-        let stderr = std::fs::File::create(&stderr_path)
-            .map_err(|e| format!("cannot create {}: {e}", stderr_path.display()))?;
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&stderr_path)
+            .map_err(|e| format!("cannot open {}: {e}", stderr_path.display()))?;
 
         let mut command = match kind {
             TargetKind::Shipwatch => {
@@ -84,10 +94,9 @@ impl Target {
                 c.args(["--listen", "127.0.0.1:0", "--inspector-listen", "127.0.0.1:0"]);
                 c
             }
-            TargetKind::Durable | TargetKind::Http => {
+            TargetKind::Durable => {
                 let mut c = Command::new(&programs.bench);
-                let which = if kind == TargetKind::Durable { "durable" } else { "http" };
-                c.args(["reference", which, "--listen", "127.0.0.1:0", "--data-dir"]).arg(&data_dir);
+                c.args(["reference", "durable", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&data_dir);
                 c
             }
         };
@@ -103,6 +112,7 @@ impl Target {
         command.env("SHIPWATCH_SECRET", &programs.secret);
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::from(stderr));
         let program = command.get_program().to_string_lossy().into_owned();
+        let spawned = Instant::now();
         let mut child = command.spawn().map_err(|e| format!("cannot start {program}: {e}"))?;
 
         let (lines_tx, lines) = mpsc::channel::<String>();
@@ -126,6 +136,7 @@ impl Target {
             child,
             dir,
             stdout,
+            spawned,
         };
         let mut receiver = None;
         let deadline = Instant::now() + START_TIMEOUT;
@@ -169,8 +180,27 @@ impl Target {
         Usage::of(&self.child.id().to_string())
     }
 
+    /// The child's resident memory now and at its peak, bytes (`VmRSS`, `VmHWM`; Linux only).
+    pub fn memory(&self) -> Option<(u64, u64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let field = |name: &str| -> Option<u64> {
+            let line = status.lines().find_map(|l| l.strip_prefix(name))?;
+            let kb: u64 = line.trim().trim_end_matches("kB").trim().parse().ok()?;
+            Some(kb * 1024)
+        };
+        Some((field("VmRSS:")?, field("VmHWM:")?))
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// The inspector token shipwatch wrote into its data dir.
+    pub fn inspector_token(&self) -> Result<String, String> {
+        let path = self.data_dir().join("inspector-token");
+        std::fs::read_to_string(&path)
+            .map(|t| t.trim().to_string())
+            .map_err(|e| format!("cannot read the inspector token {}: {e}", path.display()))
     }
 
     /// The last lines the child wrote to stderr, as a suffix for an error message.
@@ -183,51 +213,8 @@ impl Target {
         format!("; its stderr ends with:\n    {}", lines[lines.len().saturating_sub(10)..].join("\n    "))
     }
 
-    /// Shipwatch only, while it runs: what its inspector API says was stored. Returns mismatches.
-    pub async fn check_shipwatch(&self, answered: u64) -> Result<Stored, String> {
-        let inspector = self.inspector.ok_or("shipwatch did not print an inspector address")?;
-        let token_path = self.data_dir().join("inspector-token");
-        let token = std::fs::read_to_string(&token_path)
-            .map_err(|e| format!("cannot read the inspector token {}: {e}", token_path.display()))?;
-        let bearer = format!("Bearer {}", token.trim());
-        let mut conn =
-            Conn::connect(inspector).await.map_err(|e| format!("cannot reach the inspector: {e}"))?;
-        let status = get_json(&mut conn, &bearer, "/api/status").await?;
-        let shipments = get_json(&mut conn, &bearer, "/api/shipments?limit=1").await?;
-        let number = |v: &serde_json::Value, field: &str| -> Result<u64, String> {
-            v.get(field)
-                .and_then(|x| x.as_u64())
-                .ok_or_else(|| format!("/api/status has no number {field:?}"))
-        };
-        let deliveries = number(&status, "deliveries_total")?;
-        let failures = number(&status, "failures_today")?;
-        let secret_configured = status.get("secret_configured").and_then(|v| v.as_bool()) == Some(true);
-        let projected = shipments
-            .get("counts")
-            .and_then(|c| c.as_array())
-            .map(|counts| counts.iter().filter_map(|c| c.get("count").and_then(|n| n.as_u64())).sum::<u64>())
-            .ok_or("/api/shipments has no \"counts\"")?;
-        let mut problems = Vec::new();
-        if !secret_configured {
-            problems.push("shipwatch says no secret is configured: deliveries were not verified".to_string());
-        }
-        if deliveries != answered {
-            problems.push(format!("shipwatch answered 2xx to {answered} deliveries but stored {deliveries}"));
-        }
-        if failures != 0 {
-            problems.push(format!("shipwatch counts {failures} failed verifications"));
-        }
-        if projected != answered {
-            problems.push(format!(
-                "{answered} distinct tracking numbers sent but shipwatch has {projected} shipments"
-            ));
-        }
-        Ok(Stored { deliveries, bytes: None, shipments: Some(projected), problems })
-    }
-
-    /// Stops the target with SIGTERM and waits for it; then, for the durable reference, counts what
-    /// it stored. A target that does not exit cleanly is a problem.
-    pub fn stop(mut self) -> Result<Option<Stored>, String> {
+    /// Sends SIGTERM and waits for a clean exit; anything else is an error (the child is killed).
+    fn halt(&mut self) -> Result<(), String> {
         let name = self.kind.name();
         terminate(&mut self.child);
         let status = wait_for(&mut self.child, STOP_TIMEOUT);
@@ -235,25 +222,46 @@ impl Target {
             let _ = handle.join();
         }
         match status {
-            Some(s) if s.success() => {}
-            Some(s) => return Err(format!("{name} exited with {s} after SIGTERM{}", self.stderr_tail())),
+            Some(s) if s.success() => Ok(()),
+            Some(s) => Err(format!("{name} exited with {s} after SIGTERM{}", self.stderr_tail())),
             None => {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                return Err(format!(
-                    "{name} did not stop within {}s of SIGTERM; killed",
-                    STOP_TIMEOUT.as_secs()
-                ));
+                Err(format!("{name} did not stop within {}s of SIGTERM; killed", STOP_TIMEOUT.as_secs()))
             }
         }
+    }
+
+    /// Stops the target cleanly, then `between(data dir)` runs while nothing holds the data dir
+    /// open, then the same program starts again on it. Returns what `between` returned.
+    pub fn restart<T>(
+        mut self,
+        programs: &Programs,
+        between: impl FnOnce(&Path) -> T,
+    ) -> Result<(Target, T), String> {
+        self.halt()?;
+        let out = between(&self.data_dir());
+        let kind = self.kind;
+        let dir = self.take_dir()?;
+        Ok((Target::spawn(kind, programs, dir)?, out))
+    }
+
+    /// Moves the data dir out of a stopped target (its `Drop` then has nothing to remove).
+    fn take_dir(&mut self) -> Result<tempfile::TempDir, String> {
+        let placeholder = tempfile::Builder::new()
+            .prefix("shipwatch-bench-stopped-")
+            .tempdir()
+            .map_err(|e| format!("cannot create a temporary dir: {e}"))?;
+        Ok(std::mem::replace(&mut self.dir, placeholder))
+    }
+
+    /// Stops the target with SIGTERM and waits for it; then, for the durable reference, counts what
+    /// it stored. A target that does not exit cleanly is an error.
+    pub fn stop(mut self) -> Result<Option<Stored>, String> {
+        self.halt()?;
         if self.kind == TargetKind::Durable {
             let (rows, bytes) = reference::durable_stored(&self.data_dir())?;
-            return Ok(Some(Stored {
-                deliveries: rows,
-                bytes: Some(bytes),
-                shipments: None,
-                problems: Vec::new(),
-            }));
+            return Ok(Some(Stored { deliveries: rows, bytes: Some(bytes) }));
         }
         Ok(None)
     }
@@ -267,6 +275,28 @@ impl Drop for Target {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The size of every file under `dir`, bytes, largest first (paths relative to `dir`).
+pub fn dir_sizes(dir: &Path) -> Vec<(String, u64)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, u64)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => walk(root, &path, out),
+                Ok(m) => {
+                    let name = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+                    out.push((name, m.len()));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
 }
 
 /// CPU time and bytes written to storage by a process, from `/proc` (Linux only), with its CPU time
@@ -349,47 +379,29 @@ impl Usage {
     }
 }
 
-#[cfg(unix)]
+/// The kernel's clock tick (`/proc` CPU times are counted in it): `getconf CLK_TCK`, else 100 (what
+/// Linux uses everywhere).
 fn clock_ticks_per_s() -> f64 {
-    // SAFETY: sysconf only reads a configuration value.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 {
-        ticks as f64
-    } else {
-        100.0
-    }
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .filter(|t| *t > 0.0)
+            .unwrap_or(100.0)
+    })
 }
 
-#[cfg(not(unix))]
-fn clock_ticks_per_s() -> f64 {
-    100.0
-}
-
-/// What a target stored, as it reports it.
+/// What the durable reference stored.
 #[derive(Clone, Debug, Serialize)]
 pub struct Stored {
     pub deliveries: u64,
-    /// Durable reference: body bytes stored.
+    /// Body bytes stored.
     pub bytes: Option<u64>,
-    /// Shipwatch: shipments projected.
-    pub shipments: Option<u64>,
-    #[serde(skip)]
-    pub problems: Vec<String>,
-}
-
-async fn get_json(conn: &mut Conn, bearer: &str, path: &str) -> Result<serde_json::Value, String> {
-    let answer = conn
-        .request("GET", path, &[("authorization", bearer), ("accept", "application/json")], b"", true)
-        .await
-        .map_err(|e| format!("GET {path} on the inspector: {e}"))?;
-    if answer.status != 200 {
-        return Err(format!(
-            "GET {path} on the inspector answered {}: {}",
-            answer.status,
-            String::from_utf8_lossy(&answer.body)
-        ));
-    }
-    serde_json::from_slice(&answer.body).map_err(|e| format!("GET {path}: the answer is not JSON: {e}"))
 }
 
 /// `http://127.0.0.1:PORT/path?query` → (address, path).
@@ -404,14 +416,18 @@ fn parse_url(url: &str) -> Result<(SocketAddr, String), String> {
     Ok((addr, path))
 }
 
+/// SIGTERM through kill(1) (std only knows SIGKILL); SIGKILL if that fails.
 #[cfg(unix)]
 fn terminate(child: &mut Child) {
-    let Ok(pid) = libc::pid_t::try_from(child.id()) else {
-        let _ = child.kill();
-        return;
-    };
-    // SAFETY: kill(2) on the pid of our own child, which we have not waited for yet.
-    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !sent {
         let _ = child.kill();
     }
 }

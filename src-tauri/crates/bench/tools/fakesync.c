@@ -4,7 +4,7 @@
  *
  *   gcc -O2 -shared -fPIC -o /tmp/libfakesync.so src-tauri/crates/bench/tools/fakesync.c
  *   LD_PRELOAD=/tmp/libfakesync.so FAKESYNC_US=500 \
- *     target/release/shipwatch-bench --work-dir /dev/shm/bench --rounds 3
+ *     target/release/shipwatch-bench --work-dir /dev/shm/bench --stored 0,250000
  *
  * Only for measuring: nothing is made durable. */
 #define _GNU_SOURCE
