@@ -5,7 +5,9 @@
 --   the event id (deduplication, exact search), the verdict checked, references declared;
 -- - shipments: the key UNIQUE again; the list by tag served in order by one index;
 -- - counts kept by triggers in the same transaction (`counters`, `shipment_tags`), never a scan;
--- - search: exact and prefix matches through NOCASE indexes, substrings through FTS5 (trigram).
+-- - search: exact and prefix matches through the shipments' NOCASE indexes, substrings through FTS5
+--   (trigram); a delivery is found through its shipment, its event id, or (failed ones) the index of
+--   failed deliveries.
 -- The table is rebuilt by SQLite's twelve-step procedure (foreign keys are off while migrations
 -- run, and checked before this one commits).
 
@@ -71,10 +73,6 @@ CREATE INDEX deliveries_received_at ON deliveries(received_at);
 CREATE INDEX deliveries_shipment ON deliveries(shipment_id, id);
 CREATE INDEX deliveries_tag ON deliveries(tag, id);
 CREATE INDEX deliveries_failed ON deliveries(id) WHERE verdict <> 'valid' AND verdict <> 'unverified';
-CREATE INDEX deliveries_failed_received_at ON deliveries(received_at, verdict)
-    WHERE verdict <> 'valid' AND verdict <> 'unverified';
-CREATE INDEX deliveries_tracking_number ON deliveries(tracking_number COLLATE NOCASE);
-CREATE INDEX deliveries_order_id ON deliveries(order_id COLLATE NOCASE);
 
 -- Shipments: one per key, enforced.
 CREATE UNIQUE INDEX shipments_key ON shipments(key);
@@ -95,6 +93,36 @@ CREATE TRIGGER deliveries_counted AFTER INSERT ON deliveries BEGIN
 END;
 CREATE TRIGGER deliveries_uncounted AFTER DELETE ON deliveries BEGIN
     UPDATE counters SET value = value - 1 WHERE name = 'deliveries';
+END;
+
+-- Deliveries and signature failures (invalid, missing, malformed) per quarter of an hour received:
+-- "today" in any time zone is a run of whole quarters, so the status bar's counts add up at most 96
+-- rows however many deliveries a day brings.
+CREATE TABLE delivery_counts (
+    quarter    INTEGER PRIMARY KEY,               -- received_at / 900000
+    deliveries INTEGER NOT NULL,
+    failures   INTEGER NOT NULL
+);
+INSERT INTO delivery_counts (quarter, deliveries, failures)
+    SELECT received_at / 900000, count(*), sum(verdict IN ('invalid', 'missing', 'malformed'))
+    FROM deliveries GROUP BY 1;
+CREATE TRIGGER deliveries_counted_by_quarter AFTER INSERT ON deliveries BEGIN
+    INSERT INTO delivery_counts (quarter, deliveries, failures)
+        VALUES (new.received_at / 900000, 1, new.verdict IN ('invalid', 'missing', 'malformed'))
+        ON CONFLICT (quarter) DO UPDATE SET deliveries = deliveries + 1, failures = failures + excluded.failures;
+END;
+CREATE TRIGGER deliveries_recounted_by_quarter AFTER UPDATE OF received_at, verdict ON deliveries BEGIN
+    UPDATE delivery_counts SET deliveries = deliveries - 1,
+        failures = failures - (old.verdict IN ('invalid', 'missing', 'malformed'))
+        WHERE quarter = old.received_at / 900000;
+    INSERT INTO delivery_counts (quarter, deliveries, failures)
+        VALUES (new.received_at / 900000, 1, new.verdict IN ('invalid', 'missing', 'malformed'))
+        ON CONFLICT (quarter) DO UPDATE SET deliveries = deliveries + 1, failures = failures + excluded.failures;
+END;
+CREATE TRIGGER deliveries_uncounted_by_quarter AFTER DELETE ON deliveries BEGIN
+    UPDATE delivery_counts SET deliveries = deliveries - 1,
+        failures = failures - (old.verdict IN ('invalid', 'missing', 'malformed'))
+        WHERE quarter = old.received_at / 900000;
 END;
 
 CREATE TABLE shipment_tags (

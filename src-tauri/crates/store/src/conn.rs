@@ -101,7 +101,11 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
 /// Copies the WAL back into the database file every `every`, on its own connection (PASSIVE: it
 /// never blocks the writer or readers), and starts it over once the writer is idle and when the
 /// store closes, so that a quiet store is one file. Ends when `stop` drops.
-pub(crate) fn checkpointer(path: &Path, every: Duration, stop: std::sync::mpsc::Receiver<()>) -> Result<()> {
+pub(crate) fn checkpointer(
+    path: &Path,
+    every: Duration,
+    stop: std::sync::mpsc::Receiver<()>,
+) -> Result<std::thread::JoinHandle<()>> {
     let conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // A checkpoint syncs the WAL before copying it and the database after: it never loses what the
@@ -124,11 +128,12 @@ pub(crate) fn checkpointer(path: &Path, every: Duration, stop: std::sync::mpsc::
                     Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
                 }
             }
-            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "the WAL could not be copied into the database at stop");
+            }
         })
         .map_err(|e| StoreError::Open {
             path: path.to_owned(),
             source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
-        })?;
-    Ok(())
+        })
 }

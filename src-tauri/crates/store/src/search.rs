@@ -1,11 +1,14 @@
 //! Search: how a text a user types finds deliveries and shipments.
 //!
-//! - **Exact and prefix** matches of a tracking number or an order id (and, for shipments, a title)
-//!   go through `COLLATE NOCASE` indexes (`LIKE 'text%'`, which SQLite serves from such an index); an
-//!   event id through its own index, by prefix as typed or in lower case (AfterShip's are lowercase).
+//! - **Exact and prefix** matches of a shipment's tracking number, order id or title go through
+//!   `COLLATE NOCASE` indexes (`LIKE 'text%'`, which SQLite serves from such an index).
 //! - **Substrings** of those and of a shipment's checkpoint messages and locations go through the
 //!   FTS5 table `shipment_search` (trigram tokenizer, one document per shipment, queued by the
-//!   projection and written once per transaction, before the writer commits: [`flush`]). A delivery matches when its shipment does. The trigram
+//!   projection and written once per transaction, before the writer commits: [`flush`]).
+//! - A **delivery** matches when its shipment does, when its event id starts with the text (its
+//!   index; as typed or in lower case: AfterShip's are lowercase), or, for one that failed
+//!   verification and so changed no shipment, when its tracking number or order id starts with the
+//!   text (read through the index of failed deliveries). The trigram
 //!   tokenizer folds case by Unicode's simple case folding (so `ü` finds `Ü`, `straße` does not find
 //!   `STRASSE`), and a substring of fewer than three characters matches only as a prefix.
 

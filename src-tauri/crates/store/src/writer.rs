@@ -114,7 +114,8 @@ impl Store {
         // A reader up front proves the file is readable and primes the pool.
         let first_reader = conn::open_reader(path)?;
         let (stop_checkpoints, checkpoints_stopped) = std::sync::mpsc::channel::<()>();
-        conn::checkpointer(path, std::time::Duration::from_millis(500), checkpoints_stopped)?;
+        let checkpointer =
+            conn::checkpointer(path, std::time::Duration::from_millis(500), checkpoints_stopped)?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let max_batch = config.max_batch.max(1);
         let thread_err = |e: std::io::Error| StoreError::Open {
@@ -140,7 +141,10 @@ impl Store {
                 // The sync thread answers what is still committed but not yet synced, then ends.
                 drop(committed_tx);
                 let _ = syncer.join();
+                // Last, everything is copied into the database file and the WAL emptied: a store
+                // closed cleanly is one file (a backup that copies only it misses nothing).
                 drop(stop_checkpoints);
+                let _ = checkpointer.join();
             })
             .map_err(thread_err)?;
         Ok(Store {

@@ -81,6 +81,11 @@ fn reopening_a_database_of_the_current_version_keeps_its_data() {
     store.close();
 
     let path = shipwatch_store::db_path(dir.path());
+    // Closed cleanly, the store is one file: everything is in the database, the WAL is empty.
+    let mut wal = path.clone().into_os_string();
+    wal.push("-wal");
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal_len, 0, "the WAL after a clean close");
     assert_eq!(user_version(&path), migrations::latest_version());
     let schema_before = count(&path, "SELECT count(*) FROM sqlite_master");
 
@@ -248,4 +253,49 @@ fn a_failed_commit_fails_every_caller_of_the_group_and_keeps_nothing() {
     rt.block_on(store.insert(delivery(body(&event_id(), "after"), valid()))).expect("stored after recovery");
     store.close();
     assert_eq!(count(&path, "SELECT count(*) FROM deliveries"), 1);
+}
+
+#[test]
+fn todays_counts_come_from_quarter_hour_counters_kept_by_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let store = Store::open(dir.path(), WriterConfig::default()).unwrap();
+    let quarter = 900_000;
+    let midnight = 1_700_000_000_000 / quarter * quarter;
+    let at = |ms: i64, verdict: DeliveryVerdict| {
+        let mut d = delivery(body(&event_id(), &format!("q{ms}")), verdict);
+        d.received_at_ms = ms;
+        rt.block_on(store.insert(d)).unwrap().id
+    };
+    at(midnight - 1, DeliveryVerdict::Invalid); // yesterday
+    at(midnight, valid());
+    let forged = at(midnight + 5 * quarter + 17, DeliveryVerdict::Invalid);
+    at(midnight + 40 * quarter, DeliveryVerdict::Missing);
+    at(midnight + 41 * quarter, valid());
+    let counts = |since| store.read_blocking(move |c| queries::delivery_counts(c, since)).unwrap();
+    let today = counts(midnight);
+    assert_eq!((today.total, today.since, today.failures_since), (5, 4, 2));
+    assert_eq!(today.last_received_at_ms, Some(midnight + 41 * quarter));
+    // What changes a delivery's verdict or time, or deletes it, is counted again by the triggers.
+    rt.block_on(store.write(move |c| {
+        c.execute("UPDATE deliveries SET verdict = 'valid' WHERE id = ?1", [forged])?;
+        c.execute("UPDATE deliveries SET received_at = received_at - 86400000 WHERE received_at = ?1", [midnight])?;
+        c.execute("DELETE FROM deliveries WHERE received_at = ?1", [midnight + 41 * quarter])?;
+        Ok(())
+    }))
+    .unwrap();
+    let today = counts(midnight);
+    assert_eq!((today.total, today.since, today.failures_since), (4, 2, 1));
+    let by_scan: (i64, i64) = store
+        .read_blocking(move |c| {
+            Ok(c.query_row(
+                "SELECT count(*), sum(verdict IN ('invalid', 'missing', 'malformed')) FROM deliveries
+                 WHERE received_at >= ?1",
+                [midnight],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(by_scan, (2, 1), "the counters agree with a scan");
+    store.close();
 }
