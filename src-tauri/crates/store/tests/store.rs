@@ -279,7 +279,10 @@ fn todays_counts_come_from_quarter_hour_counters_kept_by_the_schema() {
     // What changes a delivery's verdict or time, or deletes it, is counted again by the triggers.
     rt.block_on(store.write(move |c| {
         c.execute("UPDATE deliveries SET verdict = 'valid' WHERE id = ?1", [forged])?;
-        c.execute("UPDATE deliveries SET received_at = received_at - 86400000 WHERE received_at = ?1", [midnight])?;
+        c.execute(
+            "UPDATE deliveries SET received_at = received_at - 86400000 WHERE received_at = ?1",
+            [midnight],
+        )?;
         c.execute("DELETE FROM deliveries WHERE received_at = ?1", [midnight + 41 * quarter])?;
         Ok(())
     }))
