@@ -56,7 +56,8 @@ impl StoredBlobs {
     }
 }
 
-/// A BLOB column's bytes (a TEXT value's too: headers stored before migration 8 were text).
+/// A BLOB column's bytes. A TEXT value is read as its bytes too (migration 8 casts the headers it
+/// copies, which were text, to BLOB; a row written some other way still reads).
 fn blob(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Vec<u8>> {
     match r.get_ref(at)? {
         rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => Ok(b.to_vec()),

@@ -391,8 +391,6 @@ fn delivery_conditions(q: &DeliveryQuery) -> Result<(String, Vec<rusqlite::types
         args.push(slug.to_owned().into());
     }
     if let Some(text) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
-        // See search.rs: each branch is served by an index (a UNION, so that SQLite does not give
-        // up on the indexes for a scan of the OR).
         // See search.rs: a delivery is found through its shipment (the shipments' indexes and the
         // full-text index), its event id, or, when it failed verification and so changed no
         // shipment, through the index of failed deliveries. Each branch is served by an index (a
