@@ -55,4 +55,20 @@ shipment_id: number | null,
 /**
  * Body size in bytes as received (for a too-large delivery: as declared or counted).
  */
-size: number, };
+size: number, 
+/**
+ * The shipment's order title (`title`), when the delivery belongs to one.
+ */
+title: string | null, 
+/**
+ * The courier's display name, from `slug`.
+ */
+courier: string | null, 
+/**
+ * `as-webhook-version` as received (`2026-07`); absent on legacy v4 URLs.
+ */
+webhook_version: string | null, 
+/**
+ * Sent by Shipwatch's own test tools (`x-shipwatch-test` header with a valid signature).
+ */
+test: boolean, };

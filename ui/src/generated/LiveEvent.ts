@@ -6,4 +6,4 @@ import type { ShipmentItem } from "./ShipmentItem";
 /**
  * Live events pushed to the UI (SSE `event:` name / Tauri event name = the variant, snake_case).
  */
-export type LiveEvent = { "type": "delivery", delivery: DeliveryItem, } | { "type": "shipment", shipment: ShipmentItem, } | { "type": "forward", forward: ForwardAttempt, } | { "type": "lagged", missed: number, };
+export type LiveEvent = { "type": "delivery", delivery: DeliveryItem, } | { "type": "shipment", shipment: ShipmentItem, } | { "type": "forward", forward: ForwardAttempt, } | { "type": "desk" } | { "type": "lagged", missed: number, };

@@ -29,4 +29,20 @@ retention_days?: number | null,
 /**
  * `null` removes the size limit (at least 10 when set).
  */
-retention_max_mb?: number | null, };
+retention_max_mb?: number | null, 
+/**
+ * 1 to 365.
+ */
+stuck_after_days?: number, 
+/**
+ * 1 to 365.
+ */
+pickup_after_days?: number, 
+/**
+ * 1 to 365.
+ */
+archive_after_days?: number, alerts?: Array<string>, 
+/**
+ * `null` turns the digest off.
+ */
+digest_at?: string | null, };

@@ -33,4 +33,25 @@ retention_days: number | null,
 /**
  * Keep the database under this many MB (absent = no limit).
  */
-retention_max_mb: number | null, };
+retention_max_mb: number | null, 
+/**
+ * A shipment with no courier scan for this many days is stuck (default 5).
+ */
+stuck_after_days: number, 
+/**
+ * A shipment waiting at a pickup point this many days needs attention (default 3).
+ */
+pickup_after_days: number, 
+/**
+ * Delivered shipments leave the home page after this many days (default 3).
+ */
+archive_after_days: number, 
+/**
+ * Alerts the clock and events raise: any of `late`, `stuck`, `estimate_later` (default all).
+ */
+alerts: Array<string>, 
+/**
+ * Local `HH:MM` of a daily digest notification ("3 need attention, 12 delivered yesterday");
+ * absent: no digest.
+ */
+digest_at: string | null, };

@@ -23,4 +23,35 @@ updated_at: string,
 /**
  * Built from unverified deliveries (no secret was configured).
  */
-unverified: boolean, };
+unverified: boolean, 
+/**
+ * The courier's display name (`DHL Express` for `dhl-express`; the slug when unknown).
+ */
+courier: string | null, 
+/**
+ * The order number of 2025+ payloads (`order_number`), beside `order_id`.
+ */
+order_number: string | null, 
+/**
+ * RFC 3339: the courier's newest checkpoint time (its last scan), when a checkpoint had one.
+ * Ages ("no scan for 6 days") count from here, never from when Shipwatch received a delivery.
+ */
+last_scan_at: string | null, 
+/**
+ * RFC 3339: when the shipment was delivered (its Delivered checkpoint, else the delivery that
+ * first said Delivered).
+ */
+delivered_at: string | null, 
+/**
+ * The date the shipment is due, as used for "late" (the latest estimate, else the order's
+ * promised date): `YYYY-MM-DD` or RFC 3339.
+ */
+due: string | null, 
+/**
+ * Archived: out of the home page, still listed and searchable.
+ */
+archived: boolean, 
+/**
+ * Made by a Shipwatch test delivery: left out of counts, the tray and the home page.
+ */
+test: boolean, };

@@ -28,4 +28,16 @@ last_delivery_at: string | null,
 /**
  * Warnings to show (no notification server, ...).
  */
-warnings: Array<string>, };
+warnings: Array<string>, 
+/**
+ * Why notifications are held right now ("paused", "quiet hours until 07:00"), when they are.
+ */
+notifications_held: string | null, 
+/**
+ * Shipments that need attention now (the home page's first section; test ones left out).
+ */
+attention_count: number, 
+/**
+ * The `as-webhook-version` of the newest valid delivery (absent: legacy v4 or none yet).
+ */
+webhook_version: string | null, };

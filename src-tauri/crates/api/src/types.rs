@@ -65,6 +65,14 @@ pub struct DeliveryItem {
     /// Body size in bytes as received (for a too-large delivery: as declared or counted).
     #[ts(type = "number")]
     pub size: i64,
+    /// The shipment's order title (`title`), when the delivery belongs to one.
+    pub title: Option<String>,
+    /// The courier's display name, from `slug`.
+    pub courier: Option<String>,
+    /// `as-webhook-version` as received (`2026-07`); absent on legacy v4 URLs.
+    pub webhook_version: Option<String>,
+    /// Sent by Shipwatch's own test tools (`x-shipwatch-test` header with a valid signature).
+    pub test: bool,
 }
 
 /// The signature panel of a delivery. `expected` is only ever sent to the local UI.
@@ -195,7 +203,7 @@ pub struct CheckpointItem {
 }
 
 /// One shipment in a list.
-#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq, Default)]
 #[ts(export)]
 pub struct ShipmentItem {
     #[ts(type = "number")]
@@ -217,6 +225,125 @@ pub struct ShipmentItem {
     pub updated_at: String,
     /// Built from unverified deliveries (no secret was configured).
     pub unverified: bool,
+    /// The courier's display name (`DHL Express` for `dhl-express`; the slug when unknown).
+    pub courier: Option<String>,
+    /// The order number of 2025+ payloads (`order_number`), beside `order_id`.
+    pub order_number: Option<String>,
+    /// RFC 3339: the courier's newest checkpoint time (its last scan), when a checkpoint had one.
+    /// Ages ("no scan for 6 days") count from here, never from when Shipwatch received a delivery.
+    pub last_scan_at: Option<String>,
+    /// RFC 3339: when the shipment was delivered (its Delivered checkpoint, else the delivery that
+    /// first said Delivered).
+    pub delivered_at: Option<String>,
+    /// The date the shipment is due, as used for "late" (the latest estimate, else the order's
+    /// promised date): `YYYY-MM-DD` or RFC 3339.
+    pub due: Option<String>,
+    /// Archived: out of the home page, still listed and searchable.
+    pub archived: bool,
+    /// Made by a Shipwatch test delivery: left out of counts, the tray and the home page.
+    pub test: bool,
+}
+
+/// Why a shipment needs the merchant, most urgent first.
+#[derive(Serialize, Deserialize, TS, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum AttentionKind {
+    /// Tag Exception (the reason is the subtag's wording or the courier's message).
+    Exception,
+    /// Tag AttemptFail.
+    FailedAttempt,
+    /// Past its due date and not delivered.
+    Late,
+    /// No courier scan for the configured number of days (or a `tracking_pending_time` event).
+    Stuck,
+    /// Tag AvailableForPickup for the configured number of days.
+    WaitingForPickup,
+}
+
+/// One reason a shipment needs attention, as shown ("2 days late", "Delayed (External factors)").
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct Attention {
+    pub kind: AttentionKind,
+    /// A short sentence for the merchant: "Delayed (External factors)", "2 days late (due Dec 3)",
+    /// "No courier scan for 6 days", "Waiting at the pickup point for 4 days".
+    pub reason: String,
+    /// Days late / without a scan / waiting, when the kind counts days.
+    pub days: Option<u32>,
+    /// RFC 3339: since when (the checkpoint or due date it counts from), when known.
+    pub since: Option<String>,
+}
+
+/// A shipment on the home page with what it needs.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct AttentionItem {
+    pub attention: Attention,
+    pub shipment: ShipmentItem,
+}
+
+/// One group of the home page below "Needs attention" (at most `DESK_GROUP_LIMIT` items; `total`
+/// says how many there are).
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct DeskGroup {
+    pub items: Vec<ShipmentItem>,
+    #[ts(type = "number")]
+    pub total: i64,
+}
+
+/// `GET /api/desk`: the merchant's home page. Test shipments and archived ones are left out.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct Desk {
+    /// Sorted by urgency: kind (exception first), then days (most first).
+    pub attention: Vec<AttentionItem>,
+    /// Due today (local date) and not delivered.
+    pub arriving_today: DeskGroup,
+    /// Not delivered, not in `attention` nor `arriving_today`, newest scan first.
+    pub in_transit: DeskGroup,
+    /// Delivered and not archived (they archive themselves after `archive_after_days`), newest first.
+    pub delivered_recently: DeskGroup,
+    /// Test shipments left out of the page (removable with `DELETE /api/test-data`).
+    #[ts(type = "number")]
+    pub test_shipments: i64,
+    /// RFC 3339: the clock the ages were counted on.
+    pub now: String,
+}
+
+/// An estimated delivery that moved (an `edd_revise` event or a tracking update with a new estimate).
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct EstimateChange {
+    /// RFC 3339: when the delivery that moved it was received.
+    pub at: String,
+    #[ts(type = "number")]
+    pub delivery_id: i64,
+    /// The estimate before and after, as sent (`YYYY-MM-DD` or RFC 3339).
+    pub previous: Option<String>,
+    pub estimate: Option<String>,
+    /// `revise_reason` when AfterShip gave one.
+    pub reason: Option<String>,
+    /// The estimate moved to a later date.
+    pub later: bool,
+}
+
+/// `DELETE /api/test-data`: what was removed.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct TestDataRemoved {
+    #[ts(type = "number")]
+    pub shipments: i64,
+    #[ts(type = "number")]
+    pub deliveries: i64,
+}
+
+/// `POST /api/shipments/{id}/archive`.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
+#[ts(export)]
+pub struct ArchiveRequest {
+    pub archived: bool,
 }
 
 /// Filters of `GET /api/shipments`.
@@ -269,6 +396,14 @@ pub struct ShipmentDetail {
     pub checkpoints: Vec<CheckpointItem>,
     /// Newest first.
     pub deliveries: Vec<DeliveryItem>,
+    /// What it needs now, most urgent first (empty when nothing).
+    pub attention: Vec<Attention>,
+    /// Every move of its estimated delivery, oldest first.
+    pub estimate_history: Vec<EstimateChange>,
+    /// `proof_of_delivery` as sent (2026-07: signed by, photo links), when sent.
+    #[ts(type = "Record<string, unknown> | null")]
+    pub proof_of_delivery: Option<serde_json::Value>,
+    pub signed_by: Option<String>,
 }
 
 /// Live events pushed to the UI (SSE `event:` name / Tauri event name = the variant, snake_case).
@@ -282,6 +417,9 @@ pub enum LiveEvent {
     Shipment { shipment: ShipmentItem },
     /// An attempt at forwarding a delivery (forward mode).
     Forward { forward: ForwardAttempt },
+    /// The home page changed without a delivery (the clock found a late or stuck shipment, a
+    /// shipment was archived, test data was removed): refetch `GET /api/desk`.
+    Desk,
     /// The client fell behind and missed events: refetch.
     Lagged {
         #[ts(type = "number")]
@@ -332,6 +470,13 @@ pub struct Status {
     pub last_delivery_at: Option<String>,
     /// Warnings to show (no notification server, ...).
     pub warnings: Vec<String>,
+    /// Why notifications are held right now ("paused", "quiet hours until 07:00"), when they are.
+    pub notifications_held: Option<String>,
+    /// Shipments that need attention now (the home page's first section; test ones left out).
+    #[ts(type = "number")]
+    pub attention_count: i64,
+    /// The `as-webhook-version` of the newest valid delivery (absent: legacy v4 or none yet).
+    pub webhook_version: Option<String>,
 }
 
 /// Quiet hours, local time, `HH:MM`. An interval that wraps midnight (22:00–07:00) is fine.
@@ -375,6 +520,17 @@ pub struct SettingsView {
     /// Keep the database under this many MB (absent = no limit).
     #[ts(type = "number | null")]
     pub retention_max_mb: Option<u64>,
+    /// A shipment with no courier scan for this many days is stuck (default 5).
+    pub stuck_after_days: u32,
+    /// A shipment waiting at a pickup point this many days needs attention (default 3).
+    pub pickup_after_days: u32,
+    /// Delivered shipments leave the home page after this many days (default 3).
+    pub archive_after_days: u32,
+    /// Alerts the clock and events raise: any of `late`, `stuck`, `estimate_later` (default all).
+    pub alerts: Vec<String>,
+    /// Local `HH:MM` of a daily digest notification ("3 need attention, 12 delivered yesterday");
+    /// absent: no digest.
+    pub digest_at: Option<String>,
 }
 
 /// A change of settings: absent fields stay as they are. For secrets, `""` clears. A field this
@@ -423,6 +579,21 @@ pub struct SettingsUpdate {
     #[serde(default, deserialize_with = "double_option")]
     #[ts(optional, type = "number | null")]
     pub retention_max_mb: Option<Option<u64>>,
+    /// 1 to 365.
+    #[ts(optional)]
+    pub stuck_after_days: Option<u32>,
+    /// 1 to 365.
+    #[ts(optional)]
+    pub pickup_after_days: Option<u32>,
+    /// 1 to 365.
+    #[ts(optional)]
+    pub archive_after_days: Option<u32>,
+    #[ts(optional)]
+    pub alerts: Option<Vec<String>>,
+    /// `null` turns the digest off.
+    #[serde(default, deserialize_with = "double_option")]
+    #[ts(optional)]
+    pub digest_at: Option<Option<String>>,
 }
 
 /// `POST /api/deliveries/{id}/reverify`: check a stored delivery against a secret typed in the UI.

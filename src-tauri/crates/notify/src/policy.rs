@@ -215,6 +215,10 @@ pub(crate) mod tests {
                 order_id: None,
                 shipment_id: Some(shipment_id),
                 size: 1000,
+                title: None,
+                courier: None,
+                webhook_version: None,
+                test: false,
             },
             shipment: Some(ShipmentChange {
                 shipment_id,
@@ -225,6 +229,7 @@ pub(crate) mod tests {
                 stale: false,
                 unverified: false,
                 changed: true,
+                estimate_change: None,
                 item: ShipmentItem {
                     id: shipment_id,
                     tracking_id: None,
@@ -239,6 +244,7 @@ pub(crate) mod tests {
                     last_location: Some("Brooklyn, NY".into()),
                     updated_at: "2026-01-01T00:00:00Z".into(),
                     unverified: false,
+                    ..Default::default()
                 },
             }),
         }

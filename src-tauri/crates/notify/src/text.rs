@@ -141,6 +141,7 @@ mod tests {
             last_location: Some("Brooklyn, NY, USA".into()),
             updated_at: "2026-01-01T00:00:00Z".into(),
             unverified: false,
+            ..Default::default()
         }
     }
 

@@ -354,6 +354,9 @@ impl ApiInner {
             deliveries_total: counts.total,
             last_delivery_at: counts.last_received_at_ms.map(queries::rfc3339_ms),
             warnings,
+            notifications_held: None,
+            attention_count: 0,
+            webhook_version: None,
         })
     }
 
@@ -488,6 +491,10 @@ impl ApiInner {
             estimated_delivery: rec.estimated_delivery,
             checkpoints: rec.checkpoints,
             deliveries: rec.deliveries,
+            attention: Vec::new(),
+            estimate_history: Vec::new(),
+            proof_of_delivery: None,
+            signed_by: None,
         })
     }
 
@@ -518,6 +525,11 @@ impl ApiInner {
             autostart: s.autostart,
             public_url: s.public_url,
             tunnel_command: s.tunnel_command,
+            stuck_after_days: 5,
+            pickup_after_days: 3,
+            archive_after_days: 3,
+            alerts: vec!["late".into(), "stuck".into(), "estimate_later".into()],
+            digest_at: None,
         }
     }
 

@@ -310,6 +310,7 @@ fn live_event_name(e: &LiveEvent) -> &'static str {
         LiveEvent::Delivery { .. } => "delivery",
         LiveEvent::Shipment { .. } => "shipment",
         LiveEvent::Forward { .. } => "forward",
+        LiveEvent::Desk => "desk",
         LiveEvent::Lagged { .. } => "lagged",
     }
 }

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bodies;
+pub mod desk;
 pub mod forwards;
 pub mod meta;
 pub mod migrations;
@@ -168,6 +169,8 @@ pub struct ShipmentChange {
     pub changed: bool,
     /// The shipment after the change.
     pub item: shipwatch_api::ShipmentItem,
+    /// The delivery moved the shipment's estimated delivery (recorded in its estimate history).
+    pub estimate_change: Option<shipwatch_api::EstimateChange>,
 }
 
 /// Where the database lives in a data dir.

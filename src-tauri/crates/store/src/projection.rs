@@ -324,6 +324,13 @@ fn project(
             last_location,
             updated_at: rfc3339_ms(now),
             unverified,
+            courier: None,
+            order_number: None,
+            last_scan_at: None,
+            delivered_at: None,
+            due: None,
+            archived: false,
+            test: false,
         };
         return Ok(ShipmentChange {
             shipment_id,
@@ -335,6 +342,7 @@ fn project(
             unverified,
             changed: true,
             item,
+            estimate_change: None,
         });
     };
 
@@ -459,6 +467,7 @@ fn project(
         unverified: item.unverified,
         changed,
         item,
+        estimate_change: None,
     })
 }
 

@@ -99,6 +99,10 @@ pub(crate) fn delivery_item_from_parts(
         order_id: msg.and_then(|m| m.order_id.clone()),
         shipment_id,
         size: d.body_size,
+        title: None,
+        courier: None,
+        webhook_version: None,
+        test: false,
     }
 }
 
@@ -121,6 +125,10 @@ fn delivery_item(r: &Row<'_>) -> rusqlite::Result<DeliveryItem> {
         order_id: r.get(10)?,
         shipment_id: r.get(11)?,
         size: r.get(12)?,
+        title: None,
+        courier: None,
+        webhook_version: None,
+        test: false,
     })
 }
 
@@ -241,6 +249,13 @@ pub(crate) fn shipment_row(r: &Row<'_>) -> rusqlite::Result<ShipmentItem> {
         last_location: r.get(10)?,
         updated_at: rfc3339_ms(r.get(11)?),
         unverified: r.get(12)?,
+        courier: None,
+        order_number: None,
+        last_scan_at: None,
+        delivered_at: None,
+        due: None,
+        archived: false,
+        test: false,
     })
 }
 
