@@ -21,22 +21,27 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/06-delivery-events.sql"),
     include_str!("../migrations/07-recency-ascending.sql"),
     include_str!("../migrations/08-plain-store.sql"),
+    include_str!("../migrations/09-merchant-desk.sql"),
 ];
 
-/// The migrations as `rusqlite_migration` runs them: the last checks every reference before it
-/// commits, and fills the search index of the shipments stored before it ([`crate::search`]).
+/// The index of migration 8 in [`MIGRATIONS`], which fills the search index it creates.
+const PLAIN_STORE: usize = 7;
+
+/// The migrations as `rusqlite_migration` runs them: migration 8 fills the search index of the
+/// shipments stored before it ([`crate::search`]); it and every later one check every reference
+/// before they commit.
 fn migrations() -> Migrations<'static> {
-    let last = MIGRATIONS.len() - 1;
     Migrations::new(
         MIGRATIONS
             .iter()
             .enumerate()
             .map(|(i, sql)| match i {
-                i if i == last => M::up_with_hook(sql, |tx: &rusqlite::Transaction<'_>| {
+                PLAIN_STORE => M::up_with_hook(sql, |tx: &rusqlite::Transaction<'_>| {
                     crate::search::index_every_shipment(tx)
                         .map_err(|e| rusqlite_migration::HookError::Hook(e.to_string()))
                 })
                 .foreign_key_check(),
+                i if i > PLAIN_STORE => M::up(sql).foreign_key_check(),
                 _ => M::up(sql),
             })
             .collect(),
@@ -455,7 +460,7 @@ mod tests {
         )
         .unwrap();
         let shipments = rows(&conn, "shipments");
-        migrate(&mut conn, &path).unwrap();
+        migrate_to(&mut conn, &path, 8).unwrap();
         assert_eq!(rows(&conn, "shipments"), shipments);
         let deliveries: Vec<(i64, Option<i64>)> =
             pairs(&conn, "SELECT id, duplicate_of FROM deliveries ORDER BY id");
