@@ -33,6 +33,10 @@ describe('Tauri backend: command names and argument shapes from docs/api.md', ()
     await b.restartTunnel();
     await b.selfTest();
     await b.sendTestDelivery({ tag: 'Delivered', subtag: 'Delivered_002', shape: 'versioned' });
+    await b.desk();
+    await b.archiveShipment(3, true);
+    await b.archiveShipment(3, false);
+    await b.removeTestData();
     expect(invoke.mock.calls).toEqual([
       ['status', undefined],
       ['list_deliveries', { query: { verdict: 'failed', limit: 100 } }],
@@ -51,6 +55,10 @@ describe('Tauri backend: command names and argument shapes from docs/api.md', ()
       ['restart_tunnel', undefined],
       ['self_test', undefined],
       ['send_test_delivery', { request: { tag: 'Delivered', subtag: 'Delivered_002', shape: 'versioned' } }],
+      ['desk', undefined],
+      ['archive_shipment', { id: 3, archived: true }],
+      ['archive_shipment', { id: 3, archived: false }],
+      ['remove_test_data', undefined],
     ]);
   });
   it('turns a command error body into an ApiError with its message', async () => {
@@ -132,6 +140,9 @@ describe('HTTP backend', () => {
     await b.tunnelStatus();
     await b.restartTunnel();
     await b.selfTest();
+    await b.desk();
+    await b.archiveShipment(5, true);
+    await b.removeTestData();
     const calls = fetchMock.mock.calls.map(([url, init]) => [url, init.method, init.body]);
     expect(calls).toEqual([
       ['/api/deliveries?verdict=failed&q=a+b&limit=100&before=42', 'GET', undefined],
@@ -145,6 +156,9 @@ describe('HTTP backend', () => {
       ['/api/tunnel', 'GET', undefined],
       ['/api/tunnel/restart', 'POST', undefined],
       ['/api/self-test', 'POST', undefined],
+      ['/api/desk', 'GET', undefined],
+      ['/api/shipments/5/archive', 'POST', '{"archived":true}'],
+      ['/api/test-data', 'DELETE', undefined],
     ]);
     expect(fetchMock.mock.calls[0][1].credentials).toBe('same-origin');
   });
@@ -175,10 +189,12 @@ describe('HTTP backend', () => {
     es1.emit('delivery', { type: 'delivery', delivery: { id: 1 } });
     es1.emit('shipment', { type: 'shipment', shipment: { id: 2 } });
     es1.emit('forward', { type: 'forward', forward: { delivery_id: 1, state: 'delivered' } });
+    es1.emit('desk', { type: 'desk' });
     expect(events).toEqual([
       { type: 'delivery', delivery: { id: 1 } },
       { type: 'shipment', shipment: { id: 2 } },
       { type: 'forward', forward: { delivery_id: 1, state: 'delivered' } },
+      { type: 'desk' },
     ]);
     es1.onerror!();
     expect(es1.closed).toBe(true);

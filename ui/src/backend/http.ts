@@ -1,5 +1,6 @@
 // HTTP transport: same-origin fetch of /api/... (auth: the cookie `shipwatch serve` set from
 // ?token=) and Server-Sent Events from /api/stream, reconnecting with backoff.
+import type { ArchiveRequest } from '../generated/ArchiveRequest';
 import type { LiveEvent } from '../generated/LiveEvent';
 import { toSearch } from '../lib/query';
 import { ApiError, type Backend, type LiveHandlers } from './types';
@@ -43,7 +44,7 @@ export function backoffDelay(attempt: number): number {
   return Math.min(15000, 500 * 2 ** Math.max(0, attempt));
 }
 
-const EVENT_NAMES = ['delivery', 'shipment', 'forward', 'lagged'] as const;
+const EVENT_NAMES = ['delivery', 'shipment', 'forward', 'desk', 'lagged'] as const;
 
 export function createHttpBackend(base = '', onUnauthorized?: UnauthorizedHook): Backend {
   const get = <T>(p: string) => call<T>('GET', base + p, undefined, onUnauthorized);
@@ -56,6 +57,9 @@ export function createHttpBackend(base = '', onUnauthorized?: UnauthorizedHook):
     reverifyDelivery: (id, request) => send('POST', `/api/deliveries/${id}/reverify`, request),
     listShipments: (q) => get('/api/shipments' + toSearch(q)),
     getShipment: (id) => get(`/api/shipments/${id}`),
+    desk: () => get('/api/desk'),
+    archiveShipment: (id, archived) => send('POST', `/api/shipments/${id}/archive`, { archived } satisfies ArchiveRequest),
+    removeTestData: () => send('DELETE', '/api/test-data', undefined),
     getSettings: () => get('/api/settings'),
     updateSettings: (update) => send('PUT', '/api/settings', update),
     sendTestDelivery: (request) => send('POST', '/api/test-delivery', request),

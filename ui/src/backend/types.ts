@@ -1,5 +1,6 @@
 // The one backend interface the views use; HTTP (browser) and Tauri (desktop window) implement it.
 import type { DeliveryDetail } from '../generated/DeliveryDetail';
+import type { Desk } from '../generated/Desk';
 import type { DeliveryQuery } from '../generated/DeliveryQuery';
 import type { ForwardAttempt } from '../generated/ForwardAttempt';
 import type { LiveEvent } from '../generated/LiveEvent';
@@ -12,11 +13,13 @@ import type { SelfTestResult } from '../generated/SelfTestResult';
 import type { SettingsUpdate } from '../generated/SettingsUpdate';
 import type { SettingsView } from '../generated/SettingsView';
 import type { ShipmentDetail } from '../generated/ShipmentDetail';
+import type { ShipmentItem } from '../generated/ShipmentItem';
 import type { ShipmentList } from '../generated/ShipmentList';
 import type { ShipmentQuery } from '../generated/ShipmentQuery';
 import type { SignatureReport } from '../generated/SignatureReport';
 import type { Status } from '../generated/Status';
 import type { TestDeliveryRequest } from '../generated/TestDeliveryRequest';
+import type { TestDataRemoved } from '../generated/TestDataRemoved';
 import type { TestDeliveryResult } from '../generated/TestDeliveryResult';
 import type { TunnelStatus } from '../generated/TunnelStatus';
 
@@ -53,6 +56,12 @@ export interface Backend {
   reverifyDelivery(id: number, request: ReverifyRequest): Promise<SignatureReport>;
   listShipments(query: ShipmentQuery): Promise<ShipmentList>;
   getShipment(id: number): Promise<ShipmentDetail>;
+  /** The merchant's home page: what needs attention, then the groups (test and archived left out). */
+  desk(): Promise<Desk>;
+  /** Archive a shipment (off the home page, still listed and searchable) or bring it back. */
+  archiveShipment(id: number, archived: boolean): Promise<ShipmentItem>;
+  /** Delete every test delivery and the shipments only they built. */
+  removeTestData(): Promise<TestDataRemoved>;
   getSettings(): Promise<SettingsView>;
   updateSettings(update: SettingsUpdate): Promise<SettingsView>;
   sendTestDelivery(request: TestDeliveryRequest): Promise<TestDeliveryResult>;
