@@ -190,6 +190,7 @@ describe('settings: forward mode and retention', () => {
     previous_secret_from_env: false, listen: '127.0.0.1:8787', webhook_path: '/webhooks/aftership', body_limit: 1048576,
     notify_tags: [], quiet_hours: null, notifications_paused: false, autostart: false, public_url: null, tunnel_command: null,
     forward_url: null, forward_failing: false, retention_days: 30, retention_max_mb: null,
+    stuck_after_days: 5, pickup_after_days: 3, archive_after_days: 3, alerts: ['late', 'stuck', 'estimate_later'], digest_at: null,
   };
   it('sends forward_url ("" = off), forward_failing, retention (empty = null)', () => {
     const f = formFromView(view);

@@ -25,6 +25,10 @@ const item = (over: Partial<DeliveryItem> = {}): DeliveryItem => ({
   order_id: 'ORD-1001',
   shipment_id: 1,
   size: 1700,
+  title: null,
+  courier: 'USPS',
+  webhook_version: null,
+  test: false,
   ...over,
 });
 
@@ -97,6 +101,13 @@ describe('live rows against the filters', () => {
       last_location: null,
       updated_at: '2025-05-20T12:00:00Z',
       unverified: false,
+      courier: 'UPS',
+      order_number: null,
+      last_scan_at: null,
+      delivered_at: null,
+      due: null,
+      archived: false,
+      test: false,
     };
     expect(matchesShipment(s, '', '')).toBe(true);
     expect(matchesShipment(s, 'Delivered', 'sofa')).toBe(true);
