@@ -61,6 +61,15 @@ pub fn parse_lenient_ms(s: &str) -> Option<i64> {
     Some(midnight_ms + time_of_day_ms - offset_seconds * 1000)
 }
 
+/// When a due date has passed, in Unix ms: a date (`YYYY-MM-DD`) is due until its end, the next
+/// midnight UTC after it; a date-time with an offset is that instant; one without a zone is read as
+/// UTC. `None` for empty or unreadable strings.
+pub fn due_end_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let ms = parse_lenient_ms(s)?;
+    Some(if s.len() == 10 { ms + MS_PER_DAY } else { ms })
+}
+
 const MS_PER_DAY: i64 = 86_400_000;
 /// Julian day number of 1970-01-01.
 const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
@@ -158,7 +167,20 @@ impl Cursor<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_lenient_ms;
+    use super::{due_end_ms, parse_lenient_ms};
+
+    #[test]
+    fn a_due_date_ends_at_the_end_of_its_day_and_a_due_time_at_that_time() {
+        // 2026-12-03 ends at midnight UTC starting 2026-12-04.
+        assert_eq!(due_end_ms("2026-12-03"), Some(1_796_342_400_000));
+        assert_eq!(due_end_ms(" 2026-12-03 "), Some(1_796_342_400_000));
+        assert_eq!(due_end_ms("2026-12-03T18:00:00+02:00"), Some(1_796_313_600_000));
+        assert_eq!(due_end_ms("2026-12-03T16:00:00Z"), Some(1_796_313_600_000));
+        // Without a zone: read as UTC.
+        assert_eq!(due_end_ms("2026-12-03T16:00:00"), Some(1_796_313_600_000));
+        assert_eq!(due_end_ms(""), None);
+        assert_eq!(due_end_ms("soon"), None);
+    }
 
     /// 2021-01-14T00:52:00Z in ms.
     const PICKUP_MS: i64 = 1_610_585_520_000;

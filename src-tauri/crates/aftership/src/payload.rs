@@ -64,14 +64,16 @@ pub struct Envelope {
 /// The tracking object (`msg`).
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Tracking {
-    /// `msg.id` (legacy: 24 chars; versioned: 32 hex).
+    /// `msg.id` (legacy: 24 chars; versioned: 32 hex; 2025-04 onward: 0 to 128 characters).
     pub id: Option<String>,
     pub legacy_id: Option<String>,
     pub tracking_number: Option<String>,
     pub slug: Option<String>,
     pub title: Option<String>,
     pub order_id: Option<String>,
-    /// Legacy `customer_name`, or the first `customers[].name`.
+    /// `order_number` (2025 onward), beside `order_id`.
+    pub order_number: Option<String>,
+    /// Legacy `customer_name`, or the first `customers[].name` (2025-01 replaced the one by the other).
     pub customer_name: Option<String>,
     pub tag: Option<Tag>,
     pub subtag: Option<String>,
@@ -86,12 +88,22 @@ pub struct Tracking {
     pub best_expected_delivery: Option<String>,
     /// The versioned EDD objects as sent, keyed by their field names (only those present and non-null).
     pub estimated_delivery: Option<serde_json::Value>,
+    /// `order_promised_delivery_date` as sent; of a range (2026-01 onward), its end.
+    pub order_promised_delivery_date: Option<String>,
+    /// The single date the shipment is due, for "late": the best estimate in
+    /// [`Tracking::best_expected_delivery`]'s order, the end of its range when it has only a range
+    /// (`YYYY-MM-DD` or a date-time, as sent), else `order_promised_delivery_date`.
+    pub due: Option<String>,
+    /// `latest_estimated_delivery.revise_reason` (2025-04 onward): why the estimate moved.
+    pub revise_reason: Option<String>,
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
     pub last_updated_at: Option<String>,
     pub courier_tracking_link: Option<String>,
     pub courier_redirect_link: Option<String>,
     pub signed_by: Option<String>,
+    /// `proof_of_delivery` as sent (2026-07: a list of records, signature or photo), when not null.
+    pub proof_of_delivery: Option<Value>,
     /// `origin_country_iso3` or `origin_country_region`.
     pub origin_country: Option<String>,
     pub destination_country: Option<String>,
@@ -105,8 +117,12 @@ pub struct Tracking {
 /// What the shipment projection needs of a delivery's checkpoints, without the checkpoints.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct CheckpointDigest {
-    /// [`checkpoint_key`] of each checkpoint, in the order sent.
+    /// [`checkpoint_key`] of each checkpoint, in the order sent: its identity.
     pub keys: Vec<i64>,
+    /// When any checkpoint has a `hash`: [`CheckpointIdentity::content_key`] of each, in the same
+    /// order (equal to its key where it has none), so that a timeline built from deliveries without
+    /// hashes recognises the same checkpoints sent with one. Empty when none has a hash.
+    pub content_keys: Vec<i64>,
     /// The most recent checkpoint.
     pub latest: Option<LatestCheckpoint>,
 }
@@ -147,24 +163,36 @@ pub struct CheckpointIdentity<'a> {
     pub city: Option<&'a str>,
     /// `country_iso3` or `country_region`.
     pub country: Option<&'a str>,
+    /// `hash` (2026-07 onward): AfterShip's identity of the checkpoint.
+    pub hash: Option<&'a str>,
 }
 
 impl CheckpointIdentity<'_> {
+    /// The checkpoint's identity: of its `hash` when AfterShip sent one (2026-07: "can be used for
+    /// deduplication"; the same checkpoint keeps it when the courier rewords it), else
+    /// [`CheckpointIdentity::content_key`]. Stored: never change it.
+    pub fn key(&self) -> i64 {
+        match self.hash {
+            Some(hash) => fnv1a(HASH_KEY_PREFIX.iter().copied().chain(hash.bytes())) as i64,
+            None => self.content_key(),
+        }
+    }
+
     /// A stable 64-bit key for the checkpoint's content (FNV-1a of time, tag, subtag, message and
     /// location): the same checkpoint resent by a later delivery gets the same key. Stored: never
     /// change it.
-    pub fn key(&self) -> i64 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    pub fn content_key(&self) -> i64 {
+        let mut h: u64 = FNV_OFFSET;
         for (i, part) in
             [self.checkpoint_time, self.tag, self.subtag, self.message, self.location].into_iter().enumerate()
         {
             if i > 0 {
                 h ^= u64::from(b'|');
-                h = h.wrapping_mul(0x0100_0000_01b3);
+                h = h.wrapping_mul(FNV_PRIME);
             }
             for b in part.unwrap_or("").bytes() {
                 h ^= u64::from(b);
-                h = h.wrapping_mul(0x0100_0000_01b3);
+                h = h.wrapping_mul(FNV_PRIME);
             }
         }
         h as i64
@@ -181,6 +209,15 @@ impl CheckpointIdentity<'_> {
     }
 }
 
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
+/// Put before a hash, so that a hash key never equals the content key of a checkpoint without one.
+const HASH_KEY_PREFIX: &[u8] = b"\0hash\0";
+
+fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(FNV_OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
+}
+
 impl Checkpoint {
     pub fn identity(&self) -> CheckpointIdentity<'_> {
         CheckpointIdentity {
@@ -191,6 +228,7 @@ impl Checkpoint {
             location: self.location.as_deref(),
             city: self.city.as_deref(),
             country: self.country.as_deref(),
+            hash: self.hash.as_deref(),
         }
     }
 }
@@ -204,10 +242,12 @@ impl CheckpointDigest {
     /// Digests checkpoints given in the order sent.
     pub fn of<'a>(checkpoints: impl IntoIterator<Item = CheckpointIdentity<'a>>) -> CheckpointDigest {
         let mut keys = Vec::new();
+        let mut content_keys = Vec::new();
         let mut latest_timed: Option<(i64, CheckpointIdentity<'a>)> = None;
         let mut last = None;
         for c in checkpoints {
             keys.push(c.key());
+            content_keys.push(c.content_key());
             if let Some(t) = c.checkpoint_time.and_then(crate::dates::parse_lenient_ms) {
                 if latest_timed.is_none_or(|(best, _)| t >= best) {
                     latest_timed = Some((t, c));
@@ -219,7 +259,10 @@ impl CheckpointDigest {
             Some((t, c)) => Some(LatestCheckpoint { sort_time: Some(t), place: c.place() }),
             None => last.map(|c| LatestCheckpoint { sort_time: None, place: c.place() }),
         };
-        CheckpointDigest { keys, latest }
+        if content_keys == keys {
+            content_keys = Vec::new();
+        }
+        CheckpointDigest { keys, content_keys, latest }
     }
 }
 
@@ -243,6 +286,8 @@ pub struct Checkpoint {
     pub created_at: Option<String>,
     /// `events[].code`.
     pub events: Vec<String>,
+    /// `hash` (2026-07 onward): AfterShip's identity of the checkpoint, see [`CheckpointIdentity::key`].
+    pub hash: Option<String>,
 }
 
 impl Tracking {
@@ -302,6 +347,52 @@ fn best_expected_delivery(msg: &Map<String, Value>, legacy: Option<&str>) -> Opt
         .or_else(|| legacy.map(str::to_owned))
 }
 
+/// The single date the shipment is due (see [`Tracking::due`]): the first estimate object with a
+/// date (its end when it has only a range), else the legacy `expected_delivery`, else the order's
+/// promised date.
+fn due(msg: &Map<String, Value>, legacy: Option<&str>, promised: Option<&str>) -> Option<String> {
+    ESTIMATED_DELIVERY_FIELDS
+        .iter()
+        .find_map(|(object, field)| {
+            let object = msg.get(*object)?;
+            let date = |name: &str| object.get(name).and_then(non_blank);
+            date(field).or_else(|| date(&format!("{field}_max"))).or_else(|| date(&format!("{field}_min")))
+        })
+        .or(legacy)
+        .or(promised)
+        .map(|s| s.trim().to_owned())
+}
+
+/// The end of a date or a range of dates, as sent (2026-01 lets `order_promised_delivery_date` be
+/// a range; its shape is not published, so each plausible one is read): a string (a range written
+/// `A - B`, `A – B`, `A to B` or `A/B` gives B), a list (its last date) or an object (its `max`/`end`/
+/// `to` field, else its `min`/`start`/`from` one, else its first date).
+fn date_or_range_end(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => {
+            let s = s.trim();
+            let end = [" – ", " — ", " - ", " to ", "/"]
+                .iter()
+                .find_map(|sep| s.rsplit_once(sep).map(|(_, end)| end.trim()))
+                .filter(|end| !end.is_empty())
+                .unwrap_or(s);
+            (!end.is_empty()).then(|| end.to_owned())
+        }
+        Value::Array(items) => items.iter().rev().find_map(date_or_range_end),
+        Value::Object(map) => {
+            let by_suffix = |suffixes: &[&str]| {
+                map.iter()
+                    .filter(|(k, _)| suffixes.iter().any(|s| k.ends_with(s)))
+                    .find_map(|(_, v)| non_blank(v).map(|s| s.trim().to_owned()))
+            };
+            by_suffix(&["max", "end", "to"])
+                .or_else(|| by_suffix(&["min", "start", "from"]))
+                .or_else(|| map.values().find_map(|v| non_blank(v).map(|s| s.trim().to_owned())))
+        }
+        _ => None,
+    }
+}
+
 /// Parses a raw body. Fails only when it is not a JSON object.
 pub fn parse_envelope(body: &[u8]) -> Result<Envelope, PayloadError> {
     parse(body, true)
@@ -355,6 +446,19 @@ fn parse_tracking(msg: &Map<String, Value>, keep_checkpoints: bool) -> Tracking 
             msg.get(*object).filter(|v| !v.is_null()).map(|v| (object.to_string(), v.clone()))
         })
         .collect();
+    let order_promised_delivery_date = msg.get("order_promised_delivery_date").and_then(date_or_range_end);
+    let due = due(msg, expected_delivery.as_deref(), order_promised_delivery_date.as_deref());
+    let revise_reason = msg
+        .get("latest_estimated_delivery")
+        .and_then(Value::as_object)
+        .and_then(|latest| text(latest, "revise_reason"));
+    let proof_of_delivery = msg.get("proof_of_delivery").filter(|v| match v {
+        Value::Null => false,
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::String(s) => !s.trim().is_empty(),
+        _ => true,
+    });
     let customer_name = text(msg, "customer_name")
         .or_else(|| objects(msg, "customers").find_map(|customer| text(customer, "name")));
     let checkpoints: Vec<&Map<String, Value>> = objects(msg, "checkpoints").collect();
@@ -368,6 +472,7 @@ fn parse_tracking(msg: &Map<String, Value>, keep_checkpoints: bool) -> Tracking 
         slug: text(msg, "slug"),
         title: text(msg, "title"),
         order_id: text(msg, "order_id"),
+        order_number: text(msg, "order_number"),
         customer_name,
         tag: str_of(msg, "tag").map(Tag::parse),
         subtag: text(msg, "subtag"),
@@ -375,12 +480,16 @@ fn parse_tracking(msg: &Map<String, Value>, keep_checkpoints: bool) -> Tracking 
         expected_delivery,
         best_expected_delivery,
         estimated_delivery: (!estimated_delivery.is_empty()).then_some(Value::Object(estimated_delivery)),
+        order_promised_delivery_date,
+        due,
+        revise_reason,
         created_at: text(msg, "created_at"),
         updated_at: text(msg, "updated_at"),
         last_updated_at: text(msg, "last_updated_at"),
         courier_tracking_link: text(msg, "courier_tracking_link"),
         courier_redirect_link: text(msg, "courier_redirect_link"),
         signed_by: text(msg, "signed_by"),
+        proof_of_delivery: proof_of_delivery.cloned(),
         origin_country: text(msg, "origin_country_iso3").or_else(|| text(msg, "origin_country_region")),
         destination_country: text(msg, "destination_country_iso3")
             .or_else(|| text(msg, "destination_country_region")),
@@ -399,6 +508,7 @@ fn checkpoint_identity(checkpoint: &Map<String, Value>) -> CheckpointIdentity<'_
         location: str_of(checkpoint, "location"),
         city: str_of(checkpoint, "city"),
         country: str_of(checkpoint, "country_iso3").or_else(|| str_of(checkpoint, "country_region")),
+        hash: str_of(checkpoint, "hash"),
     }
 }
 
@@ -421,6 +531,7 @@ fn parse_checkpoint(checkpoint: &Map<String, Value>) -> Checkpoint {
         raw_tag: text(checkpoint, "raw_tag"),
         created_at: text(checkpoint, "created_at"),
         events: objects(checkpoint, "events").filter_map(|event| text(event, "code")).collect(),
+        hash: owned(identity.hash),
     }
 }
 
@@ -558,7 +669,7 @@ mod tests {
         let got = latest(&[at(None, Some("one")), at(None, None)]);
         assert_eq!(got, Some(LatestCheckpoint { sort_time: None, place: None }));
         let empty = CheckpointDigest::of(std::iter::empty());
-        assert_eq!(empty, CheckpointDigest { keys: vec![], latest: None });
+        assert_eq!(empty, CheckpointDigest { keys: vec![], content_keys: vec![], latest: None });
     }
 
     #[test]

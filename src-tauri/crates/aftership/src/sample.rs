@@ -439,78 +439,16 @@ fn tracking_id_for(tracking_number: &str) -> String {
 /// The webhook version the versioned shape follows by default (`as-webhook-version`).
 pub const DEFAULT_WEBHOOK_VERSION: &str = "2025-07";
 
-/// Known subtags of a tag with their `subtag_message`: AfterShip's confirmed wording where there is
-/// one, a plain label otherwise. The tag's default (`_001`) comes first; an unknown tag has none.
-pub fn subtags_of(tag: &Tag) -> &'static [(&'static str, &'static str)] {
-    match tag {
-        Tag::Pending => &[
-            ("Pending_001", "Pending"),
-            ("Pending_002", "Pending"),
-            ("Pending_003", "Pending"),
-            ("Pending_004", "Pending"),
-            ("Pending_005", "Pending"),
-            ("Pending_006", "Pending"),
-        ],
-        Tag::InfoReceived => &[("InfoReceived_001", "Info Received")],
-        Tag::InTransit => &[
-            ("InTransit_001", "In Transit"),
-            ("InTransit_002", "In Transit"),
-            ("InTransit_003", "In Transit"),
-            ("InTransit_004", "In Transit"),
-            ("InTransit_005", "In Transit"),
-            ("InTransit_006", "In Transit"),
-            ("InTransit_007", "Departure scan"),
-            ("InTransit_008", "In Transit"),
-            ("InTransit_009", "In Transit"),
-        ],
-        Tag::OutForDelivery => &[
-            ("OutForDelivery_001", "Out for Delivery"),
-            ("OutForDelivery_003", "Out for Delivery"),
-            ("OutForDelivery_004", "Out for Delivery"),
-        ],
-        Tag::AttemptFail => &[
-            ("AttemptFail_001", "Failed Attempt"),
-            ("AttemptFail_002", "Failed Attempt"),
-            ("AttemptFail_003", "Failed Attempt"),
-        ],
-        Tag::Delivered => &[
-            ("Delivered_001", "Delivered"),
-            ("Delivered_002", "Picked up by the customer"),
-            ("Delivered_003", "Sign by customer"),
-            ("Delivered_004", "Delivered and received cash on delivery"),
-            ("Delivered_005", "Delivered to neighbor"),
-        ],
-        Tag::AvailableForPickup => &[("AvailableForPickup_001", "Available for pickup")],
-        Tag::Exception => &[
-            ("Exception_001", "Exception"),
-            ("Exception_002", "Customer moved"),
-            ("Exception_003", "Customer refused delivery"),
-            ("Exception_004", "Delayed (Customs clearance)"),
-            ("Exception_005", "Delayed (External factors)"),
-            ("Exception_006", "Held for payment"),
-            ("Exception_007", "Incorrect Address"),
-            ("Exception_008", "Pick up missed"),
-            ("Exception_009", "Rejected by carrier"),
-            ("Exception_010", "Returning to sender"),
-            ("Exception_011", "Returned to sender"),
-            ("Exception_012", "Shipment damage"),
-            ("Exception_013", "Shipment lost"),
-            ("Exception_016", "Delayed (Processing issue)"),
-            ("Exception_017", "Delayed (Extreme weather)"),
-            ("Exception_018", "Incorrect/missing documents"),
-            ("Exception_019", "Delayed (Late flight)"),
-            ("Exception_020", "Shipment cancelled"),
-            ("Exception_021", "Shipment disposed"),
-        ],
-        Tag::Expired => &[("Expired_001", "Expired")],
-        Tag::Unknown(_) => &[],
-    }
+/// Known subtags of a tag with their `subtag_message` (from [`crate::tags`]' table): AfterShip's
+/// confirmed wording where there is one, a plain label otherwise. The tag's default (`_001`) comes
+/// first; an unknown tag has none.
+pub fn subtags_of(tag: &Tag) -> Vec<(&'static str, &'static str)> {
+    crate::tags::subtags(tag).map(|s| (s.code, s.wording)).collect()
 }
 
-/// AfterShip's `subtag_message` for a known subtag.
+/// AfterShip's `subtag_message` for a known subtag (its confirmed wording, else a plain label).
 pub fn subtag_message_of(subtag: &str) -> Option<&'static str> {
-    let tag = Tag::parse(subtag.split_once('_').map_or(subtag, |(tag, _)| tag));
-    subtags_of(&tag).iter().find(|(known, _)| *known == subtag).map(|(_, message)| *message)
+    crate::tags::known_subtag(subtag).map(|s| s.wording)
 }
 
 /// The shipment's `subtag` and `subtag_message` as asked, else the tag's defaults.

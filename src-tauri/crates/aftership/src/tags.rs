@@ -1,4 +1,6 @@
-//! AfterShip status tags (`tag`): a closed list we know plus `Unknown` for whatever comes next.
+//! AfterShip status tags (`tag`): a closed list we know plus `Unknown` for whatever comes next; and
+//! the known subtags (`subtag`) with AfterShip's wording ([`subtag_wording`]): one table, used by
+//! notifications, the UI and the sample deliveries.
 
 /// A shipment status tag. Parsing never fails: new values land in `Unknown`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -81,6 +83,101 @@ impl Tag {
     }
 }
 
+/// A subtag Shipwatch knows: its code, the words to show and whether AfterShip's documentation
+/// confirms them (otherwise they are a plain label: show the payload's `subtag_message` instead).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KnownSubtag {
+    pub code: &'static str,
+    pub wording: &'static str,
+    pub confirmed: bool,
+}
+
+const fn confirmed(code: &'static str, wording: &'static str) -> KnownSubtag {
+    KnownSubtag { code, wording, confirmed: true }
+}
+
+const fn label(code: &'static str, wording: &'static str) -> KnownSubtag {
+    KnownSubtag { code, wording, confirmed: false }
+}
+
+/// Every known subtag, grouped by tag, each tag's default (`_001`) first. The confirmed wordings are
+/// AfterShip's (2026-07 added Delivered_005, Exception_016 to _021 and InTransit_011 to _013).
+const SUBTAGS: &[KnownSubtag] = &[
+    label("Pending_001", "Pending"),
+    label("Pending_002", "Pending"),
+    label("Pending_003", "Pending"),
+    label("Pending_004", "Pending"),
+    label("Pending_005", "Pending"),
+    label("Pending_006", "Pending"),
+    label("InfoReceived_001", "Info Received"),
+    label("InTransit_001", "In Transit"),
+    label("InTransit_002", "In Transit"),
+    label("InTransit_003", "In Transit"),
+    label("InTransit_004", "In Transit"),
+    label("InTransit_005", "In Transit"),
+    label("InTransit_006", "In Transit"),
+    confirmed("InTransit_007", "Departure scan"),
+    label("InTransit_008", "In Transit"),
+    label("InTransit_009", "In Transit"),
+    label("InTransit_011", "In Transit"),
+    label("InTransit_012", "In Transit"),
+    label("InTransit_013", "In Transit"),
+    label("OutForDelivery_001", "Out for Delivery"),
+    label("OutForDelivery_003", "Out for Delivery"),
+    label("OutForDelivery_004", "Out for Delivery"),
+    confirmed("AttemptFail_001", "Failed Attempt"),
+    label("AttemptFail_002", "Failed Attempt"),
+    label("AttemptFail_003", "Failed Attempt"),
+    confirmed("Delivered_001", "Delivered"),
+    confirmed("Delivered_002", "Picked up by the customer"),
+    confirmed("Delivered_003", "Sign by customer"),
+    confirmed("Delivered_004", "Delivered and received cash on delivery"),
+    confirmed("Delivered_005", "Delivered to neighbor"),
+    confirmed("AvailableForPickup_001", "Available for pickup"),
+    confirmed("Exception_001", "Exception"),
+    confirmed("Exception_002", "Customer moved"),
+    confirmed("Exception_003", "Customer refused delivery"),
+    confirmed("Exception_004", "Delayed (Customs clearance)"),
+    confirmed("Exception_005", "Delayed (External factors)"),
+    confirmed("Exception_006", "Held for payment"),
+    confirmed("Exception_007", "Incorrect Address"),
+    confirmed("Exception_008", "Pick up missed"),
+    confirmed("Exception_009", "Rejected by carrier"),
+    confirmed("Exception_010", "Returning to sender"),
+    confirmed("Exception_011", "Returned to sender"),
+    confirmed("Exception_012", "Shipment damage"),
+    confirmed("Exception_013", "Shipment lost"),
+    confirmed("Exception_016", "Delayed (Processing issue)"),
+    confirmed("Exception_017", "Delayed (Extreme weather)"),
+    confirmed("Exception_018", "Incorrect/missing documents"),
+    confirmed("Exception_019", "Delayed (Late flight)"),
+    confirmed("Exception_020", "Shipment cancelled"),
+    confirmed("Exception_021", "Shipment disposed"),
+    label("Expired_001", "Expired"),
+];
+
+/// The known subtags of `tag`, its default (`_001`) first; none for an unknown tag.
+pub fn subtags(tag: &Tag) -> impl Iterator<Item = &'static KnownSubtag> + '_ {
+    SUBTAGS.iter().filter(move |s| !matches!(tag, Tag::Unknown(_)) && tag_of(s.code) == tag.as_str())
+}
+
+/// The tag part of a subtag code (`Exception` of `Exception_005`).
+fn tag_of(subtag: &str) -> &str {
+    subtag.split_once('_').map_or(subtag, |(tag, _)| tag)
+}
+
+/// A known subtag (any wording, confirmed or a label).
+pub fn known_subtag(subtag: &str) -> Option<&'static KnownSubtag> {
+    SUBTAGS.iter().find(|s| s.code == subtag)
+}
+
+/// AfterShip's confirmed wording of a subtag (`Exception_005` is "Delayed (External factors)");
+/// `None` for a subtag whose wording no public source confirms, or an unknown one: show the
+/// payload's `subtag_message` then.
+pub fn subtag_wording(subtag: &str) -> Option<&'static str> {
+    known_subtag(subtag.trim()).filter(|s| s.confirmed).map(|s| s.wording)
+}
+
 impl std::fmt::Display for Tag {
     /// The wire name.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -141,5 +238,28 @@ mod tests {
         }
         assert!(!tags.contains(&Tag::InTransit));
         assert!(!tags.contains(&Tag::Pending));
+    }
+
+    #[test]
+    fn confirmed_subtag_wordings() {
+        assert_eq!(subtag_wording("Exception_005"), Some("Delayed (External factors)"));
+        assert_eq!(subtag_wording("Delivered_005"), Some("Delivered to neighbor"));
+        assert_eq!(subtag_wording("Exception_016"), Some("Delayed (Processing issue)"));
+        assert_eq!(subtag_wording("Exception_021"), Some("Shipment disposed"));
+        assert_eq!(subtag_wording(" AttemptFail_001 "), Some("Failed Attempt"));
+        assert_eq!(subtag_wording("InTransit_007"), Some("Departure scan"));
+        // Known, but no source confirms the words: the payload's subtag_message is shown instead.
+        assert_eq!(subtag_wording("InTransit_001"), None);
+        assert_eq!(subtag_wording("InTransit_012"), None);
+        assert!(known_subtag("InTransit_012").is_some());
+        assert_eq!(subtag_wording("Exception_014"), None);
+        assert_eq!(subtag_wording("Nonsense"), None);
+        for tag in Tag::KNOWN {
+            let codes: Vec<&str> = subtags(&tag).map(|s| s.code).collect();
+            assert_eq!(codes[0], format!("{}_001", tag.as_str()), "{tag}");
+            assert!(codes.iter().all(|c| c.starts_with(&format!("{}_", tag.as_str()))));
+        }
+        assert_eq!(subtags(&Tag::Unknown("Pending".into())).count(), 0);
+        assert_eq!(subtags(&Tag::Exception).count(), 19);
     }
 }

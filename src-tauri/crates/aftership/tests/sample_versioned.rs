@@ -19,7 +19,7 @@ fn every_known_subtag_round_trips_in_both_shapes() {
         assert!(!subtags_of(&tag).is_empty(), "{tag}");
         assert_eq!(subtags_of(&tag)[0].0, format!("{}_001", tag.as_str()));
         for (subtag, message) in subtags_of(&tag) {
-            assert_eq!(subtag_message_of(subtag), Some(*message));
+            assert_eq!(subtag_message_of(subtag), Some(message));
             for checkpoints in [1, 4] {
                 let mut opts = options(tag.clone());
                 opts.subtag = Some(subtag.to_string());
@@ -27,11 +27,11 @@ fn every_known_subtag_round_trips_in_both_shapes() {
                 for body in [sample_body(&opts), versioned_body(&opts, DEFAULT_WEBHOOK_VERSION)] {
                     let msg = parse_envelope(&body).unwrap().msg.unwrap();
                     assert_eq!(msg.tag.as_ref(), Some(&tag));
-                    assert_eq!(msg.subtag.as_deref(), Some(*subtag));
-                    assert_eq!(msg.subtag_message.as_deref(), Some(*message));
+                    assert_eq!(msg.subtag.as_deref(), Some(subtag));
+                    assert_eq!(msg.subtag_message.as_deref(), Some(message));
                     let last = msg.checkpoints.last().unwrap();
                     assert_eq!(last.tag.as_ref(), Some(&tag));
-                    assert_eq!(last.subtag.as_deref(), Some(*subtag));
+                    assert_eq!(last.subtag.as_deref(), Some(subtag));
                     assert_eq!(msg.checkpoints.len(), checkpoints);
                 }
             }
