@@ -656,6 +656,35 @@ pub struct TunnelStatus {
     pub last_exit: Option<String>,
     /// Its last output lines, oldest first.
     pub log: Vec<String>,
+    /// Set when Shipwatch stopped trying (state `stopped`): it waits for the settings to change or
+    /// Restart.
+    pub stopped_reason: Option<TunnelStop>,
+}
+
+/// Why the tunnel command is no longer retried.
+#[derive(Serialize, Deserialize, TS, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum TunnelStopCode {
+    /// Its program is not installed: it was not started (or the shell said "not found").
+    ProgramNotFound,
+    /// It exited at once several times in a row.
+    KeepsExiting,
+}
+
+/// What stopped the tunnel command for good, and what to do.
+#[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq, Eq)]
+#[ts(export)]
+pub struct TunnelStop {
+    pub code: TunnelStopCode,
+    /// The program the command runs, when known (`cloudflared`).
+    pub program: Option<String>,
+    /// The last line it printed (stderr first), when it ran.
+    pub last_error: Option<String>,
+    /// What happened, in one sentence.
+    pub message: String,
+    /// What to do: what to install, or how to find out why it stops.
+    pub advice: String,
 }
 
 /// Which hop a self-test through the tunnel stopped at.
