@@ -4,13 +4,14 @@ import { section } from './lib/router';
 import { navigate, needsSetup, ready, route, status, toast, unauthorized } from './state/app';
 import { Delivery } from './views/Delivery';
 import { Feed } from './views/Feed';
+import { Home } from './views/Home';
 import { Settings } from './views/Settings';
 import { Setup } from './views/Setup';
 import { Shipment } from './views/Shipment';
 import { Shipments } from './views/Shipments';
 import { StatusBar } from './views/StatusBar';
 import { Empty, Loading } from './components/common';
-import { emptyFilters } from './lib/query';
+import { formatCount } from './lib/format';
 
 function Unauthorized() {
   return (
@@ -41,13 +42,23 @@ function Nav() {
   );
   return (
     <header class="topbar">
-      <a href="#/feed" class="brand" aria-label="Shipwatch">
+      <a href="#/" class="brand" aria-label="Shipwatch: home">
         <span class="logo" aria-hidden="true">
           ◉
         </span>
         Shipwatch
       </a>
       <nav class="tabs">
+        {tab(
+          'home',
+          '#/',
+          'Home',
+          s && s.attention_count > 0 ? (
+            <span class="tab-count" data-testid="nav-attention-count" title={`${s.attention_count} shipments need attention`}>
+              {formatCount(s.attention_count)}
+            </span>
+          ) : null,
+        )}
         {tab('feed', '#/feed', 'Feed')}
         {tab('shipments', '#/shipments', 'Shipments')}
         {tab('setup', '#/setup', 'Setup', needsSetup(s) ? <span class="dot-alert" title="Setup not finished" /> : null)}
@@ -61,7 +72,7 @@ function Page() {
   const r = route.value;
   switch (r.name) {
     case 'home':
-      return <Feed filters={emptyFilters()} />;
+      return <Home />;
     case 'feed':
       return <Feed filters={r.filters} />;
     case 'delivery':
@@ -78,7 +89,7 @@ function Page() {
       return (
         <Empty title="Nothing here">
           <p>
-            <code>{r.path}</code> is not a page of Shipwatch. <a href="#/feed">Go to the feed.</a>
+            <code>{r.path}</code> is not a page of Shipwatch. <a href="#/">Go to the home page.</a>
           </p>
         </Empty>
       );
@@ -87,8 +98,8 @@ function Page() {
 
 export function App() {
   useEffect(() => {
-    // First run: open the guide instead of an empty feed.
-    if (ready.value && route.value.name === 'home') navigate(needsSetup(status.value) ? '#/setup' : '#/feed', true);
+    // First run: open the guide instead of an empty home page.
+    if (ready.value && route.value.name === 'home' && needsSetup(status.value)) navigate('#/setup', true);
   }, [ready.value]);
 
   if (unauthorized.value) return <Unauthorized />;

@@ -193,10 +193,11 @@ describe('grouping', () => {
     expect(withoutShipment(desk(), 5).delivered_recently).toEqual({ items: [], total: 0 });
     expect(withoutShipment(desk(), 99)).toEqual(desk());
   });
-  it('knows an empty desk from one with only hidden test shipments', () => {
+  it('an empty desk: no real shipment (hidden test ones do not count)', () => {
     const empty: Desk = { attention: [], arriving_today: group([]), in_transit: group([]), delivered_recently: group([]), test_shipments: 0, now: '' };
     expect(deskIsEmpty(empty)).toBe(true);
-    expect(deskIsEmpty({ ...empty, test_shipments: 2 })).toBe(false);
+    expect(deskIsEmpty({ ...empty, test_shipments: 2 })).toBe(true);
+    expect(deskIsEmpty({ ...empty, delivered_recently: group([], 1) })).toBe(false);
     expect(deskIsEmpty(desk())).toBe(false);
   });
 });

@@ -42,6 +42,8 @@ describe('hash routes', () => {
     expect(shipmentsHref('Delivered')).toBe('#/shipments?tag=Delivered');
   });
   it('knows the section of each page', () => {
+    expect(section(parseHash('#/'))).toBe('home');
+    expect(section(parseHash(''))).toBe('home');
     expect(section(parseHash('#/delivery/1'))).toBe('feed');
     expect(section(parseHash('#/shipment/1'))).toBe('shipments');
     expect(section(parseHash('#/settings'))).toBe('settings');

@@ -256,9 +256,9 @@ export function attentionSummary(kinds: AttentionKind[]): string {
     .join(' · ');
 }
 
-/** Nothing at all to show on the home page (no shipment, not even a hidden test one). */
+/** No real shipment on the home page (hidden test shipments do not count: they get their own note). */
 export function deskIsEmpty(d: Desk): boolean {
-  return !d.attention.length && !d.arriving_today.total && !d.in_transit.total && !d.delivered_recently.total && !d.test_shipments;
+  return !d.attention.length && !d.arriving_today.total && !d.in_transit.total && !d.delivered_recently.total;
 }
 
 /** The desk without one shipment (archived by hand), totals adjusted; the next fetch confirms. */

@@ -1,4 +1,4 @@
-// Hash routing: #/feed, #/delivery/12, #/shipments, #/shipment/3, #/setup, #/settings.
+// Hash routing: #/ (home: what needs attention), #/feed, #/delivery/12, #/shipments, #/shipment/3, #/setup, #/settings.
 // Filters live in the hash too (#/feed?verdict=failed&q=9361), so Back and reload keep them.
 import { emptyFilters, type FeedFilters } from './query';
 
@@ -87,12 +87,14 @@ export const feedHref = (filters: Partial<FeedFilters> = {}) =>
   formatRoute({ name: 'feed', filters: { ...emptyFilters(), ...filters } });
 export const deliveryHref = (id: number) => formatRoute({ name: 'delivery', id });
 export const shipmentHref = (id: number) => formatRoute({ name: 'shipment', id });
+export const homeHref = () => formatRoute({ name: 'home' });
 export const shipmentsHref = (tag = '', q = '') => formatRoute({ name: 'shipments', tag, q });
 
 /** Which top-level tab a route belongs to (for the nav highlight). */
-export function section(route: Route): 'feed' | 'shipments' | 'setup' | 'settings' | null {
+export function section(route: Route): 'home' | 'feed' | 'shipments' | 'setup' | 'settings' | null {
   switch (route.name) {
     case 'home':
+      return 'home';
     case 'feed':
     case 'delivery':
       return 'feed';

@@ -97,7 +97,8 @@ export async function start(): Promise<void> {
   backend.subscribe({
     onEvent(e) {
       if (e.type === 'delivery') countLater.push(e.delivery);
-      if (e.type === 'delivery' || e.type === 'lagged') refreshStatusSoon();
+      // The attention count moves with shipments and the desk's clock.
+      if (e.type === 'delivery' || e.type === 'shipment' || e.type === 'desk' || e.type === 'lagged') refreshStatusSoon();
       for (const l of listeners) l(e);
     },
     onConnection(s) {

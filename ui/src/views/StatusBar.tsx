@@ -1,6 +1,8 @@
 import { connection, status, statusError } from '../state/app';
 import { formatCount, formatFullTime, plural, relativeTime } from '../lib/format';
-import { feedHref } from '../lib/router';
+import { feedHref, homeHref } from '../lib/router';
+import { heldWords } from '../lib/desk';
+import { Icon } from '../components/Icon';
 
 export function StatusBar() {
   const s = status.value;
@@ -50,6 +52,17 @@ export function StatusBar() {
           >
             {plural(s.failures_today, 'failed signature', 'failed signatures')}
           </a>
+          {s.attention_count > 0 && (
+            <a href={homeHref()} class="sb-item sb-attention" data-testid="sb-attention" title="Shipments that need you: exceptions, failed attempts, late, stuck, waiting for pickup">
+              {plural(s.attention_count, 'needs attention', 'need attention')}
+            </a>
+          )}
+          {s.notifications_held && (
+            <a href="#/settings" class="sb-item sb-held" data-testid="sb-held" title="Notifications are held and shown as one summary when this ends. Change it in Settings.">
+              <Icon name="bellOff" size={14} />
+              {heldWords(s.notifications_held)}
+            </a>
+          )}
           {!s.secret_configured && (
             <a href="#/setup" class="sb-item warn-text" data-testid="sb-no-secret">
               no secret: unverified
