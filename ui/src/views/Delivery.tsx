@@ -1,4 +1,5 @@
 import type { ComponentChildren } from 'preact';
+import { webhookVersionLabel } from '../lib/desk';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, errorMessage } from '../backend';
 import { CopyButton, DuplicateMark, ErrorBox, HttpStatus, Loading, TagBadge, VerdictBadge } from '../components/common';
@@ -301,6 +302,11 @@ export function Delivery({ id }: { id: number }) {
         </a>
         <h1>
           Delivery #{d.id} <VerdictBadge verdict={d.verdict} /> <HttpStatus status={d.status} /> <DuplicateMark duplicate={d.duplicate} />
+          {d.test && (
+            <span class="test-mark" data-testid="test-mark" title="Sent by Shipwatch's test tools (x-shipwatch-test)">
+              test
+            </span>
+          )}
         </h1>
         <span class="muted small" title={d.received_at}>
           {formatFullTime(d.received_at)} · {relativeTime(d.received_at)}
@@ -322,7 +328,17 @@ export function Delivery({ id }: { id: number }) {
             '—'
           )}
         </Meta>
-        <Meta label="Courier">{d.slug ?? '—'}</Meta>
+        <Meta label="Courier">
+          <span data-testid="delivery-courier" title={d.slug ? `AfterShip slug: ${d.slug}` : undefined}>
+            {d.courier || d.slug || '—'}
+          </span>
+        </Meta>
+        {d.title && <Meta label="Order title">{d.title}</Meta>}
+        <Meta label="Webhook version">
+          <span data-testid="webhook-version" title="The as-webhook-version header AfterShip sent (absent on legacy v4 URLs)">
+            {webhookVersionLabel(d.webhook_version)}
+          </span>
+        </Meta>
         <Meta label="Tag">
           <TagBadge tag={d.tag} />
         </Meta>

@@ -97,11 +97,25 @@ function FeedRow({ d, selected }: { d: DeliveryItem; selected: boolean }) {
       <span class="c-event" title={d.event ?? 'no event name (body not an AfterShip envelope)'}>
         {eventLabel(d.event)}
       </span>
-      <span class="c-tn mono" data-testid="row-tracking" title={d.order_id ? `order ${d.order_id}` : undefined}>
-        {d.tracking_number ?? <span class="muted">—</span>}
+      <span class="c-tn mono" title={[d.title, d.order_id && `order ${d.order_id}`].filter(Boolean).join(' · ') || undefined}>
+        <span data-testid="row-tracking">{d.tracking_number ?? <span class="muted">—</span>}</span>
+        {d.title && d.title !== d.tracking_number && (
+          <span class="row-title" data-testid="row-title">
+            {' '}
+            {d.title}
+          </span>
+        )}
+        {d.test && (
+          <>
+            {' '}
+            <span class="test-mark" data-testid="row-test" title="Sent by Shipwatch's test tools">
+              test
+            </span>
+          </>
+        )}
       </span>
-      <span class="c-slug" data-testid="row-slug">
-        {d.slug ?? <span class="muted">—</span>}
+      <span class="c-slug" data-testid="row-slug" data-slug={d.slug ?? ''} title={d.slug ? `AfterShip slug: ${d.slug}` : undefined}>
+        {d.courier || d.slug || <span class="muted">—</span>}
       </span>
       <span class="c-tag">
         <TagBadge tag={d.tag} />

@@ -6,7 +6,11 @@ import type { ShipmentDetail } from '../generated/ShipmentDetail';
 import { eventLabel, formatFullTime, formatListTime, formatSentDate, relativeTime, tagColor } from '../lib/format';
 import { subtagWording } from '../lib/devtools';
 import { deliveryHref, shipmentsHref } from '../lib/router';
-import { api, goBack, onLive } from '../state/app';
+import { courierName, dueInfo, estimateMove, kindInfo, lastScanLine, proofOfDelivery, shipmentHeadline, shortDateTime, webhookVersionLabel } from '../lib/desk';
+import { Icon } from '../components/Icon';
+import type { Attention } from '../generated/Attention';
+import type { EstimateChange } from '../generated/EstimateChange';
+import { api, goBack, onLive, refreshStatus, showToast } from '../state/app';
 
 function place(c: CheckpointItem): string {
   if (c.location) return c.location;
@@ -36,6 +40,121 @@ function eddLines(edd: Record<string, unknown> | null): [string, string][] {
     out.push([name, text]);
   }
   return out;
+}
+
+function AttentionBanner({ a }: { a: Attention }) {
+  const info = kindInfo(a.kind);
+  return (
+    <div class={`att-banner urg-${info.urgency}`} data-testid="shipment-attention" data-kind={a.kind} role="note">
+      <span class="att-icon" aria-hidden="true">
+        <Icon name={info.icon} />
+      </span>
+      <span class="att-kind">{info.label}</span>
+      <strong class="att-reason">{a.reason}</strong>
+    </div>
+  );
+}
+
+function EstimateHistory({ changes }: { changes: EstimateChange[] }) {
+  const now = new Date();
+  return (
+    <section class="card" data-testid="estimate-history">
+      <div class="card-head">
+        <h2>Estimated delivery history</h2>
+        <span class="muted small">every move of the estimate, oldest first</span>
+      </div>
+      <ol class="est-list">
+        {changes.map((c) => {
+          const m = estimateMove(c, now);
+          return (
+            <li class="est-row" data-testid="estimate-change" data-direction={m.direction}>
+              <a href={deliveryHref(c.delivery_id)} class="muted small" title={`Received ${formatFullTime(c.at)}: open the delivery`}>
+                {shortDateTime(c.at, now)}
+              </a>
+              <span>
+                <span class="est-move">
+                  {m.from} → {m.to}
+                </span>
+                {c.reason && <span class="muted"> · {c.reason}</span>}
+              </span>
+              <span class={`est-dir est-${m.direction}`}>
+                {m.direction === 'later' ? '▲ ' : m.direction === 'earlier' ? '▼ ' : ''}
+                {m.words}
+              </span>
+            </li>
+          );
+        })}
+      </ol>
+    </section>
+  );
+}
+
+function ProofOfDelivery({ s }: { s: ShipmentDetail }) {
+  const pod = proofOfDelivery(s.proof_of_delivery, s.signed_by);
+  if (!pod) return null;
+  return (
+    <section class="card" data-testid="proof-of-delivery">
+      <div class="card-head">
+        <h2>Proof of delivery</h2>
+      </div>
+      <dl class="meta-grid flat">
+        <div class="meta">
+          <dt>Signed by</dt>
+          <dd data-testid="pod-signed-by">{pod.signedBy ?? '—'}</dd>
+        </div>
+        {pod.other.map(([k, v]) => (
+          <div class="meta">
+            <dt>{k}</dt>
+            <dd>{v}</dd>
+          </div>
+        ))}
+      </dl>
+      {pod.links.length > 0 && (
+        <div class="pod-photos">
+          {pod.links.map((l) =>
+            l.url ? (
+              <a href={l.url} target="_blank" rel="noopener noreferrer" data-testid="pod-link">
+                {l.label}: open ↗
+              </a>
+            ) : (
+              <span class="small" data-testid="pod-text" title="Not an http(s) link: shown as text">
+                {l.label}: <code>{l.text}</code>
+              </span>
+            ),
+          )}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function ArchiveToggle({ s, onChanged }: { s: ShipmentDetail; onChanged: () => void }) {
+  const [busy, setBusy] = useState(false);
+  return (
+    <button
+      type="button"
+      class="btn btn-small"
+      data-testid="shipment-archive"
+      data-archived={s.archived ? 'true' : 'false'}
+      disabled={busy}
+      title={s.archived ? 'Put it back on the home page' : 'Take it off the home page; it stays in Shipments and search'}
+      onClick={async () => {
+        setBusy(true);
+        try {
+          await api().archiveShipment(s.id, !s.archived);
+          showToast(s.archived ? 'Back on the home page' : 'Archived: off the home page, still in Shipments and search');
+          void refreshStatus();
+          onChanged();
+        } catch (e) {
+          showToast(errorMessage(e), 'error');
+        } finally {
+          setBusy(false);
+        }
+      }}
+    >
+      {s.archived ? 'Unarchive' : 'Archive'}
+    </button>
+  );
 }
 
 export function Shipment({ id }: { id: number }) {
@@ -87,7 +206,9 @@ export function Shipment({ id }: { id: number }) {
     );
   if (!s) return <Loading what={`Loading shipment #${id}`} />;
 
-  const title = s.title && s.title !== s.tracking_number ? s.title : s.tracking_number ?? `Shipment #${s.id}`;
+  const title = shipmentHeadline(s);
+  const now = new Date();
+  const due = dueInfo(s.due ?? s.expected_delivery, now, s.delivered_at);
   const timeline = [...s.checkpoints].reverse();
   const edd = eddLines(s.estimated_delivery);
   const link = s.courier_tracking_link ?? s.courier_redirect_link;
@@ -105,8 +226,28 @@ export function Shipment({ id }: { id: number }) {
         >
           ← Shipments
         </a>
-        <h1 data-testid="shipment-title">{title}</h1>
+        <h1 data-testid="shipment-title">
+          {title}
+          {s.test && (
+            <span class="test-mark" data-testid="test-mark" title="Made by a Shipwatch test delivery: left out of the home page, counts and the tray">
+              test
+            </span>
+          )}
+          {s.archived && (
+            <span class="test-mark archived-mark" data-testid="archived-mark" title="Off the home page; still listed and searchable">
+              archived
+            </span>
+          )}
+          <span class="spacer" />
+          <span class="ship-actions">
+            <ArchiveToggle s={s} onChanged={() => void load()} />
+          </span>
+        </h1>
       </div>
+
+      {s.attention.map((a) => (
+        <AttentionBanner a={a} />
+      ))}
 
       <div class={`ship-hero ${tagColor(s.tag)}`} data-testid="shipment-hero">
         <div class="hero-status">
@@ -114,12 +255,27 @@ export function Shipment({ id }: { id: number }) {
           <span class="hero-sub">{subtagWording(s.subtag, s.subtag_message) ?? s.subtag ?? ''}</span>
         </div>
         <div class="hero-eta">
-          <span class="muted small">Expected delivery</span>
-          <strong data-testid="shipment-eta">{s.expected_delivery ? formatSentDate(s.expected_delivery) : 'Not given yet'}</strong>
+          <span class="muted small">{s.delivered_at ? 'Delivered' : 'Due'}</span>
+          <strong data-testid="shipment-eta">
+            {s.delivered_at ? shortDateTime(s.delivered_at, now) : s.due ?? s.expected_delivery ? formatSentDate(s.due ?? s.expected_delivery) : 'Not given yet'}
+          </strong>
+          {due && (
+            <span class={due.late ? 'late-text' : 'muted small'} data-testid="shipment-due">
+              {due.words}
+            </span>
+          )}
         </div>
         <div class="hero-loc">
           <span class="muted small">Last seen</span>
           <strong>{s.last_location ?? '—'}</strong>
+        </div>
+        <div class="hero-scan small">
+          <span data-testid="shipment-last-scan" title={s.last_scan_at ? formatFullTime(s.last_scan_at) : undefined}>
+            {lastScanLine(s.last_scan_at, now)}
+          </span>
+          <span class="muted" data-testid="shipment-received" title={formatFullTime(s.updated_at)}>
+            Last delivery received {relativeTime(s.updated_at) || formatFullTime(s.updated_at)} (Shipwatch's time, not the courier's)
+          </span>
         </div>
       </div>
       {s.unverified && (
@@ -142,7 +298,9 @@ export function Shipment({ id }: { id: number }) {
         <div class="meta">
           <dt>Courier</dt>
           <dd>
-            <span class="mono">{s.slug ?? '—'}</span>
+            <span data-testid="shipment-courier" title={s.slug ? `AfterShip slug: ${s.slug}` : undefined}>
+              {courierName(s)}
+            </span>
             {link && (
               <>
                 {' · '}
@@ -154,6 +312,10 @@ export function Shipment({ id }: { id: number }) {
           </dd>
         </div>
         <div class="meta">
+          <dt>Order number</dt>
+          <dd data-testid="shipment-order-number">{s.order_number ?? '—'}</dd>
+        </div>
+        <div class="meta">
           <dt>Order id</dt>
           <dd>{s.order_id ?? '—'}</dd>
         </div>
@@ -161,10 +323,7 @@ export function Shipment({ id }: { id: number }) {
           <dt>AfterShip id</dt>
           <dd class="mono small">{s.tracking_id ?? '—'}</dd>
         </div>
-        <div class="meta">
-          <dt>Updated</dt>
-          <dd title={formatFullTime(s.updated_at)}>{relativeTime(s.updated_at) || formatFullTime(s.updated_at)}</dd>
-        </div>
+
         {edd.map(([k, v]) => (
           <div class="meta">
             <dt>{k}</dt>
@@ -172,6 +331,9 @@ export function Shipment({ id }: { id: number }) {
           </div>
         ))}
       </dl>
+
+      {s.estimate_history.length > 0 && <EstimateHistory changes={s.estimate_history} />}
+      <ProofOfDelivery s={s} />
 
       <section class="card" data-testid="timeline-section">
         <div class="card-head">
@@ -225,6 +387,10 @@ export function Shipment({ id }: { id: number }) {
                 <VerdictBadge verdict={d.verdict} />
                 <HttpStatus status={d.status} />
                 <DuplicateMark duplicate={d.duplicate} />
+                {d.test && <span class="test-mark">test</span>}
+                <span class="muted small" title="as-webhook-version">
+                  {webhookVersionLabel(d.webhook_version)}
+                </span>
                 <span class="muted small">#{d.id}</span>
               </a>
             ))}

@@ -8,6 +8,7 @@ import { throttle } from '../lib/batch';
 import { subtagWording } from '../lib/devtools';
 import { formatCount, formatFullTime, formatListTime, formatSentDate, KNOWN_TAGS, tagColor, tagLabel } from '../lib/format';
 import { matchesShipment, toShipmentQuery } from '../lib/query';
+import { ageWords, courierName, shipmentHeadline } from '../lib/desk';
 import { shipmentHref, shipmentsHref } from '../lib/router';
 import { moveSelection, scrollToReveal } from '../lib/virtual';
 import { api, navigate, onLive } from '../state/app';
@@ -46,7 +47,8 @@ function TagChips({ counts, active }: { counts: TagCount[]; active: string }) {
 }
 
 function ShipmentRow({ s, selected }: { s: ShipmentItem; selected: boolean }) {
-  const main = s.title && s.title !== s.tracking_number ? s.title : s.tracking_number ?? `Shipment #${s.id}`;
+  const main = shipmentHeadline(s);
+  const order = s.order_number || s.order_id;
   const wording = subtagWording(s.subtag, s.subtag_message);
   return (
     <a href={shipmentHref(s.id)} class={`row ship-row${selected ? ' selected' : ''}`} data-testid="shipment-row" data-id={s.id}>
@@ -54,11 +56,31 @@ function ShipmentRow({ s, selected }: { s: ShipmentItem; selected: boolean }) {
         <TagBadge tag={s.tag} title={wording ?? undefined} />
       </span>
       <span class="s-main">
-        <span class="s-title">{main}</span>
+        <span class="s-title">
+          {main}
+          {s.test && (
+            <>
+              {' '}
+              <span class="test-mark" data-testid="row-test" title="Made by a Shipwatch test delivery: left out of the home page and the counts">
+                test
+              </span>
+            </>
+          )}
+          {s.archived && (
+            <>
+              {' '}
+              <span class="test-mark archived-mark" title="Off the home page">
+                archived
+              </span>
+            </>
+          )}
+        </span>
         <span class="s-sub muted small">
-          <span class="mono">{s.slug ?? '—'}</span>
+          <span data-testid="row-courier" title={s.slug ? `AfterShip slug: ${s.slug}` : undefined}>
+            {courierName(s)}
+          </span>
           {main !== s.tracking_number && s.tracking_number && <span class="mono"> · {s.tracking_number}</span>}
-          {s.order_id && <> · order {s.order_id}</>}
+          {order && !main.toLowerCase().startsWith('order') && <> · order {order}</>}
           {wording && <> · {wording}</>}
         </span>
       </span>
@@ -66,8 +88,11 @@ function ShipmentRow({ s, selected }: { s: ShipmentItem; selected: boolean }) {
       <span class="s-eta small" title="Expected delivery">
         {s.expected_delivery ? <>ETA {formatSentDate(s.expected_delivery)}</> : <span class="muted">no ETA</span>}
       </span>
-      <span class="s-upd small muted" title={`Updated ${formatFullTime(s.updated_at)}`}>
-        {formatListTime(s.updated_at)}
+      <span
+        class="s-upd small muted"
+        title={`${s.last_scan_at ? `Courier's last scan ${formatFullTime(s.last_scan_at)}` : 'No courier scan yet'} · last delivery received ${formatFullTime(s.updated_at)}`}
+      >
+        {s.last_scan_at ? ageWords(s.last_scan_at) : formatListTime(s.updated_at)}
       </span>
     </a>
   );
