@@ -55,6 +55,11 @@ describe('settings form', () => {
     forward_failing: false,
     retention_days: null,
     retention_max_mb: null,
+    stuck_after_days: 5,
+    pickup_after_days: 3,
+    archive_after_days: 3,
+    alerts: ['late', 'stuck', 'estimate_later'],
+    digest_at: null,
   };
   it('sends nothing when nothing changed', () => {
     expect(isEmptyUpdate(diffSettings(view, formFromView(view)))).toBe(true);

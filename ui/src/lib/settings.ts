@@ -22,7 +22,27 @@ export interface SettingsForm {
   retention_days: string;
   /** MB as typed; '' = no size limit. */
   retention_max_mb: string;
+  /** Whole days as typed (1 to 365). */
+  stuck_after_days: string;
+  pickup_after_days: string;
+  archive_after_days: string;
+  /** Any of `late`, `stuck`, `estimate_later`. */
+  alerts: string[];
+  digest_enabled: boolean;
+  /** Local HH:MM. */
+  digest_at: string;
 }
+
+/** The alerts the clock and events can raise, with their wording. */
+export const ALERTS: { value: string; label: string; help: string }[] = [
+  { value: 'late', label: 'A parcel is late', help: 'past its estimated or promised delivery date and not delivered' },
+  { value: 'stuck', label: 'A parcel is stuck', help: 'no courier scan for the number of days above' },
+  { value: 'estimate_later', label: 'An estimate moves later', help: 'AfterShip or the courier pushed the delivery date back' },
+];
+
+const DEFAULT_ALERTS = ALERTS.map((a) => a.value);
+/** The engine's defaults, for a Shipwatch older than these settings (it leaves them out). */
+const DEFAULT_DAYS = { stuck_after_days: 5, pickup_after_days: 3, archive_after_days: 3 } as const;
 
 export function formFromView(v: SettingsView): SettingsForm {
   return {
@@ -42,6 +62,12 @@ export function formFromView(v: SettingsView): SettingsForm {
     forward_failing: v.forward_failing ?? false,
     retention_days: v.retention_days == null ? '' : String(v.retention_days),
     retention_max_mb: v.retention_max_mb == null ? '' : String(v.retention_max_mb),
+    stuck_after_days: String(v.stuck_after_days ?? DEFAULT_DAYS.stuck_after_days),
+    pickup_after_days: String(v.pickup_after_days ?? DEFAULT_DAYS.pickup_after_days),
+    archive_after_days: String(v.archive_after_days ?? DEFAULT_DAYS.archive_after_days),
+    alerts: [...(v.alerts ?? DEFAULT_ALERTS)],
+    digest_enabled: v.digest_at != null,
+    digest_at: v.digest_at ?? '08:00',
   };
 }
 
@@ -68,6 +94,13 @@ export function diffSettings(v: SettingsView, f: SettingsForm): SettingsUpdate {
   if (days !== undefined && days !== (v.retention_days ?? null)) u.retention_days = days;
   const mb = optionalInt(f.retention_max_mb);
   if (mb !== undefined && mb !== (v.retention_max_mb ?? null)) u.retention_max_mb = mb;
+  for (const k of ['stuck_after_days', 'pickup_after_days', 'archive_after_days'] as const) {
+    const n = dayCount(f[k]);
+    if (n !== null && n !== (v[k] ?? DEFAULT_DAYS[k])) u[k] = n;
+  }
+  if (!sameSet(f.alerts, v.alerts ?? DEFAULT_ALERTS)) u.alerts = ALERTS.map((a) => a.value).filter((a) => f.alerts.includes(a));
+  const digest = f.digest_enabled ? f.digest_at.trim() : null;
+  if (digest !== (v.digest_at ?? null)) u.digest_at = digest;
   return u;
 }
 
@@ -76,6 +109,14 @@ function optionalInt(raw: string): number | null | undefined {
   const t = raw.trim();
   if (t === '') return null;
   return /^\d+$/.test(t) ? Number(t) : undefined;
+}
+
+/** A whole number of days from 1 to 365, else null. */
+function dayCount(raw: string): number | null {
+  const t = raw.trim();
+  if (!/^\d{1,3}$/.test(t)) return null;
+  const n = Number(t);
+  return n >= 1 && n <= 365 ? n : null;
 }
 
 /** Problems a person should fix before saving (field → message). */
@@ -104,6 +145,9 @@ export function validateForm(f: SettingsForm): Partial<Record<keyof SettingsForm
   if (days === undefined || days === 0) e.retention_days = 'A whole number of days (1 or more), or empty to keep everything.';
   const mb = optionalInt(f.retention_max_mb);
   if (mb === undefined || (mb !== null && mb < 10)) e.retention_max_mb = 'A whole number of MB (10 or more), or empty for no limit.';
+  for (const k of ['stuck_after_days', 'pickup_after_days', 'archive_after_days'] as const)
+    if (dayCount(f[k]) === null) e[k] = 'A whole number of days, from 1 to 365.';
+  if (f.digest_enabled && !hm.test(f.digest_at.trim())) e.digest_at = 'A time as HH:MM, e.g. 08:00.';
   return e;
 }
 

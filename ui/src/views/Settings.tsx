@@ -5,7 +5,7 @@ import type { SettingsUpdate } from '../generated/SettingsUpdate';
 import type { SettingsView } from '../generated/SettingsView';
 import { formatBytes, formatListTime, KNOWN_TAGS, tagLabel } from '../lib/format';
 import { feedHref, shipmentHref } from '../lib/router';
-import { diffSettings, formFromView, isEmptyUpdate, validateForm, type SettingsForm } from '../lib/settings';
+import { ALERTS, diffSettings, formFromView, isEmptyUpdate, validateForm, type SettingsForm } from '../lib/settings';
 import { validatePublicUrl } from '../lib/setup';
 import { api, refreshStatus, showToast, status } from '../state/app';
 import { reloadFeed } from '../state/feed';
@@ -404,6 +404,80 @@ export function Settings() {
             The oldest deliveries beyond these are deleted hourly, but never one that set a shipment's current state, and never
             checkpoints: timelines stay whole.
           </p>
+        </section>
+
+        <section class="card" data-testid="settings-desk">
+          <div class="card-head">
+            <h2>Home page and alerts</h2>
+            <span class="muted small">When a parcel needs you, counted from the courier's scans, not from when Shipwatch heard of it.</span>
+          </div>
+          <div class="inline days">
+            <label class="field">
+              <span class="field-label">Stuck after (days without a courier scan)</span>
+              <input {...text('stuck_after_days', { inputMode: 'numeric', class: 'short' })} />
+            </label>
+            <label class="field">
+              <span class="field-label">Pickup reminder after (days at the pickup point)</span>
+              <input {...text('pickup_after_days', { inputMode: 'numeric', class: 'short' })} />
+            </label>
+            <label class="field">
+              <span class="field-label">Archive delivered after (days)</span>
+              <input {...text('archive_after_days', { inputMode: 'numeric', class: 'short' })} />
+            </label>
+          </div>
+          {(errors.stuck_after_days || errors.pickup_after_days || errors.archive_after_days) && (
+            <span class="field-error" data-testid="settings-days-error">
+              {errors.stuck_after_days ?? errors.pickup_after_days ?? errors.archive_after_days}
+            </span>
+          )}
+          <p class="muted small">
+            Archived shipments leave the home page only: they stay in Shipments and search, and you can archive or bring one back by hand.
+          </p>
+          <fieldset class="field">
+            <legend class="field-label">Tell me (a desktop notification) when</legend>
+            <div class="alert-checks">
+              {ALERTS.map((a) => (
+                <label class="check">
+                  <input
+                    type="checkbox"
+                    data-testid="settings-alert"
+                    value={a.value}
+                    checked={form.alerts.includes(a.value)}
+                    onChange={(e) => {
+                      const on = (e.currentTarget as HTMLInputElement).checked;
+                      set('alerts', on ? [...form.alerts, a.value] : form.alerts.filter((x) => x !== a.value));
+                    }}
+                  />{' '}
+                  {a.label} <span class="muted small">— {a.help}</span>
+                </label>
+              ))}
+            </div>
+            <span class="muted small">Each parcel is alerted once per reason. Exceptions and failed attempts follow the tags ticked under Notifications.</span>
+          </fieldset>
+          <div class="field">
+            <label class="check">
+              <input
+                type="checkbox"
+                data-testid="settings-digest-enabled"
+                checked={form.digest_enabled}
+                onChange={(e) => set('digest_enabled', (e.currentTarget as HTMLInputElement).checked)}
+              />{' '}
+              A daily digest (“3 need attention, 12 delivered yesterday”) at
+            </label>
+            <div class="inline">
+              <input
+                type="time"
+                class="time"
+                aria-label="Daily digest time"
+                data-testid="settings-digest_at"
+                value={form.digest_at}
+                disabled={!form.digest_enabled}
+                aria-invalid={errors.digest_at ? true : undefined}
+                onInput={(e) => set('digest_at', (e.currentTarget as HTMLInputElement).value)}
+              />
+            </div>
+            {errors.digest_at ? <span class="field-error">{errors.digest_at}</span> : <span class="muted small">Local time. Off: no digest.</span>}
+          </div>
         </section>
 
         <section class="card">
