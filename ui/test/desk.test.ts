@@ -170,6 +170,23 @@ describe('proof of delivery', () => {
       ],
       other: [['delivered to', 'front door']],
     });
+    // 2026-07: a list of typed proofs.
+    expect(
+      proofOfDelivery(
+        [
+          { type: 'signature', url: 'https://pod.example.com/s.png', signed_by: 'J. NEIGHBOUR', captured_at: '2026-12-03T14:58:00-05:00' },
+          { type: 'photo', url: 'javascript:alert(1)' },
+        ],
+        null,
+      ),
+    ).toEqual({
+      signedBy: 'J. NEIGHBOUR',
+      links: [
+        { label: 'signature', text: 'https://pod.example.com/s.png', url: 'https://pod.example.com/s.png' },
+        { label: 'photo', text: 'javascript:alert(1)', url: null },
+      ],
+      other: [['signature captured at', '2026-12-03T14:58:00-05:00']],
+    });
     expect(proofOfDelivery(null, 'ANN')).toEqual({ signedBy: 'ANN', links: [], other: [] });
     expect(proofOfDelivery(null, null)).toBeNull();
     expect(proofOfDelivery({}, '  ')).toBeNull();

@@ -188,37 +188,42 @@ export interface ProofOfDelivery {
 }
 
 const isLinkKey = (k: string) => /url|link|photo|image|picture|href|file/i.test(k);
-const label = (k: string) => k.replace(/_/g, ' ').replace(/\burls?\b/i, '').replace(/\s+/g, ' ').trim() || 'link';
+const words = (...parts: string[]) => parts.join(' ').replace(/_/g, ' ').replace(/\s+/g, ' ').trim();
 
 /**
- * `proof_of_delivery` as sent (its shape is loose: signed by, photo links, perhaps lists of
- * objects), flattened to what the shipment page shows.
+ * `proof_of_delivery` as sent (its shape is loose: an object or a list of them, with signed by, a
+ * type such as "photo" or "signature" and links), flattened to what the shipment page shows.
  */
-export function proofOfDelivery(pod: Record<string, unknown> | null | undefined, signedBy?: string | null): ProofOfDelivery | null {
+export function proofOfDelivery(pod: unknown, signedBy?: string | null): ProofOfDelivery | null {
   const out: ProofOfDelivery = { signedBy: signedBy?.trim() || null, links: [], other: [] };
-  const walk = (key: string, v: unknown, depth: number) => {
-    if (v === null || v === undefined || v === '' || depth > 4) return;
+  const walk = (prefix: string, key: string, v: unknown, depth: number) => {
+    if (v === null || v === undefined || v === '' || depth > 5) return;
     if (Array.isArray(v)) {
-      v.forEach((x, i) => walk(v.length > 1 ? `${key} ${i + 1}` : key, x, depth + 1));
+      v.forEach((x, i) => {
+        const typed = x && typeof x === 'object' && !Array.isArray(x) && typeof (x as { type?: unknown }).type === 'string';
+        walk(typed ? prefix : words(prefix, key), typed ? '' : v.length > 1 ? String(i + 1) : '', x, depth + 1);
+      });
       return;
     }
     if (typeof v === 'object') {
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(depth === 0 ? k : `${key} ${k}`.trim(), x, depth + 1);
+      const o = v as Record<string, unknown>;
+      const p = typeof o.type === 'string' ? words(prefix, key, o.type) : words(prefix, key);
+      for (const [k, x] of Object.entries(o)) if (!(k === 'type' && typeof x === 'string')) walk(p, k, x, depth + 1);
       return;
     }
     const text = String(v);
-    const base = key.split(' ').pop() ?? key;
-    if (/^signed_?by$|^signer|signatory/i.test(base) && typeof v === 'string') {
+    if (/^signed_?by$|^signer|signatory/i.test(key) && typeof v === 'string') {
       if (!out.signedBy) out.signedBy = text.trim();
       return;
     }
-    if (isLinkKey(key) || /^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
-      out.links.push({ label: label(key), text, url: safeHttpUrl(text) });
+    if (isLinkKey(key) || /^[a-z][a-z0-9+.-]*:/i.test(text.trim()) && /^(https?|javascript|data|ftp|file|vbscript):/i.test(text.trim())) {
+      const name = words(words(prefix, key).replace(/\burls?\b|\blinks?\b|\bhref\b/gi, ''));
+      out.links.push({ label: name || 'link', text, url: safeHttpUrl(text) });
       return;
     }
-    out.other.push([key.replace(/_/g, ' '), text]);
+    out.other.push([words(prefix, key) || 'value', text]);
   };
-  walk('', pod ?? null, 0);
+  walk('', '', pod ?? null, 0);
   if (!out.signedBy && !out.links.length && !out.other.length) return null;
   return out;
 }
