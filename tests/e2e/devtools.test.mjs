@@ -12,6 +12,8 @@ import { after, before, describe, test } from 'node:test';
 import { ARTIFACTS, ensureBuilt, launchBrowser, makeBody, postDelivery, sign, startServe } from './helpers.mjs';
 
 const SECRET = 'e2e-devtools-secret-7a9b';
+// The stand-in tunnels here are http on loopback: `shipwatch serve` accepts them as the public URL only so.
+process.env.SHIPWATCH_ALLOW_LOOPBACK_PUBLIC_URL = '1';
 
 /** Endpoints the lead is still implementing: a test whose endpoint answers 404 is skipped, saying so. */
 async function missing(serve, method, path) {

@@ -290,6 +290,43 @@ pub(crate) async fn body_dictionary(inner: Arc<ApiInner>, mut stop: watch::Recei
     }
 }
 
+/// Set to `1` to accept `http://127.0.0.1:PORT` (or localhost) as the public URL: a stand-in tunnel
+/// on this machine, for tests and local relays. AfterShip itself never reaches such a URL.
+pub const ALLOW_LOOPBACK_PUBLIC_URL_ENV: &str = "SHIPWATCH_ALLOW_LOOPBACK_PUBLIC_URL";
+
+/// How the public URL set at start begins its warning when it was not usable.
+pub(crate) const DROPPED_PUBLIC_URL: &str = "The public URL in settings.json";
+
+/// A public URL as typed → its base (`https://host`), or why AfterShip could not use it.
+pub(crate) fn check_public_url(
+    raw: &str,
+    webhook_path: &str,
+) -> Result<String, shipwatch_tunnel::PublicUrlError> {
+    let allow_loopback = std::env::var(ALLOW_LOOPBACK_PUBLIC_URL_ENV).is_ok_and(|v| v.trim() == "1");
+    shipwatch_tunnel::validate_public_url(
+        raw,
+        webhook_path,
+        shipwatch_tunnel::PublicUrlRules { allow_loopback },
+    )
+}
+
+/// A public URL in the settings file that AfterShip could not use is not used: it is left out of the
+/// settings the engine runs with, and the warning returned says why and what to do.
+pub(crate) fn drop_invalid_public_url(settings: &mut crate::Settings) -> Option<String> {
+    let raw = settings.public_url.clone()?;
+    match check_public_url(&raw, &settings.webhook_path()) {
+        Ok(base) => {
+            settings.public_url = Some(base);
+            None
+        }
+        Err(e) => {
+            settings.public_url = None;
+            tracing::warn!(public_url = %raw, code = e.code(), "the public URL in the settings is not usable");
+            Some(format!("{DROPPED_PUBLIC_URL}, {raw}, is not used: {e} Set your tunnel's address in Setup."))
+        }
+    }
+}
+
 /// Starts, restarts or stops the supervised tunnel to match the settings and the receiver's port.
 pub(crate) async fn apply_tunnel(inner: &Arc<ApiInner>) {
     let mut slot = inner.dev.tunnel.lock().await;
@@ -317,7 +354,8 @@ pub(crate) async fn apply_tunnel(inner: &Arc<ApiInner>) {
     *slot = Some(sup);
 }
 
-/// `POST /api/tunnel/restart`: a new run of the tunnel command (a quick tunnel gets a new URL).
+/// `POST /api/tunnel/restart`: a new run of the tunnel command (a quick tunnel gets a new URL); one
+/// that was given up on (not installed, kept exiting) is checked and tried again.
 pub(crate) async fn restart_tunnel(
     inner: &Arc<ApiInner>,
 ) -> Result<shipwatch_api::TunnelStatus, shipwatch_api::ApiError> {
@@ -340,6 +378,7 @@ pub(crate) async fn tunnel_status(inner: &ApiInner) -> shipwatch_api::TunnelStat
             restarts: 0,
             last_exit: None,
             log: Vec::new(),
+            stopped_reason: None,
         },
         Some(sup) => {
             let s = sup.snapshot();
@@ -357,6 +396,20 @@ pub(crate) async fn tunnel_status(inner: &ApiInner) -> shipwatch_api::TunnelStat
                 restarts: s.restarts,
                 last_exit: s.last_exit,
                 log: s.log,
+                stopped_reason: s.gave_up.map(|g| shipwatch_api::TunnelStop {
+                    code: match g.kind {
+                        shipwatch_tunnel::GaveUpKind::ProgramNotFound => {
+                            shipwatch_api::TunnelStopCode::ProgramNotFound
+                        }
+                        shipwatch_tunnel::GaveUpKind::KeepsExiting => {
+                            shipwatch_api::TunnelStopCode::KeepsExiting
+                        }
+                    },
+                    program: g.program,
+                    last_error: g.last_error,
+                    message: g.message,
+                    advice: g.advice,
+                }),
             }
         }
     }

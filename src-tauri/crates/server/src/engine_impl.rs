@@ -600,18 +600,17 @@ impl ApiInner {
             s.autostart = v;
         }
         if let Some(v) = u.public_url {
-            let v = v.trim().trim_end_matches('/');
+            let v = v.trim();
+            // https and a real host name; pasting the full webhook URL is fine: the base is kept.
             s.public_url = if v.is_empty() {
                 None
-            } else if !(v.starts_with("https://") || v.starts_with("http://")) {
-                return Err(ApiError::bad_request(
-                    "the public URL must start with https:// (the address your tunnel printed), or http:// for a proxy on this machine",
-                ));
             } else {
-                // Pasting the full webhook URL is fine: keep the base.
-                let path = s.webhook_path();
-                Some(v.strip_suffix(path.as_str()).unwrap_or(v).to_owned())
+                let base = crate::background::check_public_url(v, &s.webhook_path())
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                Some(base)
             };
+            let dropped = crate::background::DROPPED_PUBLIC_URL;
+            self.warnings.lock().expect("warnings lock").retain(|w| !w.starts_with(dropped));
         }
         if let Some(v) = u.tunnel_command {
             s.tunnel_command = non_empty(Some(v.trim().to_owned()));
@@ -731,7 +730,8 @@ pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
     let secrets = effective_secrets(&resolved.env_secrets, &resolved.settings);
     let (events, _) = broadcast::channel(1024);
     let (live, _) = broadcast::channel(4096);
-    let settings = resolved.settings.clone();
+    let mut settings = resolved.settings.clone();
+    let dropped_public_url = crate::background::drop_invalid_public_url(&mut settings);
     let inner = Arc::new_cyclic(|me| ApiInner {
         data_dir: data_dir.clone(),
         store,
@@ -752,6 +752,9 @@ pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
         dev: crate::devtools::DevState::new(),
         me: me.clone(),
     });
+    if let Some(w) = dropped_public_url {
+        inner.add_warning(w);
+    }
     let inspector = match resolved.inspector_listen {
         Some(addr) => {
             let listener = TcpListener::bind(addr).await.map_err(|source| EngineError::Bind {
