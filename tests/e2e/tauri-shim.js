@@ -49,6 +49,12 @@
           return j('/api/shipments' + qs(args.query));
         case 'get_shipment':
           return j(`/api/shipments/${args.id}`);
+        case 'desk':
+          return j('/api/desk');
+        case 'archive_shipment':
+          return j(`/api/shipments/${args.id}/archive`, 'POST', { archived: args.archived });
+        case 'remove_test_data':
+          return j('/api/test-data', 'DELETE');
         case 'get_settings':
           return j('/api/settings');
         case 'update_settings':
@@ -76,7 +82,7 @@
           const eventId = nextId++;
           if (args.event === 'live') {
             const es = new EventSource('/api/stream');
-            for (const name of ['delivery', 'shipment', 'forward', 'lagged'])
+            for (const name of ['delivery', 'shipment', 'forward', 'desk', 'lagged'])
               es.addEventListener(name, (ev) => cb({ event: 'live', id: eventId, payload: JSON.parse(ev.data) }));
           } else {
             window.__tauriEmit = window.__tauriEmit ?? {};

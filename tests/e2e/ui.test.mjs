@@ -93,7 +93,9 @@ describe('inspector with a secret', () => {
     assert.equal(await page.evaluate(() => (window).__noReload), true, 'the page was not reloaded');
     assert.equal(await row.getAttribute('data-verdict'), 'valid');
     const text = await row.innerText();
-    assert.match(text, /usps/);
+    // The courier's display name, not the slug.
+    assert.equal(await row.getByTestId('row-slug').getAttribute('data-slug'), 'usps');
+    assert.match(text, /USPS/);
     assert.match(text, /In transit/);
     assert.match(text, /PASS/);
     assert.match(text, /200/);
@@ -290,7 +292,7 @@ describe('inspector with a secret', () => {
     await page.getByTestId('filter-slug').fill('dhl');
     await page.waitForFunction(() => {
       const rs = [...document.querySelectorAll('[data-testid="row-slug"]')];
-      return rs.length === 1 && rs[0].textContent === 'dhl';
+      return rs.length === 1 && rs[0].dataset.slug === 'dhl';
     });
     await page.getByTestId('filter-slug').fill('');
 
@@ -593,6 +595,9 @@ describe('desktop transport: the Tauri backend over an IPC stand-in', () => {
     await page.evaluate((id) => window.__tauriEmit['open-shipment'](id), shipmentId);
     await page.waitForFunction((id) => location.hash === `#/shipment/${id}`, shipmentId);
 
+    // The home page through IPC (`desk`).
+    await goHash(page, '#/');
+    await page.getByTestId('home-view').waitFor();
     const calls = await page.evaluate(() => window.__ipcCalls);
     const http = calls.filter(([c]) => !c.startsWith('plugin:'));
     const shapes = new Map(http.map(([c, a]) => [c, Object.keys(a).sort().join(',')]));
@@ -603,6 +608,7 @@ describe('desktop transport: the Tauri backend over an IPC stand-in', () => {
     assert.equal(shapes.get('get_shipment'), 'id');
     assert.equal(shapes.get('get_settings'), '');
     assert.equal(shapes.get('notification_log'), '');
+    assert.equal(shapes.get('desk'), '');
     assert.ok(calls.some(([c, a]) => c === 'plugin:event|listen' && a.event === 'live'));
     // The browser transport was not used: no EventSource of the UI's own, no direct /api calls.
     const uiRequests = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.initiatorType + ' ' + new URL(e.name).pathname));
