@@ -1,15 +1,15 @@
 //! Burst coalescing: notifications that arrive within a short window are held until the window
 //! closes; then up to `max_individual` are shown one by one, more become one summary
-//! ("12 shipments updated: 9 delivered, 3 out for delivery"). The window opens with the first
-//! notification and does not slide, so nothing waits longer than `window`.
+//! ("12 shipments updated: 1 exception, 9 delivered, 2 out for delivery": what needs the merchant
+//! first). The window opens with the first notification and does not slide, so nothing waits
+//! longer than `window`. [`summarise`] also writes the one summary of what pause or quiet hours held.
 //!
 //! Time is passed in, never read, so tests control it.
 
 use std::time::{Duration, Instant};
 
-use shipwatch_aftership::Tag;
-
-use crate::notification::Notification;
+use crate::alert::Kind;
+use crate::notification::{Notification, Urgency};
 use crate::text;
 
 /// How bursts are detected.
@@ -27,12 +27,13 @@ impl Default for CoalesceConfig {
     }
 }
 
-/// A notification that a delivery earned, waiting for its window to close.
+/// A notification that a delivery (or the clock) earned, waiting for its window to close.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Candidate {
-    pub delivery_id: i64,
+    /// The delivery that earned it; none for the clock's alerts.
+    pub delivery_id: Option<i64>,
     pub shipment_id: i64,
-    pub tag: Tag,
+    pub kind: Kind,
     pub notification: Notification,
 }
 
@@ -93,12 +94,15 @@ impl Coalescer {
         if members.len() <= self.config.max_individual {
             return Some(Batch::Each(members));
         }
-        Some(Batch::Summary { notification: summarise(&members), members })
+        let notification = summarise(&members, |total, counts| text::burst_summary(total, counts));
+        Some(Batch::Summary { notification, members })
     }
 }
 
-/// One notification for a burst: shipments counted once each, by the newest tag they reached.
-fn summarise(members: &[Candidate]) -> Notification {
+/// One notification for many: shipments counted once each, by the newest kind they reached; what
+/// needs the merchant (exceptions first) is counted and listed first. `title` writes the summary
+/// line from the number of shipments and the ordered counts. Critical when any member is.
+pub fn summarise(members: &[Candidate], title: impl Fn(usize, &[(Kind, usize)]) -> String) -> Notification {
     // Newest candidate per shipment, in order of first appearance.
     let mut latest: Vec<&Candidate> = Vec::new();
     for c in members {
@@ -107,16 +111,16 @@ fn summarise(members: &[Candidate]) -> Notification {
             None => latest.push(c),
         }
     }
-    let mut counts: Vec<(Tag, usize)> = Vec::new();
+    let mut counts: Vec<(Kind, usize)> = Vec::new();
     for c in &latest {
-        match counts.iter_mut().find(|(t, _)| *t == c.tag) {
+        match counts.iter_mut().find(|(k, _)| *k == c.kind) {
             Some((_, n)) => *n += 1,
-            None => counts.push((c.tag.clone(), 1)),
+            None => counts.push((c.kind.clone(), 1)),
         }
     }
-    // Most frequent first; ties in the order a shipment goes through them.
-    let rank = |t: &Tag| Tag::KNOWN.iter().position(|k| k == t).unwrap_or(usize::MAX);
-    counts.sort_by(|(ta, a), (tb, b)| b.cmp(a).then(rank(ta).cmp(&rank(tb))));
+    text::order_counts(&mut counts);
+    // Listed: what needs the merchant first, then in order of arrival.
+    latest.sort_by_key(|c| c.kind.urgency_rank().unwrap_or(u8::MAX));
 
     const LISTED: usize = 4;
     let mut lines: Vec<String> = latest
@@ -134,27 +138,33 @@ fn summarise(members: &[Candidate]) -> Notification {
     if latest.len() > LISTED {
         lines.push(format!("and {} more", latest.len() - LISTED));
     }
+    let urgency = members.iter().map(|c| c.notification.urgency).max().unwrap_or(Urgency::Normal);
+    let single = latest.len() == 1;
     Notification {
-        summary: text::burst_summary(latest.len(), &counts),
+        summary: title(latest.len(), &counts),
         body: lines.join("\n"),
-        shipment_id: None,
+        shipment_id: if single { Some(latest[0].shipment_id) } else { None },
+        urgency,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shipwatch_aftership::Tag;
 
     fn cand(delivery_id: i64, shipment_id: i64, tag: Tag) -> Candidate {
+        let kind = Kind::Tag(tag.clone());
         Candidate {
-            delivery_id,
+            delivery_id: Some(delivery_id),
             shipment_id,
             notification: Notification {
                 summary: text::summary(&tag, Some("usps")),
                 body: format!("Order #{shipment_id}\nTracking TN{shipment_id}"),
                 shipment_id: Some(shipment_id),
+                urgency: text::urgency(&kind),
             },
-            tag,
+            kind,
         }
     }
 
@@ -236,6 +246,28 @@ mod tests {
         assert_eq!(members.len(), 3);
         // Ties sort in lifecycle order: out for delivery before delivered.
         assert_eq!(notification.summary, "2 shipments updated: 1 out for delivery, 1 delivered");
+    }
+
+    #[test]
+    fn exceptions_come_first_in_a_burst_and_make_it_critical() {
+        let t0 = Instant::now();
+        let mut c = Coalescer::new(CoalesceConfig::default());
+        for i in 0..5 {
+            c.push(cand(i, i, Tag::Delivered), t0);
+        }
+        c.push(cand(5, 5, Tag::OutForDelivery), t0);
+        c.push(cand(6, 6, Tag::Exception), t0);
+        let Some(Batch::Summary { notification, .. }) = c.take() else { panic!() };
+        assert_eq!(notification.summary, "7 shipments updated: 1 exception, 5 delivered, 1 out for delivery");
+        assert_eq!(notification.body.lines().next(), Some("Exception · USPS — Order #6"));
+        assert_eq!(notification.urgency, Urgency::Critical);
+        // Without an exception: normal.
+        let mut c = Coalescer::new(CoalesceConfig::default());
+        for i in 0..5 {
+            c.push(cand(i, i, Tag::Delivered), t0);
+        }
+        let Some(Batch::Summary { notification, .. }) = c.take() else { panic!() };
+        assert_eq!(notification.urgency, Urgency::Normal);
     }
 
     #[test]

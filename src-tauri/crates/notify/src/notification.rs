@@ -6,6 +6,17 @@ use serde::Serialize;
 /// answers a `u32`); notifiers that have none return 0.
 pub type NotificationId = u32;
 
+/// How insistent a notification is (the freedesktop `urgency` hint): critical for an exception or a
+/// failed attempt (servers keep those on screen until dismissed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Urgency {
+    Low,
+    #[default]
+    Normal,
+    Critical,
+}
+
 /// One notification to show.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Notification {
@@ -15,6 +26,7 @@ pub struct Notification {
     pub body: String,
     /// The shipment to open when the user clicks it (none for a burst summary).
     pub shipment_id: Option<i64>,
+    pub urgency: Urgency,
 }
 
 /// Why a notification could not be shown.

@@ -1,18 +1,45 @@
 //! Which stored deliveries may raise a notification, and when notifications are held.
 //!
-//! A delivery notifies only when all hold: its signature is valid (never invalid, missing,
-//! malformed, unverified or too large), it is not a retry of an accepted event, it was projected
-//! onto a shipment and was not older than the stored state, it moved the shipment into a tag the
-//! shipment never had before, and that tag is one the user chose. Quiet hours and pause then hold
-//! (suppress, but record) what would have been shown.
+//! A delivery notifies only when all hold: its signature is valid (or unverified, accepted while no
+//! secret is set: the text says so; never invalid, missing, malformed or too large), it is not
+//! Shipwatch's own test data, not a retry of an accepted event, it was projected onto a shipment and
+//! was not older than the stored state, and it moved the shipment into a tag the shipment never had
+//! before that the user chose ([`eligibility`]), or it is an alert the user chose: an estimate
+//! moved later, a `tracking_pending_time` event ([`delivery_alerts`]). Quiet hours and pause then
+//! hold what would have been shown, for one summary when they end.
 
 use shipwatch_aftership::{DeliveryVerdict, Tag};
-use shipwatch_api::QuietHours;
+use shipwatch_api::{QuietHours, ShipmentItem};
 use shipwatch_store::{StoredDelivery, StoredVerdict};
 
+use crate::alert::Kind;
 use crate::coalesce::Candidate;
-use crate::notification::Notification;
 use crate::text;
+
+/// The alerts the user chose (setting `alerts`: `late`, `stuck`, `estimate_later`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Alerts {
+    pub late: bool,
+    pub stuck: bool,
+    pub estimate_later: bool,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts { late: true, stuck: true, estimate_later: true }
+    }
+}
+
+impl Alerts {
+    /// The names every alert setting may hold.
+    pub const NAMES: [&'static str; 3] = ["late", "stuck", "estimate_later"];
+
+    /// From the setting's names (unknown ones ignored).
+    pub fn from_names(names: &[String]) -> Alerts {
+        let has = |n: &str| names.iter().any(|x| x.trim() == n);
+        Alerts { late: has("late"), stuck: has("stuck"), estimate_later: has("estimate_later") }
+    }
+}
 
 /// The user's notification settings, as the decision logic needs them.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,11 +47,17 @@ pub struct Policy {
     pub notify_tags: Vec<Tag>,
     pub quiet_hours: Option<QuietWindow>,
     pub paused: bool,
+    pub alerts: Alerts,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { notify_tags: Tag::default_notify(), quiet_hours: None, paused: false }
+        Policy {
+            notify_tags: Tag::default_notify(),
+            quiet_hours: None,
+            paused: false,
+            alerts: Alerts::default(),
+        }
     }
 }
 
@@ -43,6 +76,25 @@ impl Policy {
             notify_tags: notify_tags.iter().map(|t| Tag::parse(t.trim())).collect(),
             quiet_hours,
             paused,
+            alerts: Alerts::default(),
+        }
+    }
+
+    /// With the alerts chosen in the setting `alerts`.
+    pub fn with_alerts(self, names: &[String]) -> Policy {
+        Policy { alerts: Alerts::from_names(names), ..self }
+    }
+
+    /// What the window shows while notifications are held: `paused`, or `quiet hours until 07:00`.
+    pub fn held_status(&self, local_minute: u16) -> Option<String> {
+        if self.paused {
+            return Some("paused".into());
+        }
+        match &self.quiet_hours {
+            Some(w) if w.contains(local_minute) => {
+                Some(format!("quiet hours until {:02}:{:02}", w.end / 60, w.end % 60))
+            }
+            _ => None,
         }
     }
 
@@ -105,8 +157,10 @@ fn parse_hhmm(s: &str) -> Option<u16> {
 /// Why a delivery about a chosen tag did not notify.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SkipReason {
-    /// Not a valid signature (`invalid`, `missing`, `malformed`, `unverified`, `too_large`).
+    /// Not a valid signature (`invalid`, `missing`, `malformed`, `too_large`).
     Verdict(&'static str),
+    /// Sent by Shipwatch's own test tools.
+    Test,
     /// Another attempt of an event already accepted.
     Duplicate { of: i64 },
     /// It did not update a shipment (no usable tracking in it).
@@ -121,6 +175,7 @@ impl std::fmt::Display for SkipReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SkipReason::Verdict(v) => write!(f, "signature {v}: only valid deliveries notify"),
+            SkipReason::Test => f.write_str("test data never notifies"),
             SkipReason::Duplicate { of } => write!(f, "retry of delivery {of}"),
             SkipReason::NotProjected => f.write_str("did not update a shipment"),
             SkipReason::Stale => f.write_str("older than the shipment's stored state"),
@@ -140,9 +195,55 @@ pub enum Eligibility {
     Ignore,
 }
 
+/// Why a stored delivery may not raise anything at all, whatever it is about.
+fn blocked(d: &StoredDelivery) -> Option<SkipReason> {
+    let verdict_ok = matches!(
+        d.verdict,
+        StoredVerdict::Signature(DeliveryVerdict::Valid(_))
+            | StoredVerdict::Signature(DeliveryVerdict::Unverified)
+    );
+    if !verdict_ok {
+        return Some(SkipReason::Verdict(d.verdict.as_str()));
+    }
+    if d.item.test || d.shipment.as_ref().is_some_and(|c| c.item.test) {
+        return Some(SkipReason::Test);
+    }
+    if let Some(of) = d.duplicate_of {
+        return Some(SkipReason::Duplicate { of });
+    }
+    let Some(change) = &d.shipment else {
+        return Some(SkipReason::NotProjected);
+    };
+    if change.stale {
+        return Some(SkipReason::Stale);
+    }
+    None
+}
+
+/// The shipment as the notification names it: flagged unverified when the delivery was.
+fn shipment_of(d: &StoredDelivery) -> Option<ShipmentItem> {
+    let change = d.shipment.as_ref()?;
+    let mut s = change.item.clone();
+    s.id = change.shipment_id;
+    s.unverified |= change.unverified || d.verdict == StoredVerdict::Signature(DeliveryVerdict::Unverified);
+    if s.slug.is_none() {
+        s.slug = d.item.slug.clone();
+    }
+    Some(s)
+}
+
 /// Decides whether one stored delivery may notify under `policy`'s tag choice. (Quiet hours and
 /// pause are applied later, at the time of showing.)
 pub fn eligibility(d: &StoredDelivery, policy: &Policy) -> Eligibility {
+    eligibility_with(d, policy, None)
+}
+
+/// [`eligibility`], with the courier's latest checkpoint message for the text.
+pub fn eligibility_with(
+    d: &StoredDelivery,
+    policy: &Policy,
+    checkpoint_message: Option<&str>,
+) -> Eligibility {
     let tag_str = d
         .shipment
         .as_ref()
@@ -157,33 +258,51 @@ pub fn eligibility(d: &StoredDelivery, policy: &Policy) -> Eligibility {
         return Eligibility::Ignore;
     }
     let skip = |reason| Eligibility::Skip { tag: tag.clone(), reason };
-    if !matches!(d.verdict, StoredVerdict::Signature(DeliveryVerdict::Valid(_))) {
-        return skip(SkipReason::Verdict(d.verdict.as_str()));
+    if let Some(reason) = blocked(d) {
+        return skip(reason);
     }
-    if let Some(of) = d.duplicate_of {
-        return skip(SkipReason::Duplicate { of });
-    }
-    let Some(change) = &d.shipment else {
-        return skip(SkipReason::NotProjected);
-    };
-    if change.stale {
-        return skip(SkipReason::Stale);
-    }
+    let change = d.shipment.as_ref().expect("blocked() checks it");
     if !change.tag_first_seen {
         return skip(SkipReason::AlreadySeen);
     }
-    let shipment = &change.item;
-    let slug = shipment.slug.as_deref().or(d.item.slug.as_deref());
+    let shipment = shipment_of(d).expect("projected");
     Eligibility::Notify(Candidate {
-        delivery_id: d.id,
+        delivery_id: Some(d.id),
         shipment_id: change.shipment_id,
-        tag: tag.clone(),
-        notification: Notification {
-            summary: text::summary(&tag, slug),
-            body: text::body(shipment),
-            shipment_id: Some(change.shipment_id),
-        },
+        kind: Kind::Tag(tag.clone()),
+        notification: text::tag_notification(&tag, &shipment, checkpoint_message),
     })
+}
+
+/// The alerts a delivery raises besides its tag: its estimate moved later (`estimate_later`), or a
+/// `tracking_pending_time` event (`stuck`). Nothing for deliveries [`eligibility`] would refuse
+/// for their signature, as test data, retries or stale updates.
+pub fn delivery_alerts(d: &StoredDelivery, policy: &Policy) -> Vec<Candidate> {
+    if blocked(d).is_some() {
+        return Vec::new();
+    }
+    let Some(shipment) = shipment_of(d) else { return Vec::new() };
+    let mut out = Vec::new();
+    let change = d.shipment.as_ref().expect("projected");
+    if policy.alerts.estimate_later {
+        if let Some(ec) = change.estimate_change.as_ref().filter(|c| c.later) {
+            out.push(Candidate {
+                delivery_id: Some(d.id),
+                shipment_id: change.shipment_id,
+                kind: Kind::EstimateLater,
+                notification: text::estimate_notification(&shipment, ec),
+            });
+        }
+    }
+    if policy.alerts.stuck && d.item.event.as_deref() == Some("tracking_pending_time") {
+        out.push(Candidate {
+            delivery_id: Some(d.id),
+            shipment_id: change.shipment_id,
+            kind: Kind::Stuck,
+            notification: text::pending_notification(&shipment),
+        });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -268,7 +387,7 @@ pub(crate) mod tests {
     fn valid_first_delivered_notifies_with_text() {
         let c = notified(eligibility(&delivery(1, 7, "Delivered"), &Policy::default()));
         assert_eq!(c.shipment_id, 7);
-        assert_eq!(c.delivery_id, 1);
+        assert_eq!(c.delivery_id, Some(1));
         assert_eq!(c.notification.summary, "Delivered · USPS");
         assert_eq!(c.notification.body, "Order #1007\nTracking TN0007\nLast seen: Brooklyn, NY");
         assert_eq!(c.notification.shipment_id, Some(7));
@@ -300,7 +419,6 @@ pub(crate) mod tests {
             (StoredVerdict::Signature(DeliveryVerdict::Invalid), "invalid"),
             (StoredVerdict::Signature(DeliveryVerdict::Missing), "missing"),
             (StoredVerdict::Signature(DeliveryVerdict::Malformed), "malformed"),
-            (StoredVerdict::Signature(DeliveryVerdict::Unverified), "unverified"),
             (StoredVerdict::TooLarge, "too_large"),
         ] {
             let mut d = delivery(1, 1, "Delivered");
@@ -314,6 +432,93 @@ pub(crate) mod tests {
         let mut d = delivery(1, 1, "Delivered");
         d.verdict = StoredVerdict::Signature(DeliveryVerdict::Valid(SecretSlot::Previous));
         notified(eligibility(&d, &p));
+        // Unverified (accepted while no secret is set): notifies, and says so.
+        let mut d = delivery(1, 1, "Delivered");
+        d.verdict = StoredVerdict::Signature(DeliveryVerdict::Unverified);
+        let c = notified(eligibility(&d, &p));
+        assert!(c.notification.body.ends_with(crate::text::UNVERIFIED_LINE), "{}", c.notification.body);
+        // A valid delivery's text carries no such line.
+        let c = notified(eligibility(&delivery(1, 1, "Delivered"), &p));
+        assert!(!c.notification.body.contains("Unverified"));
+    }
+
+    #[test]
+    fn test_data_never_notifies_nor_alerts() {
+        let p = Policy::default();
+        let mut d = delivery(1, 1, "Exception");
+        d.item.test = true;
+        assert_eq!(skipped(eligibility(&d, &p)), SkipReason::Test);
+        let mut d = delivery(1, 1, "Exception");
+        d.shipment.as_mut().unwrap().item.test = true;
+        assert_eq!(skipped(eligibility(&d, &p)), SkipReason::Test);
+        d.item.event = Some("tracking_pending_time".into());
+        assert!(delivery_alerts(&d, &p).is_empty());
+    }
+
+    #[test]
+    fn an_exception_says_why_and_is_critical() {
+        let mut d = delivery(1, 7, "Exception");
+        let s = &mut d.shipment.as_mut().unwrap().item;
+        s.subtag = Some("Exception_005".into());
+        s.subtag_message = Some("Delayed".into());
+        let c = notified(eligibility_with(&d, &Policy::default(), Some("Shipment delayed by a storm")));
+        assert_eq!(c.notification.summary, "Exception · USPS");
+        assert_eq!(
+            c.notification.body,
+            "Delayed (External factors)\nCourier: Shipment delayed by a storm\nOrder #1007\nTracking TN0007\nLast seen: Brooklyn, NY"
+        );
+        assert_eq!(c.notification.urgency, crate::Urgency::Critical);
+        // An unknown subtag: the payload's own message.
+        let s = &mut d.shipment.as_mut().unwrap().item;
+        s.subtag = Some("Exception_099".into());
+        let c = notified(eligibility(&d, &Policy::default()));
+        assert!(c.notification.body.starts_with("Delayed\n"), "{}", c.notification.body);
+        let c = notified(eligibility(&delivery(1, 1, "AttemptFail"), &Policy::default()));
+        assert_eq!(c.notification.urgency, crate::Urgency::Critical);
+        let c = notified(eligibility(&delivery(1, 1, "Delivered"), &Policy::default()));
+        assert_eq!(c.notification.urgency, crate::Urgency::Normal);
+    }
+
+    #[test]
+    fn a_later_estimate_and_a_pending_event_alert_when_chosen() {
+        let mut d = delivery(1, 7, "InTransit");
+        d.item.event = Some("edd_revise".into());
+        d.shipment.as_mut().unwrap().tag_first_seen = false;
+        d.shipment.as_mut().unwrap().estimate_change = Some(shipwatch_api::EstimateChange {
+            at: "2026-12-04T10:00:00Z".into(),
+            delivery_id: 1,
+            previous: Some("2026-12-03".into()),
+            estimate: Some("2026-12-06T18:00:00-05:00".into()),
+            reason: Some("Weather delay".into()),
+            later: true,
+        });
+        let p = Policy::default();
+        let alerts = delivery_alerts(&d, &p);
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].kind, Kind::EstimateLater);
+        assert_eq!(alerts[0].notification.summary, "Estimate moved later · USPS");
+        assert_eq!(
+            alerts[0].notification.body.lines().next(),
+            Some("Estimate moved to Dec 6 (was Dec 3): Weather delay")
+        );
+        let off = Policy::default().with_alerts(&["late".into(), "stuck".into()]);
+        assert!(delivery_alerts(&d, &off).is_empty());
+        // Earlier: nothing.
+        d.shipment.as_mut().unwrap().estimate_change.as_mut().unwrap().later = false;
+        assert!(delivery_alerts(&d, &p).is_empty());
+
+        d.item.event = Some("tracking_pending_time".into());
+        let alerts = delivery_alerts(&d, &p);
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].kind, Kind::Stuck);
+        assert_eq!(alerts[0].notification.summary, "Stuck · USPS");
+        assert!(delivery_alerts(&d, &Policy::default().with_alerts(&["late".into()])).is_empty());
+        // Forged or retried: nothing.
+        d.verdict = StoredVerdict::Signature(DeliveryVerdict::Invalid);
+        assert!(delivery_alerts(&d, &p).is_empty());
+        d.verdict = StoredVerdict::Signature(DeliveryVerdict::Valid(SecretSlot::Current));
+        d.duplicate_of = Some(1);
+        assert!(delivery_alerts(&d, &p).is_empty());
     }
 
     #[test]
@@ -395,5 +600,9 @@ pub(crate) mod tests {
         let paused = Policy { paused: true, ..p };
         assert_eq!(paused.hold_reason(12 * 60).as_deref(), Some("notifications are paused"));
         assert_eq!(paused.hold_reason(23 * 60).as_deref(), Some("notifications are paused"));
+        assert_eq!(paused.held_status(12 * 60).as_deref(), Some("paused"));
+        let quiet = Policy { paused: false, ..paused };
+        assert_eq!(quiet.held_status(23 * 60).as_deref(), Some("quiet hours until 07:00"));
+        assert_eq!(quiet.held_status(12 * 60), None);
     }
 }

@@ -8,12 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shipwatch_store::StoredDelivery;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc, watch, Notify};
 
-use crate::coalesce::{Batch, Candidate, CoalesceConfig, Coalescer};
+use crate::alert::{Alert, Kind};
+use crate::coalesce::{summarise, Batch, Candidate, CoalesceConfig, Coalescer};
 use crate::log::{LogEntry, NotificationLog, Outcome};
 use crate::notification::{Notification, NotificationId, Notifier, NotifyError};
-use crate::policy::{eligibility, Eligibility, Policy};
+use crate::policy::{delivery_alerts, eligibility, eligibility_with, Eligibility, Policy};
+use crate::text;
 
 /// Where the task reads time from (tests substitute local time for quiet hours).
 pub trait Clock: Send + Sync + 'static {
@@ -55,13 +57,39 @@ impl Default for RunnerConfig {
     }
 }
 
+/// Looks up the courier's latest checkpoint message of a shipment (blocking: called on a blocking
+/// thread), for the "why" of a notification.
+pub type CheckpointLookup = Arc<dyn Fn(i64) -> Option<String> + Send + Sync>;
+
+/// What the task listens to besides the stored deliveries.
+pub struct Sources {
+    pub deliveries: broadcast::Receiver<Arc<StoredDelivery>>,
+    /// The engine's clock: late and stuck shipments, the daily digest.
+    pub alerts: Option<mpsc::UnboundedReceiver<Alert>>,
+    /// Poked when the settings change and on every clock tick: what pause or quiet hours held is
+    /// shown as soon as they end.
+    pub wake: Option<Arc<Notify>>,
+    pub checkpoint_message: Option<CheckpointLookup>,
+    /// Ends the task (after showing what waits for its window) once it turns true, for an engine
+    /// that owns the task and the deliveries' channel alike.
+    pub stop: Option<watch::Receiver<bool>>,
+}
+
+impl Sources {
+    /// Only the stored deliveries.
+    pub fn deliveries(deliveries: broadcast::Receiver<Arc<StoredDelivery>>) -> Sources {
+        Sources { deliveries, alerts: None, wake: None, checkpoint_message: None, stop: None }
+    }
+}
+
 /// Runs until `events` closes (the engine stopped), then shows what is still waiting and returns.
+/// Only the stored deliveries: see [`run_sources`] for the clock's alerts.
 ///
 /// - `policy` is asked for the current settings at each delivery and again when a batch is shown
 ///   (so pausing during a burst holds it).
 /// - `on_failure` is called on every notifier failure (e.g. to show a warning in the window).
 pub async fn run<P, F>(
-    mut events: broadcast::Receiver<Arc<StoredDelivery>>,
+    events: broadcast::Receiver<Arc<StoredDelivery>>,
     notifier: Arc<dyn Notifier>,
     policy: P,
     on_failure: F,
@@ -72,6 +100,25 @@ pub async fn run<P, F>(
     P: Fn() -> Policy + Send + Sync + 'static,
     F: Fn(&NotifyError) + Send + Sync + 'static,
 {
+    run_sources(Sources::deliveries(events), notifier, policy, on_failure, log, clock, config).await
+}
+
+/// [`run`] with the clock's alerts, a wake-up and the checkpoint lookup. What pause or quiet hours
+/// hold is kept and shown as one summary ("While paused: 1 exception, 3 delivered") at the first
+/// delivery, alert or wake-up after they end.
+pub async fn run_sources<P, F>(
+    sources: Sources,
+    notifier: Arc<dyn Notifier>,
+    policy: P,
+    on_failure: F,
+    log: NotificationLog,
+    clock: Arc<dyn Clock>,
+    config: RunnerConfig,
+) where
+    P: Fn() -> Policy + Send + Sync + 'static,
+    F: Fn(&NotifyError) + Send + Sync + 'static,
+{
+    let Sources { mut deliveries, mut alerts, wake, checkpoint_message, mut stop } = sources;
     let mut task = Task {
         notifier,
         on_failure: Box::new(on_failure),
@@ -80,12 +127,16 @@ pub async fn run<P, F>(
         config,
         coalescer: Coalescer::new(config.coalesce),
         busy: Arc::new(AtomicBool::new(false)),
+        held: Vec::new(),
+        held_paused: false,
+        checkpoint_message,
     };
     loop {
         let deadline = task.coalescer.deadline();
+        let mut alerts_closed = false;
         tokio::select! {
-            received = events.recv() => match received {
-                Ok(delivery) => task.consider(&delivery, &policy()),
+            received = deliveries.recv() => match received {
+                Ok(delivery) => task.consider(&delivery, &policy()).await,
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "notifications fell behind the deliveries");
                     task.record(LogEntry::new(
@@ -95,6 +146,12 @@ pub async fn run<P, F>(
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             },
+            alert = next_alert(&mut alerts) => match alert {
+                Some(alert) => task.alert(alert, &policy()).await,
+                None => alerts_closed = true,
+            },
+            () = woken(wake.as_deref()) => {}
+            () = stopped(&mut stop) => break,
             () = sleep_until(deadline), if deadline.is_some() => {
                 let now = task.clock.now();
                 if let Some(batch) = task.coalescer.poll(now) {
@@ -102,11 +159,43 @@ pub async fn run<P, F>(
                 }
             }
         }
+        if alerts_closed {
+            alerts = None;
+        }
+        task.release_held(&policy()).await;
     }
     if let Some(batch) = task.coalescer.take() {
         task.show(batch, &policy()).await;
     }
+    if !task.held.is_empty() {
+        tracing::info!(held = task.held.len(), "notifications still held when the engine stopped");
+    }
     tracing::debug!("notification task stopped");
+}
+
+async fn next_alert(alerts: &mut Option<mpsc::UnboundedReceiver<Alert>>) -> Option<Alert> {
+    match alerts {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn stopped(stop: &mut Option<watch::Receiver<bool>>) {
+    match stop {
+        Some(rx) => {
+            if rx.wait_for(|s| *s).await.is_err() {
+                // The sender is gone: the engine is gone too.
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn woken(wake: Option<&Notify>) {
+    match wake {
+        Some(n) => n.notified().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -115,6 +204,9 @@ async fn sleep_until(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+/// Held notifications kept for the summary (more are counted in the log only).
+const MAX_HELD: usize = 1000;
 
 struct Task {
     notifier: Arc<dyn Notifier>,
@@ -125,6 +217,11 @@ struct Task {
     coalescer: Coalescer,
     /// A notify call is still running (e.g. hung past its time limit): don't start another.
     busy: Arc<AtomicBool>,
+    /// What pause or quiet hours held, oldest first, for one summary when they end.
+    held: Vec<Candidate>,
+    /// Something was held by pause (not only quiet hours): the summary says "While paused".
+    held_paused: bool,
+    checkpoint_message: Option<CheckpointLookup>,
 }
 
 impl Task {
@@ -133,7 +230,7 @@ impl Task {
         self.log.push(entry);
     }
 
-    fn consider(&mut self, delivery: &StoredDelivery, policy: &Policy) {
+    async fn consider(&mut self, delivery: &StoredDelivery, policy: &Policy) {
         match eligibility(delivery, policy) {
             Eligibility::Ignore => {}
             Eligibility::Skip { tag, reason } => {
@@ -144,11 +241,103 @@ impl Task {
                 e.tag = Some(tag.as_str().to_string());
                 self.record(e);
             }
-            Eligibility::Notify(candidate) => match policy.hold_reason(self.clock.local_minute()) {
-                Some(reason) => self.record(candidate_entry(&candidate, Outcome::Suppressed, reason)),
-                None => self.coalescer.push(candidate, self.clock.now()),
-            },
+            Eligibility::Notify(candidate) => {
+                let message = match &self.checkpoint_message {
+                    Some(lookup) => {
+                        let (lookup, id) = (lookup.clone(), candidate.shipment_id);
+                        tokio::task::spawn_blocking(move || lookup(id)).await.ok().flatten()
+                    }
+                    None => None,
+                };
+                let candidate = match message {
+                    Some(m) => match eligibility_with(delivery, policy, Some(&m)) {
+                        Eligibility::Notify(c) => c,
+                        _ => candidate,
+                    },
+                    None => candidate,
+                };
+                self.offer(candidate, policy);
+            }
         }
+        for candidate in delivery_alerts(delivery, policy) {
+            self.offer(candidate, policy);
+        }
+    }
+
+    async fn alert(&mut self, alert: Alert, policy: &Policy) {
+        match alert {
+            Alert::Attention { shipment, attention } => {
+                let candidate = Candidate {
+                    delivery_id: None,
+                    shipment_id: shipment.id,
+                    kind: Kind::of_attention(attention.kind),
+                    notification: text::attention_notification(&shipment, &attention),
+                };
+                self.offer(candidate, policy);
+            }
+            Alert::Digest { attention, delivered_yesterday } => {
+                let n = text::digest(attention, delivered_yesterday);
+                let mut e = match policy.hold_reason(self.clock.local_minute()) {
+                    Some(reason) => LogEntry::new(Outcome::Suppressed, format!("{reason}: no digest today")),
+                    None => match self.send(&n).await {
+                        Ok(id) => {
+                            let mut e = LogEntry::new(Outcome::Sent, "daily digest");
+                            e.notification_id = Some(id);
+                            e
+                        }
+                        Err(err) => LogEntry::new(Outcome::Failed, err.to_string()),
+                    },
+                };
+                e.tag = Some("digest".into());
+                e.summary = Some(n.summary);
+                e.body = Some(n.body);
+                self.record(e);
+            }
+        }
+    }
+
+    /// Shows `candidate` after its window, or holds it while pause or quiet hours hold.
+    fn offer(&mut self, candidate: Candidate, policy: &Policy) {
+        match policy.hold_reason(self.clock.local_minute()) {
+            Some(reason) => self.hold(candidate, reason, policy.paused),
+            None => self.coalescer.push(candidate, self.clock.now()),
+        }
+    }
+
+    fn hold(&mut self, candidate: Candidate, reason: String, paused: bool) {
+        let kept = self.held.len() < MAX_HELD;
+        let why = if kept {
+            format!("{reason}: held for one summary when they end")
+        } else {
+            format!("{reason}: more than {MAX_HELD} held, left out of the summary")
+        };
+        self.record(candidate_entry(&candidate, Outcome::Suppressed, why));
+        if kept {
+            self.held_paused |= paused;
+            self.held.push(candidate);
+        }
+    }
+
+    /// Once nothing holds them any more, what was held is shown as one summary.
+    async fn release_held(&mut self, policy: &Policy) {
+        if self.held.is_empty() || policy.hold_reason(self.clock.local_minute()).is_some() {
+            return;
+        }
+        let members = std::mem::take(&mut self.held);
+        let paused = std::mem::replace(&mut self.held_paused, false);
+        let notification = summarise(&members, |_, counts| text::held_summary(paused, counts));
+        let held = if paused { "held while paused" } else { "held during quiet hours" };
+        let (outcome, reason, id) = match self.send(&notification).await {
+            Ok(id) => (Outcome::Sent, format!("{} {held}, shown as one summary", members.len()), Some(id)),
+            Err(err) => (Outcome::Failed, format!("{err}; {} {held}", members.len()), None),
+        };
+        let mut e = LogEntry::new(outcome, reason);
+        e.delivery_ids = members.iter().filter_map(|c| c.delivery_id).collect();
+        e.shipment_id = notification.shipment_id;
+        e.summary = Some(notification.summary);
+        e.body = Some(notification.body);
+        e.notification_id = id;
+        self.record(e);
     }
 
     async fn show(&mut self, batch: Batch, policy: &Policy) {
@@ -157,7 +346,7 @@ impl Task {
             Batch::Each(candidates) => {
                 for c in candidates {
                     if let Some(reason) = &hold {
-                        self.record(candidate_entry(&c, Outcome::Suppressed, reason.clone()));
+                        self.hold(c, reason.clone(), policy.paused);
                         continue;
                     }
                     let result = self.send(&c.notification).await;
@@ -170,20 +359,23 @@ impl Task {
                 }
             }
             Batch::Summary { notification, members } => {
+                if let Some(reason) = &hold {
+                    for c in members {
+                        self.hold(c, reason.clone(), policy.paused);
+                    }
+                    return;
+                }
                 let burst = format!(
                     "{} notifications within {} ms shown as one summary",
                     members.len(),
                     self.config.coalesce.window.as_millis()
                 );
-                let (outcome, reason, id) = match &hold {
-                    Some(reason) => (Outcome::Suppressed, format!("{reason}; {burst}"), None),
-                    None => match self.send(&notification).await {
-                        Ok(id) => (Outcome::Sent, burst, Some(id)),
-                        Err(err) => (Outcome::Failed, format!("{err}; {burst}"), None),
-                    },
+                let (outcome, reason, id) = match self.send(&notification).await {
+                    Ok(id) => (Outcome::Sent, burst, Some(id)),
+                    Err(err) => (Outcome::Failed, format!("{err}; {burst}"), None),
                 };
                 let mut e = LogEntry::new(outcome, reason);
-                e.delivery_ids = members.iter().map(|c| c.delivery_id).collect();
+                e.delivery_ids = members.iter().filter_map(|c| c.delivery_id).collect();
                 e.summary = Some(notification.summary);
                 e.body = Some(notification.body);
                 e.notification_id = id;
@@ -225,9 +417,9 @@ impl Task {
 
 fn candidate_entry(c: &Candidate, outcome: Outcome, reason: impl Into<String>) -> LogEntry {
     let mut e = LogEntry::new(outcome, reason);
-    e.delivery_ids = vec![c.delivery_id];
+    e.delivery_ids = c.delivery_id.into_iter().collect();
     e.shipment_id = Some(c.shipment_id);
-    e.tag = Some(c.tag.as_str().to_string());
+    e.tag = Some(c.kind.as_str().to_string());
     e.summary = Some(c.notification.summary.clone());
     e.body = Some(c.notification.body.clone());
     e
@@ -253,6 +445,8 @@ mod tests {
 
     struct Harness {
         tx: broadcast::Sender<Arc<StoredDelivery>>,
+        alerts: mpsc::UnboundedSender<Alert>,
+        wake: Arc<Notify>,
         log: NotificationLog,
         policy: Arc<Mutex<Policy>>,
         clock: Arc<TestClock>,
@@ -271,8 +465,17 @@ mod tests {
             notify_timeout: Duration::from_millis(timeout_ms),
         };
         let (p, w) = (policy.clone(), warnings.clone());
-        let task = tokio::spawn(run(
-            rx,
+        let (alerts, alerts_rx) = mpsc::unbounded_channel();
+        let wake = Arc::new(Notify::new());
+        let sources = Sources {
+            deliveries: rx,
+            alerts: Some(alerts_rx),
+            wake: Some(wake.clone()),
+            checkpoint_message: Some(Arc::new(|id| Some(format!("Courier note for shipment {id}")))),
+            stop: None,
+        };
+        let task = tokio::spawn(run_sources(
+            sources,
             notifier,
             move || p.lock().unwrap().clone(),
             move |e: &NotifyError| w.lock().unwrap().push(e.warning().to_string()),
@@ -280,7 +483,7 @@ mod tests {
             clock.clone(),
             config,
         ));
-        Harness { tx, log, policy, clock, warnings, task }
+        Harness { tx, alerts, wake, log, policy, clock, warnings, task }
     }
 
     impl Harness {
@@ -369,13 +572,83 @@ mod tests {
         h.policy.lock().unwrap().paused = false;
         h.send(delivery(3, 3, "AttemptFail"));
         wait_for(&h.log, 3).await;
+        wait_for(&h.log, 4).await;
         let (log, _) = h.stop().await;
         let e = log.entries();
-        assert_eq!((e[0].outcome, e[0].reason.as_str()), (Outcome::Suppressed, "quiet hours (22:00–07:00)"));
-        assert_eq!((e[1].outcome, e[1].reason.as_str()), (Outcome::Suppressed, "notifications are paused"));
-        assert_eq!(e[2].outcome, Outcome::Sent);
-        assert_eq!(notifier.shown().len(), 1);
-        assert_eq!(notifier.shown()[0].summary, "Failed attempt · USPS");
+        assert_eq!(
+            (e[0].outcome, e[0].reason.as_str()),
+            (Outcome::Suppressed, "quiet hours (22:00–07:00): held for one summary when they end")
+        );
+        assert_eq!(
+            (e[1].outcome, e[1].reason.as_str()),
+            (Outcome::Suppressed, "notifications are paused: held for one summary when they end")
+        );
+        // Resuming shows what was held as one summary, exceptions first, then the new one.
+        assert_eq!((e[2].outcome, e[2].delivery_ids.clone()), (Outcome::Sent, vec![1, 2]));
+        assert_eq!(e[3].outcome, Outcome::Sent);
+        let shown = notifier.shown();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert_eq!(shown[0].summary, "While paused: 1 exception, 1 delivered");
+        assert!(shown[0].body.starts_with("Exception · USPS"), "{}", shown[0].body);
+        assert_eq!(shown[0].urgency, crate::Urgency::Critical);
+        assert_eq!(shown[1].summary, "Failed attempt · USPS");
+    }
+
+    #[tokio::test]
+    async fn what_pause_held_is_one_summary_when_it_ends_without_any_new_delivery() {
+        let notifier = Arc::new(RecordingNotifier::default());
+        let h = start(notifier.clone(), 30, 1000);
+        h.policy.lock().unwrap().paused = true;
+        for i in 1..=3 {
+            h.send(delivery(i, i, "Delivered"));
+        }
+        h.send(delivery(4, 4, "Exception"));
+        h.alerts
+            .send(Alert::Attention {
+                shipment: shipwatch_api::ShipmentItem {
+                    id: 9,
+                    slug: Some("ups".into()),
+                    tracking_number: Some("1Z9".into()),
+                    ..Default::default()
+                },
+                attention: shipwatch_api::Attention {
+                    kind: shipwatch_api::AttentionKind::Late,
+                    reason: "2 days late (due Dec 3)".into(),
+                    days: Some(2),
+                    since: None,
+                },
+            })
+            .unwrap();
+        wait_for(&h.log, 5).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(notifier.shown().is_empty(), "nothing is shown while paused");
+        assert!(h.log.entries().iter().all(|e| e.outcome == Outcome::Suppressed));
+        h.policy.lock().unwrap().paused = false;
+        h.wake.notify_one();
+        wait_for(&h.log, 6).await;
+        let (log, _) = h.stop().await;
+        let shown = notifier.shown();
+        assert_eq!(shown.len(), 1, "{shown:?}");
+        assert_eq!(shown[0].summary, "While paused: 1 exception, 1 late, 3 delivered");
+        let lines: Vec<&str> = shown[0].body.lines().collect();
+        assert!(lines[0].starts_with("Exception · USPS — "), "{lines:?}");
+        assert_eq!(lines[1], "Late · UPS — 2 days late (due Dec 3)");
+        assert_eq!(lines.last(), Some(&"and 1 more"));
+        assert_eq!(log.entries()[5].delivery_ids, vec![1, 2, 3, 4]);
+    }
+
+    #[tokio::test]
+    async fn the_courier_message_and_the_digest() {
+        let notifier = Arc::new(RecordingNotifier::default());
+        let h = start(notifier.clone(), 30, 1000);
+        h.send(delivery(1, 5, "Exception"));
+        wait_for(&h.log, 1).await;
+        h.alerts.send(Alert::Digest { attention: 3, delivered_yesterday: 12 }).unwrap();
+        wait_for(&h.log, 2).await;
+        let (_, _) = h.stop().await;
+        let shown = notifier.shown();
+        assert_eq!(shown[0].body.lines().next(), Some("Courier: Courier note for shipment 5"));
+        assert_eq!(shown[1].summary, "3 need attention, 12 delivered yesterday");
     }
 
     #[tokio::test]
