@@ -65,9 +65,12 @@ function Identity({ s, now }: { s: ShipmentItem; now: Date }) {
     <span class="desk-ident small">
       {order && !head.toLowerCase().startsWith('order') && <span data-testid="row-order">{order} · </span>}
       {s.tracking_number && head !== s.tracking_number && (
-        <span class="mono" data-testid="row-tracking">
-          {s.tracking_number} ·{' '}
-        </span>
+        <>
+          <span class="mono" data-testid="row-tracking">
+            {s.tracking_number}
+          </span>
+          {' · '}
+        </>
       )}
       <span data-testid="row-courier">{courierName(s)}</span>
       <span class="muted" title={s.last_scan_at ? `Courier's last scan: ${shortDateTime(s.last_scan_at, now)}` : undefined} data-testid="row-scan">
@@ -108,8 +111,8 @@ function GroupRow({ s, group, now, onArchive }: { s: ShipmentItem; group: GroupK
   const wording = subtagWording(s.subtag, s.subtag_message);
   let when: string;
   if (group === 'delivered_recently') when = s.delivered_at ? `delivered ${ageWords(s.delivered_at, now)}` : 'delivered';
-  else if (s.tag === 'OutForDelivery') when = 'out for delivery';
-  else when = due ? due.words : 'no estimate yet';
+  else if (due) when = due.words;
+  else when = s.tag === 'OutForDelivery' ? 'out for delivery' : 'no estimate yet';
   return (
     <li class="desk-row" data-testid="desk-row" data-id={s.id}>
       <span class="desk-tag">

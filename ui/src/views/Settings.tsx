@@ -455,16 +455,16 @@ export function Settings() {
             <span class="muted small">Each parcel is alerted once per reason. Exceptions and failed attempts follow the tags ticked under Notifications.</span>
           </fieldset>
           <div class="field">
-            <label class="check">
-              <input
-                type="checkbox"
-                data-testid="settings-digest-enabled"
-                checked={form.digest_enabled}
-                onChange={(e) => set('digest_enabled', (e.currentTarget as HTMLInputElement).checked)}
-              />{' '}
-              A daily digest (“3 need attention, 12 delivered yesterday”) at
-            </label>
-            <div class="inline">
+            <div class="inline digest">
+              <label class="check">
+                <input
+                  type="checkbox"
+                  data-testid="settings-digest-enabled"
+                  checked={form.digest_enabled}
+                  onChange={(e) => set('digest_enabled', (e.currentTarget as HTMLInputElement).checked)}
+                />{' '}
+                A daily digest (“3 need attention, 12 delivered yesterday”) at
+              </label>
               <input
                 type="time"
                 class="time"
