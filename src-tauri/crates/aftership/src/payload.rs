@@ -125,6 +125,8 @@ pub struct CheckpointDigest {
     pub content_keys: Vec<i64>,
     /// The most recent checkpoint.
     pub latest: Option<LatestCheckpoint>,
+    /// Unix ms of the most recent `Delivered` checkpoint whose time parses: when it was delivered.
+    pub delivered_at: Option<i64>,
 }
 
 /// The most recent checkpoint of a delivery, for a shipment's "last location": the one with the
@@ -244,6 +246,7 @@ impl CheckpointDigest {
         let mut keys = Vec::new();
         let mut content_keys = Vec::new();
         let mut latest_timed: Option<(i64, CheckpointIdentity<'a>)> = None;
+        let mut delivered_at: Option<i64> = None;
         let mut last = None;
         for c in checkpoints {
             keys.push(c.key());
@@ -251,6 +254,9 @@ impl CheckpointDigest {
             if let Some(t) = c.checkpoint_time.and_then(crate::dates::parse_lenient_ms) {
                 if latest_timed.is_none_or(|(best, _)| t >= best) {
                     latest_timed = Some((t, c));
+                }
+                if c.tag == Some(Tag::Delivered.as_str()) && delivered_at.is_none_or(|d| t > d) {
+                    delivered_at = Some(t);
                 }
             }
             last = Some(c);
@@ -262,7 +268,7 @@ impl CheckpointDigest {
         if content_keys == keys {
             content_keys = Vec::new();
         }
-        CheckpointDigest { keys, content_keys, latest }
+        CheckpointDigest { keys, content_keys, latest, delivered_at }
     }
 }
 
@@ -669,7 +675,7 @@ mod tests {
         let got = latest(&[at(None, Some("one")), at(None, None)]);
         assert_eq!(got, Some(LatestCheckpoint { sort_time: None, place: None }));
         let empty = CheckpointDigest::of(std::iter::empty());
-        assert_eq!(empty, CheckpointDigest { keys: vec![], content_keys: vec![], latest: None });
+        assert_eq!(empty, CheckpointDigest::default());
     }
 
     #[test]

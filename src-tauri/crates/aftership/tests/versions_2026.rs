@@ -61,6 +61,10 @@ fn a_2026_07_delivery_with_its_proof() {
     assert_eq!(msg.revise_reason.as_deref(), Some("Weather delay"));
     assert_eq!(msg.due.as_deref(), Some("2026-12-05"), "latest_estimated_delivery first");
     assert_eq!(msg.checkpoints.last().unwrap().events, ["delivered_to_neighbor"]);
+    // 2026-12-03T14:57:00-05:00, the Delivered checkpoint.
+    assert_eq!(msg.checkpoint_digest.delivered_at, Some(1_796_327_820_000));
+    let update = parse_envelope_lean(&fixture("2026-07-tracking-update.json")).unwrap().msg.unwrap();
+    assert_eq!(update.checkpoint_digest.delivered_at, None);
 }
 
 #[test]

@@ -134,6 +134,35 @@ pub struct NewDelivery {
     pub parse_error: Option<String>,
 }
 
+/// The request header a versioned AfterShip webhook URL sends its version in (`2026-07`).
+pub const WEBHOOK_VERSION_HEADER: &str = "as-webhook-version";
+/// The request header Shipwatch's own test tools mark their deliveries with (`x-shipwatch-test: 1`).
+pub const TEST_HEADER: &str = "x-shipwatch-test";
+
+impl NewDelivery {
+    /// A request header's value (the first of that name, any case), trimmed; `None` when absent or blank.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// `as-webhook-version` as received; absent on legacy v4 URLs.
+    pub fn webhook_version(&self) -> Option<&str> {
+        self.header(WEBHOOK_VERSION_HEADER)
+    }
+
+    /// Test data: the delivery carries [`TEST_HEADER`] (`1` or `true`) and a valid signature. Anyone
+    /// can send the header, so an unsigned or forged delivery is never test data (nor is one taken
+    /// unverified while no secret is set).
+    pub fn is_test(&self) -> bool {
+        let marked = self.header(TEST_HEADER).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+        marked && matches!(self.verdict, StoredVerdict::Signature(DeliveryVerdict::Valid(_)))
+    }
+}
+
 /// What storing a delivery did.
 #[derive(Clone, Debug)]
 pub struct StoredDelivery {

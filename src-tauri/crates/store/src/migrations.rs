@@ -474,7 +474,9 @@ mod tests {
         assert_eq!(rows(&conn, "notifications").len(), 1);
         let meta: Vec<(String, String)> = pairs(&conn, "SELECT key, value FROM meta");
         assert_eq!(meta, [("k".to_owned(), "v".to_owned())]);
-        // Bodies and headers read back as they were, through the codec columns.
+        // Bodies and headers read back as they were, through the codec columns (read by today's
+        // queries, which know the columns of later migrations too).
+        migrate_to(&mut conn, &path, latest_version()).unwrap();
         let record = crate::queries::get_delivery(&conn, 10).unwrap();
         assert_eq!(record.body, b"{}");
         assert_eq!(record.headers, [("x-a".to_owned(), "1".to_owned())]);

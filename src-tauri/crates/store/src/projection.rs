@@ -3,18 +3,25 @@
 //!
 //! Rules: only accepted deliveries (valid, or unverified while no secret is configured) that are not
 //! duplicates touch shipments. A shipment is keyed by AfterShip's tracking id (`legacy_id`, else `id`),
-//! falling back to slug + tracking number. Its state (tag, subtag, EDD, ...) only moves forward: an
+//! falling back to slug + tracking number; a delivery that names it the other way finds it by
+//! tracking number and slug (one parcel is one shipment however an event names it). Its state (tag, subtag, EDD, ...) only moves forward: an
 //! update whose `msg.last_updated_at`/`updated_at` (then `ts`) is older than the stored state is
 //! "stale" — its checkpoints are merged into the timeline but the state is kept. Checkpoints are a
-//! union keyed by their content ([`crate::timeline`]).
+//! union keyed by their identity ([`crate::timeline`]).
+//!
+//! It also writes what the merchant's desk reads: the order number, the due date (`due`, `due_at`:
+//! the end of the due date), when it was delivered, the proof of delivery, since when AfterShip says
+//! it stayed pending, the test mark (a shipment only test deliveries built), each move of the
+//! estimate (`estimate_changes`), and per delivery its webhook version and test mark.
 
 use std::cmp::Ordering;
 
-use rusqlite::{params, Connection, OptionalExtension};
-use shipwatch_aftership::{Envelope, Tracking};
-use shipwatch_api::ShipmentItem;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use shipwatch_aftership::dates::due_end_ms;
+use shipwatch_aftership::{Envelope, EventKind, Tag, Tracking};
+use shipwatch_api::{EstimateChange, ShipmentItem};
 
-use crate::queries::{rfc3339_ms, shipment_row, SHIPMENT_COLUMNS, SHIPMENT_COLUMN_COUNT};
+use crate::queries::{courier_of, rfc3339_ms, shipment_row, SHIPMENT_COLUMNS, SHIPMENT_COLUMN_COUNT};
 use crate::search::{checkpoint_text, item_parts, ShipmentDocument};
 use crate::timeline::{self, StoredTimeline, TIMELINE_COLUMNS};
 use crate::writer::PendingInsert;
@@ -94,9 +101,9 @@ pub(crate) fn store_delivery(conn: &Connection, pending: &PendingInsert) -> Resu
         "INSERT INTO deliveries (received_at, peer, forwarded_for, cf_connecting_ip, method, path, headers,
             headers_codec, body, body_codec, dictionary_id, body_size, body_truncated, verdict, secret, status,
             duplicate_of, event, event_id, ts, tracking_id, tracking_number, slug, tag, order_id, parse_error,
-            shipment_id, projection)
+            shipment_id, projection, webhook_version, test)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-            ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
+            ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
     )?
     .execute(params![
         d.received_at_ms,
@@ -127,6 +134,8 @@ pub(crate) fn store_delivery(conn: &Connection, pending: &PendingInsert) -> Resu
         d.parse_error,
         plan.as_ref().and_then(|p| p.existing.as_ref().map(|s| s.item.id)).or(dup_shipment),
         note,
+        d.webhook_version(),
+        d.is_test(),
     ])?;
     let id = conn.last_insert_rowid();
 
@@ -183,30 +192,71 @@ fn freshness(
 /// The stored state of a shipment the projection reads before changing it.
 struct StoredShipment {
     item: ShipmentItem,
+    key: String,
     state_time: Option<i64>,
     state_ts: Option<i64>,
     tags_seen: String,
     last_location_time: Option<i64>,
+    delivered_at: Option<i64>,
+    pending_since: Option<i64>,
     timeline: StoredTimeline,
+}
+
+/// The columns a [`StoredShipment`] reads after [`SHIPMENT_COLUMNS`], then [`TIMELINE_COLUMNS`].
+const STORED_COLUMNS: &str =
+    "key, state_time, state_ts, tags_seen, last_location_time, delivered_at, pending_since";
+
+fn stored_row(r: &Row<'_>) -> rusqlite::Result<StoredShipment> {
+    let at = SHIPMENT_COLUMN_COUNT;
+    Ok(StoredShipment {
+        item: shipment_row(r)?,
+        key: r.get(at)?,
+        state_time: r.get(at + 1)?,
+        state_ts: r.get(at + 2)?,
+        tags_seen: r.get(at + 3)?,
+        last_location_time: r.get(at + 4)?,
+        delivered_at: r.get(at + 5)?,
+        pending_since: r.get(at + 6)?,
+        timeline: StoredTimeline::from_row(r, at + 7)?,
+    })
 }
 
 /// A shipment's stored state, found by its key (the UNIQUE index answers).
 fn stored_shipment(conn: &Connection, key: &str) -> Result<Option<StoredShipment>> {
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT {SHIPMENT_COLUMNS}, state_time, state_ts, tags_seen, last_location_time, {TIMELINE_COLUMNS}
-             FROM shipments WHERE key = ?1"
+            "SELECT {SHIPMENT_COLUMNS}, {STORED_COLUMNS}, {TIMELINE_COLUMNS} FROM shipments WHERE key = ?1"
         ))?
-        .query_row([key], |r| {
-            Ok(StoredShipment {
-                item: shipment_row(r)?,
-                state_time: r.get(SHIPMENT_COLUMN_COUNT)?,
-                state_ts: r.get(SHIPMENT_COLUMN_COUNT + 1)?,
-                tags_seen: r.get(SHIPMENT_COLUMN_COUNT + 2)?,
-                last_location_time: r.get(SHIPMENT_COLUMN_COUNT + 3)?,
-                timeline: StoredTimeline::from_row(r, SHIPMENT_COLUMN_COUNT + 4)?,
-            })
-        })
+        .query_row([key], stored_row)
+        .optional()?)
+}
+
+/// The conditions of [`shipment_by_tracking_number`]: the tracking number through its NOCASE index
+/// (`?1`), the slug in any case when the delivery names one (`?2`), and (`?3` = 1) only a shipment
+/// keyed by slug + tracking number; the most recently changed first.
+pub(crate) const BY_TRACKING_NUMBER: &str = "FROM shipments
+     WHERE tracking_number = ?1 COLLATE NOCASE AND (?2 IS NULL OR slug = ?2 COLLATE NOCASE)
+        AND (?3 = 0 OR key GLOB 'tn:*')
+     ORDER BY updated_at DESC, id DESC LIMIT 1";
+
+/// The shipment of a parcel named by its tracking number and slug, whatever its key: a delivery
+/// without AfterShip's id (an `edd_revise` or `tracking_pending_time` of 2026-07 may name the
+/// tracking by slug + tracking number only) belongs to the shipment that has them, and
+/// (`keyed_by_number_only`) a delivery with the id joins a shipment that had none.
+fn shipment_by_tracking_number(
+    conn: &Connection,
+    tracking_number: &str,
+    slug: Option<&str>,
+    keyed_by_number_only: bool,
+) -> Result<Option<StoredShipment>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {SHIPMENT_COLUMNS}, {STORED_COLUMNS}, {TIMELINE_COLUMNS} {BY_TRACKING_NUMBER}"
+        ))?
+        .query_row(
+            params![tracking_number, slug.filter(|s| !s.trim().is_empty()), keyed_by_number_only],
+            stored_row,
+        )
         .optional()?)
 }
 
@@ -215,15 +265,32 @@ pub(crate) struct Plan {
     key: String,
     /// The shipment the delivery belongs to; `None`: it creates one.
     existing: Option<StoredShipment>,
+    /// The shipment is keyed by slug + tracking number and the delivery brings AfterShip's id: the
+    /// shipment takes the delivery's key.
+    rekey: bool,
     /// Older than the shipment's stored state: its checkpoints are merged, the state kept.
     stale: bool,
 }
 
 /// Reads the shipment a delivery belongs to and decides whether the delivery is stale. `None`: the
 /// delivery names no shipment (no tracking id or tracking number).
+///
+/// A shipment is one parcel however a delivery names it: by its key first (AfterShip's id, else
+/// slug + tracking number); else by tracking number and slug (any case), which finds the shipment
+/// keyed by AfterShip's id for a delivery that names only slug + tracking number, and the shipment
+/// keyed by slug + tracking number for a delivery that brings the id (two different ids are two
+/// trackings).
 fn plan(conn: &Connection, env: &Envelope, msg: &Tracking) -> Result<Option<Plan>> {
     let Some(key) = shipment_key(msg) else { return Ok(None) };
-    let existing = stored_shipment(conn, &key)?;
+    let mut existing = stored_shipment(conn, &key)?;
+    let mut rekey = false;
+    if existing.is_none() {
+        if let Some(tn) = msg.tracking_number.as_deref().filter(|s| !s.is_empty()) {
+            let with_id = key.starts_with("id:");
+            existing = shipment_by_tracking_number(conn, tn, msg.slug.as_deref(), with_id)?;
+            rekey = with_id && existing.is_some();
+        }
+    }
     let stale = existing.as_ref().is_some_and(|stored| {
         let newest_checkpoint = msg.checkpoint_digest.latest.as_ref().and_then(|l| l.sort_time);
         freshness(
@@ -231,7 +298,29 @@ fn plan(conn: &Connection, env: &Envelope, msg: &Tracking) -> Result<Option<Plan
             (stored.state_time, stored.state_ts, stored.last_location_time),
         ) == Ordering::Less
     });
-    Ok(Some(Plan { key, existing, stale }))
+    Ok(Some(Plan { key, existing, rekey, stale }))
+}
+
+/// When a shipment at `tag` was delivered: its newest Delivered checkpoint, else when it was
+/// already known to be, else `now` (the delivery that says so). Not delivered: `None`; no tag (an
+/// event that does not carry the state): as stored.
+fn delivered_at(tag: Option<&str>, msg: &Tracking, stored: Option<i64>, now: i64) -> Option<i64> {
+    match tag {
+        Some(t) if t == Tag::Delivered.as_str() => {
+            Some(msg.checkpoint_digest.delivered_at.or(stored).unwrap_or(now))
+        }
+        Some(_) => None,
+        None => stored,
+    }
+}
+
+/// Whether a due date moved: their ends differ (`2026-12-03` and `2026-12-04T00:00:00Z` are the same
+/// end), or, when one does not parse, their text.
+fn due_moved(old: Option<&str>, new: Option<&str>) -> bool {
+    match (old.and_then(due_end_ms), new.and_then(due_end_ms)) {
+        (Some(a), Some(b)) => a != b,
+        _ => old.map(str::trim) != new.map(str::trim),
+    }
 }
 
 /// Applies delivery `delivery_id` to its shipment as `plan` decided.
@@ -243,17 +332,23 @@ fn project(
     msg: &Tracking,
     plan: Plan,
 ) -> Result<ShipmentChange> {
-    let Plan { key, existing, stale } = plan;
+    let Plan { key, existing, rekey, stale } = plan;
     let now = d.received_at_ms;
     let unverified = !matches!(d.verdict, StoredVerdict::Signature(v) if v.secret().is_some());
+    let test = d.is_test();
     let state_time = msg.state_time_ms();
     let tag = msg.tag.as_ref().map(|t| t.as_str().to_owned());
     let edd = msg.estimated_delivery.as_ref().map(|v| v.to_string());
+    let proof_of_delivery = msg.proof_of_delivery.as_ref().map(|v| v.to_string());
+    let pending_event = env.event == Some(EventKind::TrackingPendingTime);
 
     let Some(stored) = existing else {
         // A new shipment: its timeline is this delivery's checkpoints.
         let latest = msg.checkpoint_digest.latest.clone();
         let last_location = latest.as_ref().and_then(|l| l.place.clone());
+        let last_location_time = latest.and_then(|l| l.sort_time);
+        let delivered_at = delivered_at(tag.as_deref(), msg, None, now);
+        let pending_since = pending_event.then_some(now);
         let timeline = timeline::apply(
             conn,
             StoredTimeline::none(),
@@ -267,9 +362,10 @@ fn project(
                 subtag_message, expected_delivery, estimated_delivery, courier_tracking_link,
                 courier_redirect_link, last_location, state_time, state_ts, state_delivery_id, tags_seen,
                 unverified, created_at, updated_at, last_location_time, timeline_base_delivery_id,
-                timeline_base_keys, timeline_extras)
+                timeline_base_keys, timeline_extras, order_number, due, due_at, delivered_at, signed_by,
+                proof_of_delivery, pending_since, test)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?20,
-                ?21, ?22, ?23, ?24)",
+                ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
         )?
         .execute(params![
             key,
@@ -292,10 +388,18 @@ fn project(
             tags_seen_with(",", tag.as_deref()),
             unverified,
             now,
-            latest.and_then(|l| l.sort_time),
+            last_location_time,
             timeline.base_delivery_id,
             timeline.base_keys,
             timeline.extras,
+            msg.order_number,
+            msg.due,
+            msg.due.as_deref().and_then(due_end_ms),
+            delivered_at,
+            msg.signed_by,
+            proof_of_delivery,
+            pending_since,
+            test,
         ])?;
         let shipment_id = conn.last_insert_rowid();
         let checkpoints = checkpoint_text(delivery_checkpoint_parts(msg));
@@ -305,6 +409,7 @@ fn project(
             &ShipmentDocument {
                 tracking_number: msg.tracking_number.as_deref(),
                 order_id: msg.order_id.as_deref(),
+                order_number: msg.order_number.as_deref(),
                 title: msg.title.as_deref(),
                 checkpoints: &checkpoints,
             },
@@ -324,13 +429,13 @@ fn project(
             last_location,
             updated_at: rfc3339_ms(now),
             unverified,
-            courier: None,
-            order_number: None,
-            last_scan_at: None,
-            delivered_at: None,
-            due: None,
+            courier: msg.slug.as_deref().map(courier_of),
+            order_number: msg.order_number.clone(),
+            last_scan_at: last_location_time.map(rfc3339_ms),
+            delivered_at: delivered_at.map(rfc3339_ms),
+            due: msg.due.clone(),
             archived: false,
-            test: false,
+            test,
         };
         return Ok(ShipmentChange {
             shipment_id,
@@ -347,6 +452,25 @@ fn project(
     };
 
     let shipment_id = stored.item.id;
+    let previous_tag = stored.item.tag.clone();
+    let mut item = stored.item;
+    if rekey {
+        // The parcel was known by slug + tracking number only; now by AfterShip's id as well.
+        conn.prepare_cached(
+            "UPDATE shipments SET key = ?2, tracking_id = coalesce(?3, tracking_id) WHERE id = ?1",
+        )?
+        .execute(params![shipment_id, key, msg.id])?;
+        if msg.id.is_some() {
+            item.tracking_id.clone_from(&msg.id);
+        }
+        tracing::debug!(shipment_id, from = %stored.key, to = %key, "a shipment known by its tracking number now has AfterShip's id");
+    }
+    if item.test && !test {
+        // Test data is what only test deliveries built.
+        conn.prepare_cached("UPDATE shipments SET test = 0 WHERE id = ?1")?.execute([shipment_id])?;
+        item.test = false;
+    }
+
     let tag_first_seen = !stale && tag.as_deref().is_some_and(|t| !has_tag(&stored.tags_seen, t));
     let tags_seen = tags_seen_with(&stored.tags_seen, tag.as_deref());
 
@@ -355,8 +479,7 @@ fn project(
     let timeline =
         timeline::apply(conn, stored.timeline, delivery_id, &msg.checkpoint_digest, &d.body, stale)?;
     let timeline_changed = timeline_before.is_none_or(|before| before != timeline);
-    let (mut last_location, mut last_location_time) =
-        (stored.item.last_location.clone(), stored.last_location_time);
+    let (mut last_location, mut last_location_time) = (item.last_location.clone(), stored.last_location_time);
     if let Some(latest) = msg.checkpoint_digest.latest.clone() {
         // On a tie in time (carriers often send only a date), the update that is not stale wins, as
         // the last one sent wins within an update: whichever arrives first, the newer one's holds.
@@ -365,14 +488,26 @@ fn project(
             (last_location, last_location_time) = (latest.place, latest.sort_time);
         }
     }
+    // "Pending for too long" holds until a newer courier scan arrives.
+    let scanned_since = match (last_location_time, stored.last_location_time) {
+        (Some(new), Some(old)) => new > old,
+        (new, old) => new.is_some() && old.is_none(),
+    };
+    let pending_since = if pending_event && !stale {
+        Some(now)
+    } else if scanned_since {
+        None
+    } else {
+        stored.pending_since
+    };
+    item.last_scan_at = last_location_time.map(rfc3339_ms);
 
-    let previous_tag = stored.item.tag.clone();
-    let mut item = stored.item;
     let mut changed = true;
+    let mut estimate_change = None;
     if stale {
         conn.prepare_cached(
             "UPDATE shipments SET tags_seen = ?2, last_location = ?3, last_location_time = ?4,
-                timeline_base_delivery_id = ?5, timeline_base_keys = ?6, timeline_extras = ?7
+                timeline_base_delivery_id = ?5, timeline_base_keys = ?6, timeline_extras = ?7, pending_since = ?8
              WHERE id = ?1",
         )?
         .execute(params![
@@ -382,15 +517,22 @@ fn project(
             last_location_time,
             timeline.base_delivery_id,
             timeline.base_keys,
-            timeline.extras
+            timeline.extras,
+            pending_since,
         ])?;
-        changed = timeline_changed || item.last_location != last_location;
+        changed = timeline_changed
+            || item.last_location != last_location
+            || pending_since != stored.pending_since
+            || rekey;
         item.last_location = last_location;
         if timeline_changed {
             reindex(conn, &item, &timeline, delivery_id, msg)?;
         }
     } else {
-        // Fields the update does not carry keep their stored value.
+        // Fields the update does not carry keep their stored value. An event that does not carry
+        // the state (no tag: an `edd_revise` or `tracking_pending_time` naming the tracking only)
+        // keeps the subtag and the estimate it does not mention.
+        let carries_state = tag.is_some();
         let keep = |new: &Option<String>, old: &mut Option<String>| {
             if new.is_some() {
                 old.clone_from(new);
@@ -398,23 +540,33 @@ fn project(
         };
         // The searchable identifiers are written only when they change: each has an index, and
         // SQLite rewrites an index entry for every column an UPDATE sets, changed or not.
-        let identifiers = |i: &ShipmentItem| (i.tracking_number.clone(), i.title.clone(), i.order_id.clone());
+        let identifiers = |i: &ShipmentItem| {
+            (i.tracking_number.clone(), i.title.clone(), i.order_id.clone(), i.order_number.clone())
+        };
         let identifiers_before = identifiers(&item);
         keep(&msg.id, &mut item.tracking_id);
         keep(&msg.tracking_number, &mut item.tracking_number);
         keep(&msg.slug, &mut item.slug);
         keep(&msg.title, &mut item.title);
         keep(&msg.order_id, &mut item.order_id);
+        keep(&msg.order_number, &mut item.order_number);
         keep(&tag, &mut item.tag);
-        item.subtag.clone_from(&msg.subtag);
-        item.subtag_message.clone_from(&msg.subtag_message);
-        item.expected_delivery.clone_from(&msg.best_expected_delivery);
+        if carries_state {
+            item.subtag.clone_from(&msg.subtag);
+            item.subtag_message.clone_from(&msg.subtag_message);
+            item.expected_delivery.clone_from(&msg.best_expected_delivery);
+        } else {
+            keep(&msg.best_expected_delivery, &mut item.expected_delivery);
+        }
+        item.courier = item.slug.as_deref().map(courier_of);
         item.last_location = last_location;
         item.unverified = unverified;
         item.updated_at = rfc3339_ms(now);
         conn.prepare_cached(
             "UPDATE shipments SET tracking_id = ?2, slug = ?4,
-                tag = ?7, subtag = ?8, subtag_message = ?9, expected_delivery = ?10, estimated_delivery = ?11,
+                tag = ?7, subtag = ?8, subtag_message = ?9, expected_delivery = ?10,
+                estimated_delivery = CASE WHEN ?25 THEN ?11
+                    ELSE coalesce(json_patch(estimated_delivery, ?11), ?11, estimated_delivery) END,
                 courier_tracking_link = coalesce(?12, courier_tracking_link),
                 courier_redirect_link = coalesce(?13, courier_redirect_link),
                 state_time = coalesce(?14, state_time), state_ts = coalesce(?15, state_ts),
@@ -448,12 +600,74 @@ fn project(
             timeline.base_delivery_id,
             timeline.base_keys,
             timeline.extras,
+            carries_state,
         ])?;
         if identifiers(&item) != identifiers_before {
             conn.prepare_cached(
-                "UPDATE shipments SET tracking_number = ?2, title = ?3, order_id = ?4 WHERE id = ?1",
+                "UPDATE shipments SET tracking_number = ?2, title = ?3, order_id = ?4, order_number = ?5
+                 WHERE id = ?1",
             )?
-            .execute(params![shipment_id, item.tracking_number, item.title, item.order_id])?;
+            .execute(params![
+                shipment_id,
+                item.tracking_number,
+                item.title,
+                item.order_id,
+                item.order_number
+            ])?;
+        }
+
+        // What the merchant's desk reads: the due date, when it was delivered, the proof, and
+        // whether AfterShip said it stayed pending. Written only when something of it changes
+        // (the desk's partial indexes cover these columns).
+        let previous_due = item.due.clone();
+        keep(&msg.due, &mut item.due);
+        let moved = msg.due.is_some() && due_moved(previous_due.as_deref(), item.due.as_deref());
+        let delivered_at = delivered_at(tag.as_deref(), msg, stored.delivered_at, now);
+        item.delivered_at = delivered_at.map(rfc3339_ms);
+        if moved
+            || delivered_at != stored.delivered_at
+            || pending_since != stored.pending_since
+            || msg.signed_by.is_some()
+            || proof_of_delivery.is_some()
+        {
+            conn.prepare_cached(
+                "UPDATE shipments SET due = ?2, due_at = ?3, delivered_at = ?4, pending_since = ?5,
+                    signed_by = coalesce(?6, signed_by), proof_of_delivery = coalesce(?7, proof_of_delivery)
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                shipment_id,
+                item.due,
+                item.due.as_deref().and_then(due_end_ms),
+                delivered_at,
+                pending_since,
+                msg.signed_by,
+                proof_of_delivery,
+            ])?;
+        }
+        // A move of the estimate is kept in the shipment's history (a first estimate is not a
+        // move, unless AfterShip sent it as a revision).
+        if moved && (previous_due.is_some() || env.event == Some(EventKind::EddRevise)) {
+            let later = match (
+                previous_due.as_deref().and_then(due_end_ms),
+                item.due.as_deref().and_then(due_end_ms),
+            ) {
+                (Some(before), Some(after)) => after > before,
+                _ => false,
+            };
+            conn.prepare_cached(
+                "INSERT INTO estimate_changes (shipment_id, delivery_id, received_at, previous, estimate, reason, later)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![shipment_id, delivery_id, now, previous_due, item.due, msg.revise_reason, later])?;
+            estimate_change = Some(EstimateChange {
+                at: rfc3339_ms(now),
+                delivery_id,
+                previous: previous_due,
+                estimate: item.due.clone(),
+                reason: msg.revise_reason.clone(),
+                later,
+            });
         }
         reindex(conn, &item, &timeline, delivery_id, msg)?;
     }
@@ -467,7 +681,7 @@ fn project(
         unverified: item.unverified,
         changed,
         item,
-        estimate_change: None,
+        estimate_change,
     })
 }
 
@@ -495,6 +709,7 @@ fn reindex(
     let doc = ShipmentDocument {
         tracking_number: item.tracking_number.as_deref(),
         order_id: item.order_id.as_deref(),
+        order_number: item.order_number.as_deref(),
         title: item.title.as_deref(),
         checkpoints: &checkpoints,
     };
@@ -556,7 +771,8 @@ pub fn reverify_failed(
             cf_connecting_ip: None,
             method: rec.method.clone(),
             path: rec.path.clone(),
-            headers: Vec::new(),
+            // For the test mark (`x-shipwatch-test` and, now, a valid signature).
+            headers: rec.headers.clone(),
             // Read if its checkpoints must be copied into the shipment's timeline.
             body: rec.body,
             body_size: rec.item.size,
@@ -596,10 +812,10 @@ pub fn reverify_failed(
             shipment.as_ref().map(|s: &ShipmentChange| s.shipment_id).or(original.and_then(|o| o.1));
         conn.prepare_cached(
             "UPDATE deliveries SET verdict = 'valid', secret = ?2, duplicate_of = ?3, projection = ?4,
-                shipment_id = coalesce(?5, shipment_id)
+                shipment_id = coalesce(?5, shipment_id), test = ?6
              WHERE id = ?1",
         )?
-        .execute(params![id, slot.as_str(), duplicate_of, note, shipment_id])?;
+        .execute(params![id, slot.as_str(), duplicate_of, note, shipment_id, d.is_test()])?;
         let item = crate::queries::get_delivery(conn, *id)?.item;
         changed.push(StoredDelivery {
             id: *id,

@@ -3,8 +3,8 @@
 
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 use shipwatch_api::{
-    CheckpointItem, DeliveryItem, DeliveryQuery, Page, ShipmentItem, ShipmentList, ShipmentQuery, TagCount,
-    Verdict,
+    CheckpointItem, DeliveryItem, DeliveryQuery, EstimateChange, Page, ShipmentItem, ShipmentList,
+    ShipmentQuery, TagCount, Verdict,
 };
 
 use crate::{NewDelivery, Result, StoreError};
@@ -82,6 +82,7 @@ pub(crate) fn delivery_item_from_parts(
     status: u16,
     duplicate: bool,
     shipment_id: Option<i64>,
+    title: Option<String>,
 ) -> DeliveryItem {
     let env = d.envelope.as_ref();
     let msg = env.and_then(|e| e.msg.as_ref());
@@ -99,16 +100,19 @@ pub(crate) fn delivery_item_from_parts(
         order_id: msg.and_then(|m| m.order_id.clone()),
         shipment_id,
         size: d.body_size,
-        title: None,
-        courier: None,
-        webhook_version: None,
-        test: false,
+        title,
+        courier: msg.and_then(|m| m.slug.as_deref()).map(courier_of),
+        webhook_version: d.webhook_version().map(str::to_owned),
+        test: d.is_test(),
     }
 }
 
 const ITEM_COLUMNS: &str =
     "id, received_at, event_id, event, verdict, status, duplicate_of, tracking_number, slug, tag,
-     order_id, shipment_id, body_size";
+     order_id, shipment_id, body_size, webhook_version, test,
+     (SELECT title FROM shipments WHERE shipments.id = deliveries.shipment_id)";
+/// How many columns [`ITEM_COLUMNS`] has.
+const ITEM_COLUMN_COUNT: usize = 16;
 
 fn delivery_item(r: &Row<'_>) -> rusqlite::Result<DeliveryItem> {
     Ok(DeliveryItem {
@@ -125,10 +129,10 @@ fn delivery_item(r: &Row<'_>) -> rusqlite::Result<DeliveryItem> {
         order_id: r.get(10)?,
         shipment_id: r.get(11)?,
         size: r.get(12)?,
-        title: None,
-        courier: None,
-        webhook_version: None,
-        test: false,
+        courier: r.get::<_, Option<String>>(8)?.as_deref().map(courier_of),
+        webhook_version: r.get(13)?,
+        test: r.get(14)?,
+        title: r.get(15)?,
     })
 }
 
@@ -203,20 +207,20 @@ pub fn get_delivery(conn: &Connection, id: i64) -> Result<DeliveryRecord> {
         .query_row([id], |r| {
             let record = DeliveryRecord {
                 item: delivery_item(r)?,
-                method: r.get(13)?,
-                path: r.get(14)?,
-                peer: r.get(15)?,
-                forwarded_for: r.get(16)?,
-                cf_connecting_ip: r.get(17)?,
+                method: r.get(ITEM_COLUMN_COUNT)?,
+                path: r.get(ITEM_COLUMN_COUNT + 1)?,
+                peer: r.get(ITEM_COLUMN_COUNT + 2)?,
+                forwarded_for: r.get(ITEM_COLUMN_COUNT + 3)?,
+                cf_connecting_ip: r.get(ITEM_COLUMN_COUNT + 4)?,
                 headers: Vec::new(),
                 body: Vec::new(),
-                body_truncated: r.get(18)?,
-                secret: r.get(19)?,
-                parse_error: r.get(20)?,
-                projection: r.get(21)?,
-                duplicate_of: r.get(22)?,
+                body_truncated: r.get(ITEM_COLUMN_COUNT + 5)?,
+                secret: r.get(ITEM_COLUMN_COUNT + 6)?,
+                parse_error: r.get(ITEM_COLUMN_COUNT + 7)?,
+                projection: r.get(ITEM_COLUMN_COUNT + 8)?,
+                duplicate_of: r.get(ITEM_COLUMN_COUNT + 9)?,
             };
-            Ok((record, crate::bodies::StoredBlobs::from_row(r, 23)?))
+            Ok((record, crate::bodies::StoredBlobs::from_row(r, ITEM_COLUMN_COUNT + 10)?))
         })
         .optional()?
         .ok_or(StoreError::NotFound)?;
@@ -230,9 +234,10 @@ pub fn get_delivery(conn: &Connection, id: i64) -> Result<DeliveryRecord> {
 /// [`SHIPMENT_COLUMN_COUNT`].
 pub(crate) const SHIPMENT_COLUMNS: &str =
     "id, tracking_id, tracking_number, slug, title, order_id, tag, subtag, subtag_message,
-     expected_delivery, last_location, updated_at, unverified";
+     expected_delivery, last_location, updated_at, unverified, order_number, last_location_time,
+     delivered_at, due, archived_at IS NOT NULL, test";
 
-pub(crate) const SHIPMENT_COLUMN_COUNT: usize = 13;
+pub(crate) const SHIPMENT_COLUMN_COUNT: usize = 19;
 
 pub(crate) fn shipment_row(r: &Row<'_>) -> rusqlite::Result<ShipmentItem> {
     Ok(ShipmentItem {
@@ -249,14 +254,19 @@ pub(crate) fn shipment_row(r: &Row<'_>) -> rusqlite::Result<ShipmentItem> {
         last_location: r.get(10)?,
         updated_at: rfc3339_ms(r.get(11)?),
         unverified: r.get(12)?,
-        courier: None,
-        order_number: None,
-        last_scan_at: None,
-        delivered_at: None,
-        due: None,
-        archived: false,
-        test: false,
+        courier: r.get::<_, Option<String>>(3)?.as_deref().map(courier_of),
+        order_number: r.get(13)?,
+        last_scan_at: r.get::<_, Option<i64>>(14)?.map(rfc3339_ms),
+        delivered_at: r.get::<_, Option<i64>>(15)?.map(rfc3339_ms),
+        due: r.get(16)?,
+        archived: r.get(17)?,
+        test: r.get(18)?,
     })
+}
+
+/// The courier's display name of a slug (`FedEx` for `fedex`).
+pub(crate) fn courier_of(slug: &str) -> String {
+    shipwatch_aftership::courier_name(slug)
 }
 
 pub fn shipment_item(conn: &Connection, id: i64) -> Result<ShipmentItem> {
@@ -291,13 +301,22 @@ pub struct ShipmentRecord {
     pub checkpoints: Vec<CheckpointItem>,
     /// Newest first (at most 500).
     pub deliveries: Vec<DeliveryItem>,
+    /// Every move of its estimated delivery, oldest first.
+    pub estimate_history: Vec<EstimateChange>,
+    /// `proof_of_delivery` as sent (2026-07), when sent.
+    pub proof_of_delivery: Option<serde_json::Value>,
+    pub signed_by: Option<String>,
 }
 
 pub fn get_shipment(conn: &Connection, id: i64) -> Result<ShipmentRecord> {
     let item = shipment_item(conn, id)?;
-    let (ctl, crl, edd): (Option<String>, Option<String>, Option<String>) = conn
-        .prepare_cached("SELECT courier_tracking_link, courier_redirect_link, estimated_delivery FROM shipments WHERE id = ?1")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    type Extras = (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+    let (ctl, crl, edd, pod, signed_by): Extras = conn
+        .prepare_cached(
+            "SELECT courier_tracking_link, courier_redirect_link, estimated_delivery, proof_of_delivery, signed_by
+             FROM shipments WHERE id = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
     let checkpoints = crate::timeline::checkpoint_items(conn, id)?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ITEM_COLUMNS} FROM deliveries WHERE shipment_id = ?1 ORDER BY id DESC LIMIT 500"
@@ -310,7 +329,32 @@ pub fn get_shipment(conn: &Connection, id: i64) -> Result<ShipmentRecord> {
         estimated_delivery: edd.and_then(|s| serde_json::from_str(&s).ok()),
         checkpoints,
         deliveries,
+        estimate_history: estimate_history(conn, id)?,
+        proof_of_delivery: pod.and_then(|s| serde_json::from_str(&s).ok()),
+        signed_by,
     })
+}
+
+/// The query of [`estimate_history`] (served by `estimate_changes_shipment`).
+pub(crate) const ESTIMATE_HISTORY: &str =
+    "SELECT received_at, delivery_id, previous, estimate, reason, later FROM estimate_changes
+     WHERE shipment_id = ?1 ORDER BY id";
+
+/// Every move of shipment `id`'s estimated delivery, oldest first.
+pub fn estimate_history(conn: &Connection, id: i64) -> Result<Vec<EstimateChange>> {
+    let mut stmt = conn.prepare_cached(ESTIMATE_HISTORY)?;
+    let rows = stmt.query_map([id], |r| {
+        Ok(EstimateChange {
+            at: rfc3339_ms(r.get(0)?),
+            // A delivery removed by retention leaves its change without one.
+            delivery_id: r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+            previous: r.get(2)?,
+            estimate: r.get(3)?,
+            reason: r.get(4)?,
+            later: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Counts for the status bar.
@@ -439,16 +483,24 @@ pub fn count_deliveries(conn: &Connection, q: &DeliveryQuery) -> Result<i64> {
 }
 
 /// The ids of the shipments a search text finds (see search.rs), with [`shipments_found_args`]:
-/// a tracking number, order id or title that starts with it (the NOCASE indexes), or anything of the
+/// a tracking number, order id, order number or title that starts with it (the NOCASE indexes), or
+/// anything of the
 /// shipment that contains it (the full-text index).
 const SHIPMENTS_FOUND: &str = "SELECT id FROM shipments WHERE tracking_number LIKE ? ESCAPE '\\'
     UNION SELECT id FROM shipments WHERE order_id LIKE ? ESCAPE '\\'
+    UNION SELECT id FROM shipments WHERE order_number LIKE ? ESCAPE '\\'
     UNION SELECT id FROM shipments WHERE title LIKE ? ESCAPE '\\'
     UNION SELECT rowid FROM shipment_search WHERE shipment_search MATCH ?";
 
-fn shipments_found_args(text: &str) -> [rusqlite::types::Value; 4] {
+fn shipments_found_args(text: &str) -> [rusqlite::types::Value; 5] {
     let prefix = crate::search::like_prefix(text);
-    [prefix.clone().into(), prefix.clone().into(), prefix.into(), crate::search::fts_phrase(text).into()]
+    [
+        prefix.clone().into(),
+        prefix.clone().into(),
+        prefix.clone().into(),
+        prefix.into(),
+        crate::search::fts_phrase(text).into(),
+    ]
 }
 
 /// The WHERE conditions of `list_shipments` except the cursor.
@@ -563,5 +615,6 @@ mod column_tests {
     #[test]
     fn shipment_column_count_matches_the_list() {
         assert_eq!(super::SHIPMENT_COLUMNS.split(',').count(), super::SHIPMENT_COLUMN_COUNT);
+        assert_eq!(super::ITEM_COLUMNS.split(',').count(), super::ITEM_COLUMN_COUNT);
     }
 }

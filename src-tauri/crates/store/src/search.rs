@@ -1,6 +1,7 @@
 //! Search: how a text a user types finds deliveries and shipments.
 //!
-//! - **Exact and prefix** matches of a shipment's tracking number, order id or title go through
+//! - **Exact and prefix** matches of a shipment's tracking number, order id, order number (2025
+//!   onward) or title go through
 //!   `COLLATE NOCASE` indexes (`LIKE 'text%'`, which SQLite serves from such an index).
 //! - **Substrings** of those and of a shipment's checkpoint messages and locations go through the
 //!   FTS5 table `shipment_search` (trigram tokenizer, one document per shipment, queued by the
@@ -42,8 +43,21 @@ pub(crate) fn item_parts(items: &[CheckpointItem]) -> impl Iterator<Item = Optio
 pub(crate) struct ShipmentDocument<'a> {
     pub(crate) tracking_number: Option<&'a str>,
     pub(crate) order_id: Option<&'a str>,
+    /// `order_number`: indexed in the `order_id` column, beside the order id.
+    pub(crate) order_number: Option<&'a str>,
     pub(crate) title: Option<&'a str>,
     pub(crate) checkpoints: &'a str,
+}
+
+impl ShipmentDocument<'_> {
+    /// The text of the `order_id` column: the order id and the order number, one per line.
+    fn order_text(&self) -> Option<String> {
+        match (self.order_id, self.order_number) {
+            (Some(id), Some(number)) if id != number => Some(format!("{id}\n{number}")),
+            (Some(one), _) | (None, Some(one)) => Some(one.to_owned()),
+            (None, None) => None,
+        }
+    }
 }
 
 /// The search documents waiting for the end of the writer's transaction: a temporary table (in
@@ -86,7 +100,7 @@ pub(crate) fn index_shipment(
         id,
         new,
         doc.tracking_number,
-        doc.order_id,
+        doc.order_text(),
         doc.title,
         doc.checkpoints
     ])?;
@@ -122,6 +136,7 @@ pub(crate) fn index_every_shipment(conn: &Connection) -> Result<()> {
         let doc = ShipmentDocument {
             tracking_number: tracking_number.as_deref(),
             order_id: order_id.as_deref(),
+            order_number: None,
             title: title.as_deref(),
             checkpoints: &checkpoints,
         };

@@ -12,9 +12,14 @@
 //! checkpoint of the old base it does not carry moves to the extras (only then is the old base's
 //! body read); a stale one adds the checkpoints it brings to the extras. So the delivery that set the
 //! state usually holds the whole timeline, and older deliveries stay free for retention, which never
-//! deletes a base. Reading a timeline parses the base's body and merges the extras. Each checkpoint is identified by its content
-//! key ([`checkpoint_key`]), so the same checkpoint sent again is kept once. Order: by the
-//! checkpoint's time (parsed leniently), those without a time last, then by the time as sent.
+//! deletes a base. Reading a timeline parses the base's body and merges the extras.
+//!
+//! Each checkpoint is identified by [`checkpoint_key`], so the same checkpoint sent again is kept
+//! once: its `hash` when AfterShip sends one (2026-07 onward; a checkpoint the courier rewords keeps
+//! its hash and is kept once, in the newest words), else its content (time, tag, subtag, message,
+//! location). A checkpoint with a hash and one without are the same when their contents are, so a
+//! URL moved to 2026-07 (or back) does not show its checkpoints twice. Order: by the checkpoint's
+//! time (parsed leniently), those without a time last, then by the time as sent.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -22,7 +27,7 @@ use std::collections::HashSet;
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use shipwatch_aftership::dates::parse_lenient_ms;
-use shipwatch_aftership::{checkpoint_key, Checkpoint, CheckpointDigest};
+use shipwatch_aftership::{checkpoint_key, Checkpoint, CheckpointDigest, CheckpointIdentity};
 use shipwatch_api::CheckpointItem;
 
 use crate::Result;
@@ -59,6 +64,9 @@ pub struct TimelineEntry<'a> {
     pub slug: Option<Cow<'a, str>>,
     #[serde(default, borrow, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<Cow<'a, str>>,
+    /// AfterShip's `hash` of the checkpoint (2026-07 onward): then `key` is of the hash.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<Cow<'a, str>>,
 }
 
 fn borrowed(s: &Option<String>) -> Option<Cow<'_, str>> {
@@ -82,7 +90,24 @@ impl<'a> TimelineEntry<'a> {
             country: borrowed(&c.country),
             slug: borrowed(&c.slug),
             events: c.events.iter().map(|e| Cow::Borrowed(e.as_str())).collect(),
+            hash: borrowed(&c.hash),
         }
+    }
+
+    /// The key of its content ([`CheckpointIdentity::content_key`]): its `key` unless it has a hash.
+    pub fn content_key(&self) -> i64 {
+        if self.hash.is_none() {
+            return self.key;
+        }
+        CheckpointIdentity {
+            checkpoint_time: self.checkpoint_time.as_deref(),
+            tag: self.tag.as_deref(),
+            subtag: self.subtag.as_deref(),
+            message: self.message.as_deref(),
+            location: self.location.as_deref(),
+            ..Default::default()
+        }
+        .content_key()
     }
 
     pub fn to_item(&self) -> CheckpointItem {
@@ -104,6 +129,57 @@ impl<'a> TimelineEntry<'a> {
     }
 }
 
+/// Which checkpoints a timeline (or a delivery) holds, to tell whether another is one of them: the
+/// same key (the same hash, or both without one and the same content), or one has a hash and the
+/// other not and their contents are the same.
+#[derive(Default)]
+pub(crate) struct Held {
+    /// Every key (of a hash, or of the content when there is none).
+    keys: HashSet<i64>,
+    /// The content keys of those with a hash.
+    hashed_contents: HashSet<i64>,
+}
+
+impl Held {
+    fn add(&mut self, key: i64, content_key: i64) {
+        self.keys.insert(key);
+        if content_key != key {
+            self.hashed_contents.insert(content_key);
+        }
+    }
+
+    fn add_entry(&mut self, e: &TimelineEntry<'_>) {
+        self.add(e.key, e.content_key());
+    }
+
+    /// What a delivery's digest holds.
+    fn of_digest(digest: &CheckpointDigest) -> Held {
+        let mut held = Held::default();
+        for (i, key) in digest.keys.iter().enumerate() {
+            held.add(*key, digest.content_keys.get(i).copied().unwrap_or(*key));
+        }
+        held
+    }
+
+    /// Whether a checkpoint of key `key` (and `content_key`) is one of these.
+    fn holds_key(&self, key: i64, content_key: i64) -> bool {
+        if self.keys.contains(&key) {
+            return true;
+        }
+        if content_key != key {
+            // It has a hash: one without a hash is keyed by the same content.
+            self.keys.contains(&content_key)
+        } else {
+            // It has none: one with a hash may have the same content.
+            self.hashed_contents.contains(&key)
+        }
+    }
+
+    fn holds(&self, e: &TimelineEntry<'_>) -> bool {
+        self.holds_key(e.key, e.content_key())
+    }
+}
+
 /// Checkpoints in timeline order, each once.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Timeline<'a> {
@@ -119,9 +195,16 @@ impl<'a> Timeline<'a> {
     /// Adds the entries whose keys are not already in the timeline and keeps the order. Returns how
     /// many were new.
     pub fn merge(&mut self, entries: impl IntoIterator<Item = TimelineEntry<'a>>) -> usize {
-        let mut known: HashSet<i64> = self.entries.iter().map(|e| e.key).collect();
+        let mut known = Held::default();
+        self.entries.iter().for_each(|e| known.add_entry(e));
         let before = self.entries.len();
-        self.entries.extend(entries.into_iter().filter(|e| known.insert(e.key)));
+        self.entries.extend(entries.into_iter().filter(|e| {
+            let new = !known.holds(e);
+            if new {
+                known.add_entry(e);
+            }
+            new
+        }));
         let added = self.entries.len() - before;
         if added > 0 {
             // Stable: entries with equal times keep the order they arrived in.
@@ -217,28 +300,41 @@ pub(crate) fn apply(
         }
     };
     let base_keys = stored.keys();
-    let carried: HashSet<i64> = keys.iter().copied().collect();
+    let carried = Held::of_digest(digest);
     if stale {
         let known: HashSet<i64> =
             base_keys.iter().copied().chain(extras.entries.iter().map(|e| e.key)).collect();
-        if carried.iter().all(|k| known.contains(k)) {
+        let content_of = |i: usize| digest.content_keys.get(i).copied().unwrap_or(digest.keys[i]);
+        if (0..digest.keys.len()).all(|i| known.contains(&digest.keys[i]) || known.contains(&content_of(i))) {
             return Ok(stored);
         }
+        // Some checkpoint is not known by key: what the timeline holds is read whole (the base's
+        // checkpoints may carry hashes this delivery lacks, or the other way round).
+        let base_body: Option<Vec<u8>> = match stored.base_delivery_id {
+            Some(base) => crate::bodies::body_of(conn, base)?,
+            None => None,
+        };
+        let base_checkpoints = base_body.as_deref().map(body_checkpoints).unwrap_or_default();
+        let mut held = Held::default();
+        base_checkpoints.iter().map(TimelineEntry::of).for_each(|e| held.add_entry(&e));
+        extras.entries.iter().for_each(|e| held.add_entry(e));
         let checkpoints = body_checkpoints(body);
-        extras.merge(checkpoints.iter().map(TimelineEntry::of).filter(|e| !known.contains(&e.key)));
+        if extras.merge(checkpoints.iter().map(TimelineEntry::of).filter(|e| !held.holds(e))) == 0 {
+            return Ok(stored);
+        }
         return Ok(StoredTimeline { extras: extras.to_json(), ..stored });
     }
 
     // This delivery becomes the base. What the old base holds and this one lacks moves to the extras.
     let old_body: Option<Vec<u8>> = match stored.base_delivery_id {
-        Some(old) if old != delivery_id && base_keys.iter().any(|k| !carried.contains(k)) => {
+        Some(old) if old != delivery_id && base_keys.iter().any(|k| !carried.holds_key(*k, *k)) => {
             crate::bodies::body_of(conn, old)?
         }
         _ => None,
     };
     let old_checkpoints = old_body.as_deref().map(body_checkpoints).unwrap_or_default();
-    extras.entries.retain(|e| !carried.contains(&e.key));
-    extras.merge(old_checkpoints.iter().map(TimelineEntry::of).filter(|e| !carried.contains(&e.key)));
+    extras.entries.retain(|e| !carried.holds(e));
+    extras.merge(old_checkpoints.iter().map(TimelineEntry::of).filter(|e| !carried.holds(e)));
     Ok(StoredTimeline {
         base_delivery_id: Some(delivery_id),
         base_keys: keys_to_blob(&keys),

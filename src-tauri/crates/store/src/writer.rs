@@ -224,6 +224,7 @@ impl Store {
                 inserted.status,
                 inserted.duplicate_of.is_some(),
                 inserted.shipment_id,
+                inserted.shipment.as_ref().and_then(|s| s.item.title.clone()),
             ),
             id: inserted.id,
             status: inserted.status,
