@@ -1,3 +1,4 @@
+import { signal } from '@preact/signals';
 import { Fragment } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { errorMessage } from '../backend';
@@ -7,6 +8,9 @@ import { HOP_TITLE, hopDiagram, tunnelStateKind, TUNNEL_COMMAND_EXAMPLES } from 
 import { deliveryHref } from '../lib/router';
 import { api, refreshStatus, status } from '../state/app';
 import { CopyField, ErrorBox } from './common';
+
+/** The last self-test of this session and the public URL it ran against: Setup says "All set" only after one passed. */
+export const lastSelfTest = signal<{ result: SelfTestResult; publicUrl: string | null } | null>(null);
 
 const STATE_LABEL: Record<string, string> = {
   off: 'No tunnel command',
@@ -30,8 +34,12 @@ export function TunnelExamples({ onPick }: { onPick: (cmd: string) => void }) {
   );
 }
 
-/** The supervised tunnel: state, captured URL, restarts, last exit, last log lines, Restart. Polls while shown. */
-export function TunnelStatusCard({ refreshKey = 0 }: { refreshKey?: number }) {
+/**
+ * The supervised tunnel: state, captured URL, restarts, last exit, last log lines, Restart. Polls while
+ * shown. When Shipwatch stopped retrying (not installed, keeps exiting) it says why and what to do;
+ * `onRunItMyself` adds a button to switch to a tunnel the user runs.
+ */
+export function TunnelStatusCard({ refreshKey = 0, onRunItMyself }: { refreshKey?: number; onRunItMyself?: () => void }) {
   const [t, setT] = useState<TunnelStatus | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [restarting, setRestarting] = useState(false);
@@ -82,11 +90,13 @@ export function TunnelStatusCard({ refreshKey = 0 }: { refreshKey?: number }) {
     );
   if (!t) return <div class="tunnel-card muted small">Loading the tunnel's status…</div>;
   const kind = tunnelStateKind(t.state);
+  const stop = t.stopped_reason;
+  const label = stop ? (stop.code === 'program_not_found' ? 'Not installed' : 'Stopped retrying') : (STATE_LABEL[t.state] ?? t.state);
   return (
     <div class={`tunnel-card tunnel-${kind}`} data-testid="tunnel-status" data-state={t.state}>
       <div class="tunnel-head">
         <span class={`led led-${kind}`} aria-hidden="true" />
-        <strong data-testid="tunnel-state">{STATE_LABEL[t.state] ?? t.state}</strong>
+        <strong data-testid="tunnel-state">{label}</strong>
         {t.pid !== null && <span class="muted small">pid {t.pid}</span>}
         <span class="muted small" data-testid="tunnel-restarts">
           {t.restarts === 1 ? '1 restart' : `${t.restarts} restarts`}
@@ -110,10 +120,30 @@ export function TunnelStatusCard({ refreshKey = 0 }: { refreshKey?: number }) {
               }
             }}
           >
-            {restarting ? 'Restarting…' : 'Restart'}
+            {restarting ? 'Restarting…' : stop ? 'Try again' : 'Restart'}
           </button>
         )}
       </div>
+      {stop && (
+        <div class="sig sig-fail tunnel-stopped" data-testid="tunnel-stopped" data-code={stop.code}>
+          <div class="sig-head">
+            <strong class="bad" data-testid="tunnel-stopped-title">
+              ✗ {stop.code === 'program_not_found' ? `${stop.program ?? 'Its program'} is not installed` : 'The tunnel command keeps exiting'}
+            </strong>
+          </div>
+          <p class="sig-diagnosis" data-testid="tunnel-stopped-message">
+            {stop.message} Shipwatch no longer retries it: save a new command or press Try again.
+          </p>
+          <p class="sig-advice" data-testid="tunnel-stopped-advice">
+            <strong>What to do:</strong> {stop.advice}
+          </p>
+          {onRunItMyself && (
+            <button type="button" class="btn btn-small" data-testid="tunnel-run-it-myself" onClick={onRunItMyself}>
+              I run the tunnel myself
+            </button>
+          )}
+        </div>
+      )}
       {t.command && (
         <div class="small">
           <span class="muted">Command:</span> <code>{t.command}</code>
@@ -179,10 +209,14 @@ export function HopDiagram({ result }: { result: SelfTestResult | null }) {
 
 /** “Test through the tunnel”: a signed sample posted to the public URL and looked for on arrival. */
 export function SelfTest() {
-  const [busy, setBusy] = useState(false);
-  const [result, setResult] = useState<SelfTestResult | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const s = status.value;
+  const [busy, setBusy] = useState(false);
+  // The last run of this session stays shown while the public URL it ran against is still in effect.
+  const [result, setResult] = useState<SelfTestResult | null>(() => {
+    const last = lastSelfTest.value;
+    return last && last.publicUrl === (s?.public_url ?? null) ? last.result : null;
+  });
+  const [error, setError] = useState<string | null>(null);
   return (
     <div class="self-test" data-testid="self-test">
       <div class="inline">
@@ -196,7 +230,10 @@ export function SelfTest() {
             setError(null);
             setResult(null);
             try {
-              setResult(await api().selfTest());
+              const publicUrl = status.value?.public_url ?? null;
+              const r = await api().selfTest();
+              lastSelfTest.value = { result: r, publicUrl };
+              setResult(r);
             } catch (e) {
               setError(errorMessage(e));
             } finally {

@@ -3,12 +3,13 @@ import { useEffect, useState } from 'preact/hooks';
 import { errorMessage } from '../backend';
 import { CopyField, ErrorBox, HttpStatus, Loading, TagBadge, VerdictBadge } from '../components/common';
 import { TestEventPanel } from '../components/TestEvent';
-import { SelfTest, TunnelExamples, TunnelStatusCard } from '../components/Tunnel';
+import { lastSelfTest, SelfTest, TunnelExamples, TunnelStatusCard } from '../components/Tunnel';
 import type { SettingsView } from '../generated/SettingsView';
 import type { TestDeliveryResult } from '../generated/TestDeliveryResult';
+import { HOP_TITLE } from '../lib/devtools';
 import { verdictInfo } from '../lib/format';
 import { deliveryHref } from '../lib/router';
-import { joinUrl, tunnelCommands, validatePublicUrl } from '../lib/setup';
+import { cameThroughTunnel, joinUrl, setupVerdict, tunnelCommands, validatePublicUrl } from '../lib/setup';
 import { api, refreshStatus, showToast, status } from '../state/app';
 import { useDeliveryArrival } from '../state/arrival';
 
@@ -45,6 +46,29 @@ export function Setup() {
   const [testing, setTesting] = useState(false);
   const [result, setResult] = useState<TestDeliveryResult | null>(null);
   const { arrived, reset: resetArrival, expect } = useDeliveryArrival();
+  // A validly signed delivery that came through a tunnel (AfterShip's, not one of our tests).
+  const [tunnelDelivery, setTunnelDelivery] = useState<{ id: number; receivedAt: string } | null>(null);
+  const lastDeliveryAt = s?.last_delivery_at ?? null;
+
+  useEffect(() => {
+    if (tunnelDelivery || !lastDeliveryAt) return;
+    let stale = false;
+    (async () => {
+      const page = await api().listDeliveries({ verdict: 'valid', limit: 50 });
+      for (const item of page.items.filter((d) => !d.test).slice(0, 5)) {
+        const d = await api().getDelivery(item.id);
+        if (cameThroughTunnel(d)) {
+          if (!stale) setTunnelDelivery({ id: d.id, receivedAt: d.received_at });
+          return;
+        }
+      }
+    })().catch(() => {
+      // Not knowing only means "All set" waits for the self-test.
+    });
+    return () => {
+      stale = true;
+    };
+  }, [lastDeliveryAt, tunnelDelivery]);
 
   useEffect(() => {
     api()
@@ -63,11 +87,19 @@ export function Setup() {
   if (loadError) return <ErrorBox message={loadError} />;
   if (!settings || !s) return <Loading what="Loading setup" />;
 
-  const urlCheck = validatePublicUrl(publicUrl);
+  const urlCheck = validatePublicUrl(publicUrl, s.webhook_path);
   const fullUrl = tunnelMode === 'url' && publicUrl.trim() && urlCheck.ok ? joinUrl(publicUrl.trim(), s.webhook_path) : s.public_webhook_url;
   const commands = tunnelCommands(s.local_webhook_url ?? (s.receiver.state !== 'stopped' ? `http://${s.receiver.addr}` : null));
   const receiverOk = s.receiver.state === 'listening';
-  const allDone = s.secret_configured && !!s.public_url && receiverOk;
+  const test = lastSelfTest.value;
+  const verdict = setupVerdict({
+    receiverListening: receiverOk,
+    secretConfigured: s.secret_configured,
+    publicUrl: s.public_url,
+    selfTest: test && { ok: test.result.ok, hop: test.result.hop, title: HOP_TITLE[test.result.hop] ?? test.result.hop, publicUrl: test.publicUrl },
+    tunnelDelivery,
+  });
+  const reached = (!!test?.result.ok && test.publicUrl === s.public_url && !!s.public_url) || !!tunnelDelivery;
 
   const saveUrl = async () => {
     setSavingUrl(true);
@@ -139,8 +171,13 @@ export function Setup() {
     <div class="view page setup" data-testid="setup-view">
       <div class="page-head">
         <h1>Set up Shipwatch</h1>
-        <span class="muted">
-          {allDone ? 'All set: AfterShip can reach you and every delivery is verified.' : 'Five steps, about two minutes.'}
+        <span
+          class={verdict.kind === 'all_set' ? 'ok' : verdict.kind === 'failed' ? 'bad' : 'muted'}
+          data-testid="setup-verdict"
+          data-kind={verdict.kind}
+        >
+          {verdict.kind === 'all_set' ? '✓ ' : verdict.kind === 'failed' ? '✗ ' : ''}
+          {verdict.headline}
         </span>
       </div>
 
@@ -161,7 +198,7 @@ export function Setup() {
         {s.local_webhook_url && <CopyField value={s.local_webhook_url} testid="setup-local-url" />}
       </Step>
 
-      <Step n={2} title="Put a tunnel in front of it" done={!!s.public_url} testid="step-tunnel">
+      <Step n={2} title="Put a tunnel in front of it" done={!!s.public_url && verdict.kind !== 'failed'} testid="step-tunnel">
         <p>
           AfterShip only calls public HTTPS addresses (ports 80, 443 or 8080), so a tunnel must forward to the receiver.
           Run it yourself and enter the URL it prints, or let Shipwatch run it and pick the URL up.
@@ -186,6 +223,7 @@ export function Setup() {
             <input
               data-testid="setup-public-url"
               type="url"
+              aria-invalid={!urlCheck.ok}
               placeholder="https://your-tunnel.trycloudflare.com"
               value={publicUrl}
               onInput={(e) => setPublicUrl((e.currentTarget as HTMLInputElement).value)}
@@ -201,7 +239,11 @@ export function Setup() {
             </button>
           </div>
         </label>
-        {urlCheck.message && <p class={urlCheck.ok ? 'note' : 'note warn'}>{urlCheck.message}</p>}
+        {urlCheck.message && (
+          <p class={urlCheck.ok ? 'note' : 'note warn'} data-testid="public-url-check" data-ok={String(urlCheck.ok)}>
+            {urlCheck.message}
+          </p>
+        )}
         {urlError && <ErrorBox message={urlError} />}
           </>
         ) : (
@@ -235,7 +277,7 @@ export function Setup() {
               when it exits.
             </p>
             {commandError && <ErrorBox message={commandError} />}
-            {settings.tunnel_command && <TunnelStatusCard refreshKey={tunnelKey} />}
+            {settings.tunnel_command && <TunnelStatusCard refreshKey={tunnelKey} onRunItMyself={() => setTunnelMode('url')} />}
           </>
         )}
         <p class="muted small">
@@ -244,7 +286,7 @@ export function Setup() {
         </p>
       </Step>
 
-      <Step n={3} title="Add the URL in AfterShip" done={!!s.public_url} testid="step-aftership">
+      <Step n={3} title="Add the URL in AfterShip" done={reached} testid="step-aftership">
         <p>
           In AfterShip open <strong>Settings → Notifications → Webhooks</strong>, add this URL and save:
         </p>
@@ -261,6 +303,12 @@ export function Setup() {
             <p class="small">Check the whole path — your tunnel, its URL and back — with a signed sample:</p>
             <SelfTest />
           </div>
+        )}
+        {tunnelDelivery && (
+          <p class="small ok" data-testid="setup-tunnel-delivery">
+            ✓ A validly signed delivery came in through your tunnel:{' '}
+            <a href={deliveryHref(tunnelDelivery.id)}>delivery #{tunnelDelivery.id}</a>.
+          </p>
         )}
       </Step>
 
