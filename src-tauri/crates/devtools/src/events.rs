@@ -16,6 +16,10 @@ use crate::{DevtoolsError, Result};
 
 /// The header a versioned webhook URL receives its version in.
 pub const WEBHOOK_VERSION_HEADER: &str = "as-webhook-version";
+/// The header that marks a delivery as Shipwatch's own test data (`x-shipwatch-test: 1`). The engine
+/// believes it only on a validly signed delivery, and keeps such deliveries and their shipments out
+/// of counts, the tray and the home page.
+pub const TEST_HEADER: &str = "x-shipwatch-test";
 
 /// The payload shape.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -143,7 +147,7 @@ pub fn tag_of_subtag(subtag: &str) -> Tag {
 pub struct TestDelivery {
     pub event_id: String,
     pub tracking_number: String,
-    /// `Content-Type`, `User-Agent`, `as-webhook-version` (versioned only), and
+    /// `Content-Type`, `User-Agent`, `x-shipwatch-test: 1`, `as-webhook-version` (versioned only), and
     /// `aftership-hmac-sha256` when signed.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -196,6 +200,7 @@ pub fn build(event: &TestEvent, secret: Option<&str>) -> Result<TestDelivery> {
     let mut headers = vec![
         ("Content-Type".to_owned(), "application/json".to_owned()),
         ("User-Agent".to_owned(), format!("Shipwatch/{} (test event)", env!("CARGO_PKG_VERSION"))),
+        (TEST_HEADER.to_owned(), "1".to_owned()),
     ];
     if event.shape == Shape::Versioned {
         headers.push((WEBHOOK_VERSION_HEADER.to_owned(), event.version.clone()));
@@ -247,6 +252,7 @@ mod tests {
             delivery.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
         };
         assert_eq!(header("as-webhook-version"), Some(DEFAULT_WEBHOOK_VERSION));
+        assert_eq!(header("x-shipwatch-test"), Some("1"));
         let secrets = Secrets { current: Some("s3cret".into()), previous: None };
         assert_eq!(
             verify_signature(header("aftership-hmac-sha256"), &delivery.body, &secrets),
@@ -263,7 +269,8 @@ mod tests {
         let delivery = build(&TestEvent::new(Tag::InTransit), None).unwrap();
         assert!(!delivery.signed);
         assert!(delivery.headers.iter().all(|(n, _)| n != "as-webhook-version" && n != SIGNATURE_HEADER));
-        assert!(build(&TestEvent::new(Tag::InTransit), Some("")).unwrap().headers.len() == 2);
+        assert!(delivery.headers.iter().any(|(n, v)| n == TEST_HEADER && v == "1"), "test data, always");
+        assert!(build(&TestEvent::new(Tag::InTransit), Some("")).unwrap().headers.len() == 3);
     }
 
     #[test]
