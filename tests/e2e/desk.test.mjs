@@ -280,6 +280,7 @@ describe("the merchant's desk", () => {
     assert.equal(await page.getByTestId('shipment-order-number').innerText(), '#1003');
     const api = await serve.api(`/api/shipments/${ids.late}`);
     assert.equal(await page.getByTestId('shipment-courier').innerText(), api.courier);
+    await fullShot(page, '44a-shipment-late');
   });
 
   it('the shipment page: estimate history, later or earlier, with the reason', async () => {

@@ -114,11 +114,11 @@ function ProofOfDelivery({ s }: { s: ShipmentDetail }) {
           {pod.links.map((l) =>
             l.url ? (
               <a href={l.url} target="_blank" rel="noopener noreferrer" data-testid="pod-link">
-                {l.label}: open ↗
+                {l.label.charAt(0).toUpperCase() + l.label.slice(1)} ↗
               </a>
             ) : (
               <span class="small" data-testid="pod-text" title="Not an http(s) link: shown as text">
-                {l.label}: <code>{l.text}</code>
+                {l.label.charAt(0).toUpperCase() + l.label.slice(1)}: <code>{l.text}</code>
               </span>
             ),
           )}
@@ -259,7 +259,7 @@ export function Shipment({ id }: { id: number }) {
           <strong data-testid="shipment-eta">
             {s.delivered_at ? shortDateTime(s.delivered_at, now) : s.due ?? s.expected_delivery ? formatSentDate(s.due ?? s.expected_delivery) : 'Not given yet'}
           </strong>
-          {due && (
+          {due && due.words !== `due ${due.date}` && (
             <span class={due.late ? 'late-text' : 'muted small'} data-testid="shipment-due">
               {due.words}
             </span>
