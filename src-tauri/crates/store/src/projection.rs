@@ -231,13 +231,13 @@ fn stored_shipment(conn: &Connection, key: &str) -> Result<Option<StoredShipment
         .optional()?)
 }
 
-/// The conditions of [`shipment_by_tracking_number`]: the tracking number through its NOCASE index
-/// (`?1`), the slug in any case when the delivery names one (`?2`), and (`?3` = 1) only a shipment
-/// keyed by slug + tracking number; the most recently changed first.
-pub(crate) const BY_TRACKING_NUMBER: &str = "FROM shipments
+/// The conditions of [`shipment_by_tracking_number`] (public for the query-plan tests): the
+/// tracking number through its NOCASE index (`?1`), the slug in any case when the delivery names one
+/// (`?2`), and (`?3` = 1) only a shipment keyed by slug + tracking number; the newest first.
+pub const BY_TRACKING_NUMBER: &str = "FROM shipments
      WHERE tracking_number = ?1 COLLATE NOCASE AND (?2 IS NULL OR slug = ?2 COLLATE NOCASE)
         AND (?3 = 0 OR key GLOB 'tn:*')
-     ORDER BY updated_at DESC, id DESC LIMIT 1";
+     ORDER BY id DESC LIMIT 1";
 
 /// The shipment of a parcel named by its tracking number and slug, whatever its key: a delivery
 /// without AfterShip's id (an `edd_revise` or `tracking_pending_time` of 2026-07 may name the

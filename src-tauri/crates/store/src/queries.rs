@@ -335,8 +335,9 @@ pub fn get_shipment(conn: &Connection, id: i64) -> Result<ShipmentRecord> {
     })
 }
 
-/// The query of [`estimate_history`] (served by `estimate_changes_shipment`).
-pub(crate) const ESTIMATE_HISTORY: &str =
+/// The query of [`estimate_history`] (served by `estimate_changes_shipment`; public for the
+/// query-plan tests).
+pub const ESTIMATE_HISTORY: &str =
     "SELECT received_at, delivery_id, previous, estimate, reason, later FROM estimate_changes
      WHERE shipment_id = ?1 ORDER BY id";
 
@@ -484,8 +485,7 @@ pub fn count_deliveries(conn: &Connection, q: &DeliveryQuery) -> Result<i64> {
 
 /// The ids of the shipments a search text finds (see search.rs), with [`shipments_found_args`]:
 /// a tracking number, order id, order number or title that starts with it (the NOCASE indexes), or
-/// anything of the
-/// shipment that contains it (the full-text index).
+/// anything of the shipment that contains it (the full-text index).
 const SHIPMENTS_FOUND: &str = "SELECT id FROM shipments WHERE tracking_number LIKE ? ESCAPE '\\'
     UNION SELECT id FROM shipments WHERE order_id LIKE ? ESCAPE '\\'
     UNION SELECT id FROM shipments WHERE order_number LIKE ? ESCAPE '\\'
