@@ -68,6 +68,18 @@ impl Api {
     pub async fn self_test(&self) -> Result<SelfTestResult, ApiError> {
         self.inner.self_test().await
     }
+    /// `GET /api/desk`: the merchant's home page.
+    pub async fn desk(&self) -> Result<Desk, ApiError> {
+        self.inner.desk().await
+    }
+    /// `POST /api/shipments/{id}/archive`.
+    pub async fn archive_shipment(&self, id: i64, request: ArchiveRequest) -> Result<ShipmentItem, ApiError> {
+        self.inner.archive_shipment(id, request).await
+    }
+    /// `DELETE /api/test-data`.
+    pub async fn remove_test_data(&self) -> Result<TestDataRemoved, ApiError> {
+        self.inner.remove_test_data().await
+    }
     /// Live events for the UI (SSE over HTTP, the `live` event over Tauri IPC).
     pub fn subscribe_live(&self) -> broadcast::Receiver<LiveEvent> {
         self.inner.live.subscribe()

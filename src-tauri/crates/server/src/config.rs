@@ -66,6 +66,16 @@ pub struct Settings {
     pub retention_days: Option<u32>,
     /// Keep the database under this many MB (None = no limit).
     pub retention_max_mb: Option<u64>,
+    /// A shipment with no courier scan for this many days is stuck.
+    pub stuck_after_days: u32,
+    /// A shipment waiting at a pickup point this many days needs attention.
+    pub pickup_after_days: u32,
+    /// Delivered shipments archive themselves after this many days.
+    pub archive_after_days: u32,
+    /// The alerts raised: any of `late`, `stuck`, `estimate_later`.
+    pub alerts: Vec<String>,
+    /// Local `HH:MM` of the daily digest notification (None = no digest).
+    pub digest_at: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -86,6 +96,11 @@ impl std::fmt::Debug for Settings {
             .field("forward_failing", &self.forward_failing)
             .field("retention_days", &self.retention_days)
             .field("retention_max_mb", &self.retention_max_mb)
+            .field("stuck_after_days", &self.stuck_after_days)
+            .field("pickup_after_days", &self.pickup_after_days)
+            .field("archive_after_days", &self.archive_after_days)
+            .field("alerts", &self.alerts)
+            .field("digest_at", &self.digest_at)
             .finish()
     }
 }
@@ -110,6 +125,11 @@ impl Default for Settings {
             forward_failing: false,
             retention_days: None,
             retention_max_mb: None,
+            stuck_after_days: 5,
+            pickup_after_days: 3,
+            archive_after_days: 3,
+            alerts: ["late", "stuck", "estimate_later"].map(String::from).to_vec(),
+            digest_at: None,
         }
     }
 }
@@ -219,6 +239,12 @@ pub struct EngineConfig {
     /// Serve the HTTP inspector (API + UI). Default true.
     pub inspector: Option<bool>,
     pub limits: Limits,
+    /// Where the desk's clock reads "now" (default: the system clock and the local time zone).
+    /// Tests pass a controllable one.
+    pub clock: Option<crate::clock::ClockSource>,
+    /// Shows notifications (the desktop's D-Bus notifier); none for the headless engine, which
+    /// then raises no alerts (they wait for an engine that can show them).
+    pub notifications: Option<crate::clock::Notifications>,
 }
 
 /// The configuration after every source has been applied.

@@ -83,6 +83,13 @@ impl Engine {
         self.inner.add_warning(warning.into())
     }
 
+    /// Runs one pass of the desk's clock now (late and stuck alerts, archiving, the digest) and says
+    /// what it did; the clock also runs every minute on its own. For tests with a controlled clock.
+    #[doc(hidden)]
+    pub async fn run_clock(&self) -> crate::clock::ClockReport {
+        crate::clock::pass(&self.inner).await
+    }
+
     /// Stops accepting, lets in-flight deliveries commit and be answered, then stops the writer.
     pub async fn shutdown(self) {
         crate::engine_impl::shutdown(self).await

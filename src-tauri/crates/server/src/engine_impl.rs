@@ -23,6 +23,9 @@ pub const TOKEN_FILE: &str = "inspector-token";
 
 pub(crate) struct Tasks {
     inspector: Option<RunningServer>,
+    /// The notification task, when the embedder gave a notifier: joined on shutdown so what waits
+    /// for its window is shown.
+    notifications: Option<tokio::task::JoinHandle<()>>,
     /// Held (locked) while the engine runs: one engine per data dir. See [`lock_data_dir`].
     data_dir_lock: std::fs::File,
 }
@@ -97,6 +100,8 @@ pub(crate) struct ApiInner {
     inspector_addr: OnceLock<SocketAddr>,
     warnings: Mutex<Vec<String>>,
     pub(crate) dev: crate::devtools::DevState,
+    /// The desk's clock, its alerts and the webhook version ([`crate::clock`]).
+    pub(crate) desk: crate::clock::DeskState,
     me: Weak<ApiInner>,
 }
 
@@ -206,6 +211,10 @@ fn typed_secret_wording(diagnosis: &str) -> String {
 }
 
 impl ApiInner {
+    pub(crate) fn me(&self) -> Option<Arc<ApiInner>> {
+        self.me.upgrade()
+    }
+
     pub(crate) fn secrets(&self) -> Secrets {
         self.secrets.read().expect("secrets lock").clone()
     }
@@ -234,6 +243,7 @@ impl ApiInner {
     pub(crate) fn publish(&self, stored: StoredDelivery) {
         if stored.verdict.accepted() {
             self.note_delivery_public_url();
+            self.note_webhook_version(&stored, crate::receiver::now_ms());
         }
         // Copied for the UI's live stream only while someone listens (a window or a browser tab).
         if self.live.receiver_count() > 0 {
@@ -333,6 +343,18 @@ impl ApiInner {
         for (i, w) in self.dev_warnings().into_iter().enumerate() {
             warnings.insert(i, w);
         }
+        if let Some(w) = self.desk.version_warning() {
+            warnings.push(w);
+        }
+        let clock = self.desk.now();
+        let rules = crate::clock::rules(&settings);
+        let attention_count = self
+            .store
+            .read(move |c| shipwatch_store::desk::attention_count(c, clock, &rules))
+            .await
+            .map_err(internal)?;
+        let notifications_held =
+            crate::clock::policy(&settings).held_status(crate::clock::local_minute(clock));
         if self.store.disk_failed() {
             warnings.insert(
                 0,
@@ -354,9 +376,9 @@ impl ApiInner {
             deliveries_total: counts.total,
             last_delivery_at: counts.last_received_at_ms.map(queries::rfc3339_ms),
             warnings,
-            notifications_held: None,
-            attention_count: 0,
-            webhook_version: None,
+            notifications_held,
+            attention_count,
+            webhook_version: self.desk.webhook_version(),
         })
     }
 
@@ -480,10 +502,20 @@ impl ApiInner {
     }
 
     pub(crate) async fn get_shipment(&self, id: i64) -> Result<ShipmentDetail, ApiError> {
-        let rec = self.store.read(move |c| queries::get_shipment(c, id)).await.map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found(format!("no shipment {id}")),
-            e => internal(e),
-        })?;
+        let clock = self.desk.now();
+        let rules = crate::clock::rules(&self.settings());
+        let (rec, attention) = self
+            .store
+            .read(move |c| {
+                let rec = queries::get_shipment(c, id)?;
+                let attention = shipwatch_store::desk::shipment_attention(c, id, clock, &rules)?;
+                Ok((rec, attention))
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::not_found(format!("no shipment {id}")),
+                e => internal(e),
+            })?;
         Ok(ShipmentDetail {
             shipment: rec.item,
             courier_tracking_link: rec.courier_tracking_link,
@@ -491,11 +523,43 @@ impl ApiInner {
             estimated_delivery: rec.estimated_delivery,
             checkpoints: rec.checkpoints,
             deliveries: rec.deliveries,
-            attention: Vec::new(),
-            estimate_history: Vec::new(),
-            proof_of_delivery: None,
-            signed_by: None,
+            attention,
+            estimate_history: rec.estimate_history,
+            proof_of_delivery: rec.proof_of_delivery,
+            signed_by: rec.signed_by,
         })
+    }
+
+    pub(crate) async fn desk(&self) -> Result<Desk, ApiError> {
+        let clock = self.desk.now();
+        let rules = crate::clock::rules(&self.settings());
+        self.store.read(move |c| shipwatch_store::desk::desk(c, clock, &rules)).await.map_err(internal)
+    }
+
+    pub(crate) async fn archive_shipment(
+        &self,
+        id: i64,
+        request: ArchiveRequest,
+    ) -> Result<ShipmentItem, ApiError> {
+        let now = self.desk.now().now_ms;
+        let item = self
+            .store
+            .write(move |c| shipwatch_store::desk::set_archived(c, id, request.archived, now))
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::not_found(format!("no shipment {id}")),
+                e => internal(e),
+            })?;
+        let _ = self.live.send(LiveEvent::Shipment { shipment: item.clone() });
+        let _ = self.live.send(LiveEvent::Desk);
+        Ok(item)
+    }
+
+    pub(crate) async fn remove_test_data(&self) -> Result<TestDataRemoved, ApiError> {
+        let removed = self.store.write(shipwatch_store::desk::remove_test_data).await.map_err(internal)?;
+        tracing::info!(shipments = removed.shipments, deliveries = removed.deliveries, "test data removed");
+        let _ = self.live.send(LiveEvent::Desk);
+        Ok(removed)
     }
 
     fn settings_view(&self) -> SettingsView {
@@ -525,11 +589,11 @@ impl ApiInner {
             autostart: s.autostart,
             public_url: s.public_url,
             tunnel_command: s.tunnel_command,
-            stuck_after_days: 5,
-            pickup_after_days: 3,
-            archive_after_days: 3,
-            alerts: vec!["late".into(), "stuck".into(), "estimate_later".into()],
-            digest_at: None,
+            stuck_after_days: s.stuck_after_days,
+            pickup_after_days: s.pickup_after_days,
+            archive_after_days: s.archive_after_days,
+            alerts: s.alerts,
+            digest_at: s.digest_at,
         }
     }
 
@@ -595,6 +659,46 @@ impl ApiInner {
         }
         if let Some(v) = u.notifications_paused {
             s.notifications_paused = v;
+        }
+        for (name, value, slot) in [
+            ("stuck_after_days", u.stuck_after_days, &mut s.stuck_after_days),
+            ("pickup_after_days", u.pickup_after_days, &mut s.pickup_after_days),
+            ("archive_after_days", u.archive_after_days, &mut s.archive_after_days),
+        ] {
+            if let Some(v) = value {
+                if !(1..=365).contains(&v) {
+                    return Err(ApiError::bad_request(format!(
+                        "{name} must be between 1 and 365 days, not {v}"
+                    )));
+                }
+                *slot = v;
+            }
+        }
+        if let Some(v) = u.alerts {
+            let mut alerts: Vec<String> = Vec::new();
+            for a in v {
+                let a = a.trim().to_owned();
+                if !shipwatch_notify::Alerts::NAMES.contains(&a.as_str()) {
+                    return Err(ApiError::bad_request(format!(
+                        "{a:?} is not an alert: choose among late, stuck and estimate_later"
+                    )));
+                }
+                if !alerts.contains(&a) {
+                    alerts.push(a);
+                }
+            }
+            s.alerts = alerts;
+        }
+        if let Some(v) = u.digest_at {
+            s.digest_at = match v.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
+                None => None,
+                Some(t) if crate::clock::parse_hhmm(&t).is_some() => Some(t),
+                Some(t) => {
+                    return Err(ApiError::bad_request(format!(
+                        "the digest takes an HH:MM time (24-hour), not {t:?}"
+                    )))
+                }
+            };
         }
         if let Some(v) = u.autostart {
             s.autostart = v;
@@ -690,6 +794,11 @@ impl ApiInner {
         let tunnel_changed = s.tunnel_command != old.tunnel_command;
         let retention_changed =
             s.retention_days != old.retention_days || s.retention_max_mb != old.retention_max_mb;
+        let desk_changed = s.stuck_after_days != old.stuck_after_days
+            || s.pickup_after_days != old.pickup_after_days
+            || s.archive_after_days != old.archive_after_days
+            || s.alerts != old.alerts
+            || s.digest_at != old.digest_at;
         *self.settings.write().expect("settings lock") = s;
         let receiver_moved = listener.is_some() || path_changed;
         if receiver_moved {
@@ -702,6 +811,12 @@ impl ApiInner {
             if let Some(me) = self.me.upgrade() {
                 crate::background::apply_tunnel(&me).await;
             }
+        }
+        // Pause or quiet hours may have ended: what they held is shown now.
+        self.desk.wake.notify_one();
+        if desk_changed {
+            self.poke_clock();
+            let _ = self.live.send(LiveEvent::Desk);
         }
         if retention_changed {
             if let Some(me) = self.me.upgrade() {
@@ -730,6 +845,7 @@ pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
     let secrets = effective_secrets(&resolved.env_secrets, &resolved.settings);
     let (events, _) = broadcast::channel(1024);
     let (live, _) = broadcast::channel(4096);
+    let (desk, alerts) = crate::clock::DeskState::new(config.clock.clone(), config.notifications.is_some());
     let mut settings = resolved.settings.clone();
     let dropped_public_url = crate::background::drop_invalid_public_url(&mut settings);
     let inner = Arc::new_cyclic(|me| ApiInner {
@@ -750,6 +866,7 @@ pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
         inspector_addr: OnceLock::new(),
         warnings: Mutex::new(Vec::new()),
         dev: crate::devtools::DevState::new(),
+        desk,
         me: me.clone(),
     });
     if let Some(w) = dropped_public_url {
@@ -781,8 +898,15 @@ pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
     tokio::spawn(crate::background::forwarder(inner.clone(), inner.stopping.subscribe()));
     tokio::spawn(crate::background::retention(inner.clone(), inner.stopping.subscribe()));
     tokio::spawn(crate::background::body_dictionary(inner.clone(), inner.stopping.subscribe()));
+    crate::clock::load(&inner).await;
+    // The notifications listen before the clock's first pass hands them anything.
+    let notifications = match (config.notifications, alerts) {
+        (Some(n), Some(alerts)) => Some(crate::clock::spawn_notifications(&inner, n, alerts)),
+        _ => None,
+    };
+    tokio::spawn(crate::clock::run(inner.clone(), inner.stopping.subscribe()));
     crate::background::apply_tunnel(&inner).await;
-    Ok(Engine { inner, tasks: Tasks { inspector, data_dir_lock } })
+    Ok(Engine { inner, tasks: Tasks { inspector, notifications, data_dir_lock } })
 }
 
 pub(crate) async fn shutdown(engine: Engine) {
@@ -798,6 +922,11 @@ pub(crate) async fn shutdown(engine: Engine) {
     }
     if let Some(i) = tasks.inspector {
         i.stop().await;
+    }
+    if let Some(n) = tasks.notifications {
+        if tokio::time::timeout(std::time::Duration::from_secs(10), n).await.is_err() {
+            tracing::warn!("the notifications did not finish within 10 s");
+        }
     }
     match Arc::try_unwrap(inner) {
         Ok(inner) => inner.store.close(),

@@ -15,7 +15,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use futures_util::stream::Stream;
 use shipwatch_api::*;
@@ -89,6 +89,9 @@ pub(crate) fn router(inner: Arc<ApiInner>) -> Router {
         .route("/deliveries/{id}/reverify", post(reverify_delivery))
         .route("/shipments", get(list_shipments))
         .route("/shipments/{id}", get(get_shipment))
+        .route("/shipments/{id}/archive", post(archive_shipment))
+        .route("/desk", get(desk))
+        .route("/test-data", delete(remove_test_data))
         .route("/settings", get(get_settings).put(update_settings))
         .route("/test-delivery", post(send_test_delivery))
         .route("/deliveries/{id}/replay", post(replay_delivery))
@@ -249,6 +252,24 @@ async fn get_shipment(
 ) -> ApiResult<ShipmentDetail> {
     let Path(id) = id.map_err(bad_path)?;
     Ok(Json(inner.get_shipment(id).await?))
+}
+
+async fn desk(State(inner): State<Arc<ApiInner>>) -> ApiResult<Desk> {
+    Ok(Json(inner.desk().await?))
+}
+
+async fn archive_shipment(
+    State(inner): State<Arc<ApiInner>>,
+    id: Result<Path<i64>, PathRejection>,
+    request: Result<Json<ArchiveRequest>, JsonRejection>,
+) -> ApiResult<ShipmentItem> {
+    let Path(id) = id.map_err(bad_path)?;
+    let Json(request) = request.map_err(bad_json)?;
+    Ok(Json(inner.archive_shipment(id, request).await?))
+}
+
+async fn remove_test_data(State(inner): State<Arc<ApiInner>>) -> ApiResult<TestDataRemoved> {
+    Ok(Json(inner.remove_test_data().await?))
 }
 
 async fn get_settings(State(inner): State<Arc<ApiInner>>) -> ApiResult<SettingsView> {

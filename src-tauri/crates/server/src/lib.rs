@@ -6,11 +6,14 @@
 //! - [`api`]: [`Api`], the one service both transports (HTTP here, Tauri IPC in the desktop) call.
 //! - [`serve`]: the accept loop shared by both listeners (connection cap, timeouts, graceful stop).
 //! - [`engine`]: [`Engine`], which opens the store and runs all of the above.
+//! - [`clock`]: the desk's clock (late and stuck alerts, archiving, the digest), the notification
+//!   task when the embedder shows notifications, the webhook version.
 //! - `devtools` (replay, test events, self-test, re-verify) and `background` (forward mode, liveness,
 //!   retention, the supervised tunnel): the developer tools.
 
 pub mod api;
 mod background;
+pub mod clock;
 pub mod config;
 mod devtools;
 pub mod engine;
@@ -20,6 +23,7 @@ pub mod receiver;
 pub mod serve;
 
 pub use api::Api;
+pub use clock::{ClockReport, ClockSource, Notifications};
 pub use config::{EngineConfig, Settings};
 pub use engine::{Engine, EngineError, EngineEvent};
 

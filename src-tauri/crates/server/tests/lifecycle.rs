@@ -73,6 +73,7 @@ async fn a_second_engine_on_the_same_data_dir_is_refused_until_the_first_stops()
         inspector_listen: Some("127.0.0.1:0".parse().unwrap()),
         inspector: Some(true),
         limits: Default::default(),
+        ..Default::default()
     };
     let err = match shipwatch_server::Engine::start(config()).await {
         Ok(_) => panic!("a second engine started on the same data dir"),

@@ -98,8 +98,14 @@ pub async fn start_in(dir: &Path, limits: Limits) -> TestEngine {
         inspector_listen: Some("127.0.0.1:0".parse().unwrap()),
         inspector: Some(true),
         limits,
+        ..Default::default()
     };
     let engine = Engine::start(config).await.expect("engine starts");
+    wrap(engine, dir)
+}
+
+/// A started engine on `dir`, with both listeners up.
+pub fn wrap(engine: Engine, dir: &Path) -> TestEngine {
     let receiver_url = engine.receiver_url().expect("receiver listening");
     let (receiver, webhook_path) = split_url(&receiver_url);
     let inspector_url = engine.inspector_url().expect("inspector listening");
