@@ -17,11 +17,12 @@ pub struct Backend {
 impl Backend {
     /// A running engine.
     pub fn running(engine: Engine) -> Backend {
-        Backend {
-            api: Ok(engine.api()),
-            engine: Arc::new(Mutex::new(Some(engine))),
-            notifications: NotificationLog::default(),
-        }
+        Self::running_with_log(engine, NotificationLog::default())
+    }
+
+    /// A running engine whose notifications record their decisions in `notifications`.
+    pub fn running_with_log(engine: Engine, notifications: NotificationLog) -> Backend {
+        Backend { api: Ok(engine.api()), engine: Arc::new(Mutex::new(Some(engine))), notifications }
     }
 
     /// An engine that could not start: every command answers `message`.

@@ -18,6 +18,9 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         reverify_delivery,
         list_shipments,
         get_shipment,
+        desk,
+        archive_shipment,
+        remove_test_data,
         get_settings,
         update_settings,
         send_test_delivery,
@@ -70,6 +73,25 @@ async fn list_shipments(
 #[tauri::command]
 async fn get_shipment(backend: State<'_, Backend>, id: i64) -> Result<ShipmentDetail, ApiError> {
     backend.api()?.get_shipment(id).await
+}
+
+#[tauri::command]
+async fn desk(backend: State<'_, Backend>) -> Result<Desk, ApiError> {
+    backend.api()?.desk().await
+}
+
+#[tauri::command]
+async fn archive_shipment(
+    backend: State<'_, Backend>,
+    id: i64,
+    archived: bool,
+) -> Result<ShipmentItem, ApiError> {
+    backend.api()?.archive_shipment(id, ArchiveRequest { archived }).await
+}
+
+#[tauri::command]
+async fn remove_test_data(backend: State<'_, Backend>) -> Result<TestDataRemoved, ApiError> {
+    backend.api()?.remove_test_data().await
 }
 
 #[tauri::command]

@@ -1,7 +1,8 @@
 //! Shipwatch for the desktop: the engine runs in-process on one tokio runtime shared with Tauri;
 //! the window shows the UI (`ui/dist`, embedded), which talks to the engine through Tauri commands
 //! ([`commands`]) and the `live` event; a tray menu ([`tray`]) keeps it reachable when the window
-//! is closed; native notifications ([`notifier`]) follow the decisions of `shipwatch-notify`.
+//! is closed; native notifications ([`notifier`]) show what the engine's notification task (the
+//! decisions of `shipwatch-notify`, the desk's clock) hands them.
 //!
 //! Start-up problems (data dir, database, settings file) never exit silently: the window shows
 //! them ([`window`]) and the tray says so. A second launch focuses the running window.
@@ -17,8 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shipwatch_api::SettingsView;
-use shipwatch_notify::{Policy, RunnerConfig, SystemClock};
-use shipwatch_server::EngineConfig;
+use shipwatch_notify::NotificationLog;
+use shipwatch_server::{EngineConfig, Notifications};
 use tauri::{AppHandle, Manager, RunEvent, Runtime};
 use tauri_plugin_autostart::AutoLaunchManager;
 
@@ -93,13 +94,20 @@ fn init_logging() {
 
 /// Starts the engine and everything around it. Never fails: problems are shown, not raised.
 fn setup<R: Runtime>(app: &AppHandle<R>, start_hidden: bool) {
-    let backend = match tauri::async_runtime::block_on(backend::start_engine(EngineConfig::default())) {
+    // The engine runs the notifications (deliveries, the desk's clock, what pause held); the
+    // desktop shows them.
+    let log = NotificationLog::default();
+    let data_dir = EngineConfig::default().resolve().ok().map(|r| r.data_dir);
+    let notifier = Arc::new(notifier::DesktopNotifier::new(app.clone(), data_dir));
+    let config =
+        EngineConfig { notifications: Some(Notifications::new(notifier, log.clone())), ..Default::default() };
+    let backend = match tauri::async_runtime::block_on(backend::start_engine(config)) {
         Ok(engine) => {
             match engine.receiver_url() {
                 Some(url) => tracing::info!(%url, "receiving webhooks"),
                 None => tracing::warn!(state = ?engine.receiver_state(), "the receiver is not listening"),
             }
-            Backend::running(engine)
+            Backend::running_with_log(engine, log)
         }
         Err(e) => {
             tracing::error!(error = %e, "the engine could not start");
@@ -107,7 +115,6 @@ fn setup<R: Runtime>(app: &AppHandle<R>, start_hidden: bool) {
         }
     };
     let running = backend.api().is_ok();
-    let engine_events = backend.with_engine(|e| e.subscribe());
     let live_events = backend.api().ok().map(|api| api.subscribe_live());
     app.manage(backend);
 
@@ -126,37 +133,11 @@ fn setup<R: Runtime>(app: &AppHandle<R>, start_hidden: bool) {
     if let Some(rx) = live_events {
         tauri::async_runtime::spawn(live::forward(app.clone(), rx));
     }
-    if let Some(events) = engine_events {
-        start_notifications(app, events);
-    }
     if running {
         let settings = app.state::<Backend>().api().map(|a| a.settings().autostart).unwrap_or(false);
         sync_autostart(app, settings);
     }
     tauri::async_runtime::spawn(quit_on_signal(app.clone()));
-}
-
-fn start_notifications<R: Runtime>(
-    app: &AppHandle<R>,
-    events: tokio::sync::broadcast::Receiver<shipwatch_server::EngineEvent>,
-) {
-    let backend = app.state::<Backend>();
-    let Ok(api) = backend.api().cloned() else { return };
-    let warnings = backend.warnings();
-    let log = backend.notifications().clone();
-    let notifier = Arc::new(notifier::DesktopNotifier::new(app.clone()));
-    tauri::async_runtime::spawn(shipwatch_notify::run(
-        events,
-        notifier,
-        move || {
-            let s = api.settings();
-            Policy::from_settings(&s.notify_tags, s.quiet_hours.as_ref(), s.notifications_paused)
-        },
-        move |e| warnings.add(e.warning()),
-        log,
-        Arc::new(SystemClock),
-        RunnerConfig::default(),
-    ));
 }
 
 /// After the settings changed (from the UI or the tray): start at login, the tray's check.

@@ -1,5 +1,6 @@
 //! The tray icon and its menu. Linux sends no tray clicks, so everything is a menu item: Open
-//! Shipwatch, the receiver's state, shipment counts by notable tag, Pause notifications, Quit.
+//! Shipwatch, the receiver's state, what needs attention and shipment counts by notable tag, Pause
+//! notifications (reading "Notifications paused" while they are), Quit.
 //! [`refresh`] rewrites the items from the engine (called on live events, debounced, and on a
 //! slow timer).
 
@@ -86,7 +87,7 @@ fn toggle_pause<R: Runtime>(app: &AppHandle<R>) {
 pub async fn refresh<R: Runtime>(app: &AppHandle<R>) {
     let Some(items) = app.try_state::<TrayItems<R>>() else { return };
     let Some(backend) = app.try_state::<Backend>() else { return };
-    let (receiver, counts, paused) = match backend.api() {
+    let (receiver, mut counts, paused) = match backend.api() {
         Err(_) => ("Shipwatch could not start — open the window".to_string(), String::new(), false),
         Ok(api) => {
             let receiver = match backend.with_engine(|e| e.receiver_state()) {
@@ -104,10 +105,39 @@ pub async fn refresh<R: Runtime>(app: &AppHandle<R>) {
             (receiver, counts, api.settings().notifications_paused)
         }
     };
+    if let Ok(status) = backend.api() {
+        if let Ok(status) = status.status().await {
+            counts = with_attention(status.attention_count, &counts);
+        }
+    }
     let _ = items.receiver.set_text(receiver);
     let _ =
         items.counts.set_text(if counts.is_empty() { "No shipments need attention".into() } else { counts });
     let _ = items.pause.set_checked(paused);
+    let _ = items.pause.set_text(pause_text(paused));
+}
+
+/// The pause item's words: what is true now.
+pub fn pause_text(paused: bool) -> &'static str {
+    if paused {
+        "Notifications paused"
+    } else {
+        "Pause notifications"
+    }
+}
+
+/// `2 need attention · Exception 1` (test shipments are never counted).
+pub fn with_attention(attention: i64, counts: &str) -> String {
+    let need = match attention {
+        0 => return counts.to_string(),
+        1 => "1 needs attention".to_string(),
+        n => format!("{n} need attention"),
+    };
+    if counts.is_empty() {
+        need
+    } else {
+        format!("{need} · {counts}")
+    }
 }
 
 /// `Receiver: listening on 127.0.0.1:8787`, `Receiver: port busy (127.0.0.1:8787)`, ...
@@ -173,5 +203,14 @@ mod tests {
             "Out for delivery 2 · Exception 1"
         );
         assert_eq!(counts_text(&[c("Delivered", 3), c("AttemptFail", 0)]), "");
+    }
+
+    #[test]
+    fn attention_and_pause_texts() {
+        assert_eq!(with_attention(2, "Exception 1"), "2 need attention · Exception 1");
+        assert_eq!(with_attention(1, ""), "1 needs attention");
+        assert_eq!(with_attention(0, "Exception 1"), "Exception 1");
+        assert_eq!(pause_text(true), "Notifications paused");
+        assert_eq!(pause_text(false), "Pause notifications");
     }
 }
