@@ -350,6 +350,11 @@ describe("the merchant's desk", () => {
     await page.locator('[data-testid="shipment-archive"][data-archived="false"]').waitFor();
     await goHash(page, '#/');
     await row(PARCELS.stuck.tn).waitFor();
+    // Archived elsewhere (the API, another window): the desk event refreshes this page.
+    await serve.api(`/api/shipments/${ids.today}/archive`, { method: 'POST', body: JSON.stringify({ archived: true }) });
+    await row(PARCELS.today.tn).waitFor({ state: 'detached' });
+    await serve.api(`/api/shipments/${ids.today}/archive`, { method: 'POST', body: JSON.stringify({ archived: false }) });
+    await row(PARCELS.today.tn).waitFor();
   });
 
   it('test data: hidden with a note, removed in one confirmed action', async () => {
