@@ -110,13 +110,19 @@ def http(method, url, body=None, headers=None, timeout=15):
         return e.code, e.read()
 
 
-def payload(tag, event_id, tracking=None):
+def payload(tag, event_id, tracking=None, subtag=None, courier_message=None):
     with open(FIXTURE, "rb") as f:
         v = json.load(f)
     v["event_id"] = event_id
     v["ts"] = int(time.time())
     v["msg"]["tag"] = tag
-    v["msg"]["subtag"] = f"{tag}_001"
+    v["msg"]["subtag"] = subtag or f"{tag}_001"
+    # Recent courier scans: the desk's clock finds nothing stuck (it would notify on its own).
+    now = time.time()
+    for i, c in enumerate(reversed(v["msg"]["checkpoints"])):
+        c["checkpoint_time"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now - 3600 * (i + 1)))
+    if courier_message:
+        v["msg"]["checkpoints"][-1]["message"] = courier_message
     if tracking:
         v["msg"]["tracking_number"] = tracking
         v["msg"]["title"] = tracking
@@ -161,12 +167,14 @@ class Notifications:
         """Every Notify call: dicts with app, summary, body, actions."""
         out = []
         for _ts, args in self.mock.GetMethodCalls("Notify"):
+            hints = args[6] if len(args) > 6 else {}
             out.append({
                 "app": str(args[0]),
                 "icon": str(args[2]),
                 "summary": str(args[3]),
                 "body": str(args[4]),
                 "actions": [str(a) for a in args[5]],
+                "urgency": int(hints["urgency"]) if "urgency" in hints else None,
             })
         return out
 
@@ -345,6 +353,61 @@ def main_window_journey(notifications):
         check("the first instance still receives",
               http("GET", f"http://127.0.0.1:{listen}/healthz")[0] == 200)
         check("the window is still there after the second launch", wd.title() == "Shipwatch")
+
+        notifications_say_why(wd, listen, notifications)
+
+
+def notifications_say_why(wd, listen, notifications):
+    """An Exception's notification gives the reason and is critical; what Pause held is one summary
+    when Pause ends; the desk over IPC."""
+    before = len(notifications.calls())
+    body = payload("Exception", str(uuid.uuid4()), tracking="EXC0000000001", subtag="Exception_005",
+                   courier_message="Held at the hub: storm")
+    check("signed Exception answered 200", post_webhook(listen, body, sign(SECRET, body)) == 200)
+    calls = wait_for("the Exception's Notify call", lambda: notifications.calls()[before:], 15)
+    n = calls[0]
+    check("exception notification summary is 'Exception · USPS'", n["summary"] == "Exception · USPS", n)
+    check("exception notification body gives the reason", "Delayed (External factors)" in n["body"], n)
+    check("exception notification body has the courier's message", "Held at the hub: storm" in n["body"], n)
+    check("exception notification is critical (urgency 2)", n["urgency"] == 2, n)
+    check("exception notification carries the app's icon",
+          n["icon"] == "shipwatch-desktop" or (n["icon"].startswith("file://")
+                                               and os.path.getsize(n["icon"][len("file://"):]) > 1000), n)
+    first = notifications.calls()[0]
+    check("a Delivered notification is not critical", first["urgency"] in (None, 1), first)
+
+    desk = wd.invoke("desk").get("ok") or {}
+    kinds = [a["attention"]["kind"] for a in desk.get("attention", [])]
+    check("the desk over IPC lists the exception first", kinds[:1] == ["exception"], desk)
+
+    # Pause: nothing is shown, the status says so; resuming shows one summary, exceptions first.
+    paused = wd.invoke("update_settings", {"update": {"notifications_paused": True}})
+    check("pause over IPC", (paused.get("ok") or {}).get("notifications_paused") is True, paused)
+    status = wd.invoke("status").get("ok") or {}
+    check("status says notifications are held: paused", status.get("notifications_held") == "paused", status)
+    before = len(notifications.calls())
+    held = payload("Exception", str(uuid.uuid4()), tracking="EXC0000000002", subtag="Exception_013")
+    delivered = payload("Delivered", str(uuid.uuid4()), tracking="DEL0000000003")
+    check("held Exception answered 200", post_webhook(listen, held, sign(SECRET, held)) == 200)
+    check("held Delivered answered 200", post_webhook(listen, delivered, sign(SECRET, delivered)) == 200)
+    wait_for("both held in the notification log",
+             lambda: sum(1 for e in wd.invoke("notification_log").get("ok") or []
+                         if e["outcome"] == "suppressed") >= 2, 15)
+    time.sleep(3)  # longer than the coalescing window: nothing may be shown while paused
+    check("nothing is shown while paused", len(notifications.calls()) == before, notifications.calls()[before:])
+    resumed = wd.invoke("update_settings", {"update": {"notifications_paused": False}})
+    check("resume over IPC", (resumed.get("ok") or {}).get("notifications_paused") is False, resumed)
+    calls = wait_for("the held summary", lambda: notifications.calls()[before:], 15)
+    summary = calls[0]
+    check("one summary of what Pause held", summary["summary"] == "While paused: 1 exception, 1 delivered", calls)
+    check("the held summary lists the exception first",
+          summary["body"].splitlines()[0].startswith("Exception · USPS — Shipment lost"), summary)
+    check("the held summary is critical (it holds an exception)", summary["urgency"] == 2, summary)
+    time.sleep(3)
+    check("only one notification after resuming", len(notifications.calls()) == before + 1,
+          notifications.calls()[before:])
+    status = wd.invoke("status").get("ok") or {}
+    check("status: notifications no longer held", status.get("notifications_held") is None, status)
 
 
 def without_session_bus():
