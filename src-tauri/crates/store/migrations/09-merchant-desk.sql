@@ -17,6 +17,10 @@ ALTER TABLE shipments ADD COLUMN stuck_alerted_for INTEGER; -- the last_location
 ALTER TABLE deliveries ADD COLUMN webhook_version TEXT;     -- as-webhook-version as received
 ALTER TABLE deliveries ADD COLUMN test INTEGER NOT NULL DEFAULT 0 CHECK (test IN (0, 1));
 
+-- Shipments delivered before this version: delivered at their newest checkpoint (the Delivered
+-- one), else when they were last updated; without it they would count as open (late, stuck).
+UPDATE shipments SET delivered_at = coalesce(last_location_time, updated_at) WHERE tag = 'Delivered';
+
 -- Test data made before this version: Shipwatch's test tools always used SWTEST tracking numbers.
 UPDATE shipments SET test = 1 WHERE tracking_number GLOB 'SWTEST[0-9]*';
 UPDATE deliveries SET test = 1 WHERE tracking_number GLOB 'SWTEST[0-9]*';
@@ -43,8 +47,15 @@ CREATE INDEX shipments_open_scan ON shipments(last_location_time, id)
     WHERE delivered_at IS NULL AND archived_at IS NULL AND test = 0;
 CREATE INDEX shipments_delivered ON shipments(delivered_at, id)
     WHERE delivered_at IS NOT NULL AND archived_at IS NULL AND test = 0;
+-- Shipments AfterShip reported still pending (a `tracking_pending_time` event): stuck whatever
+-- their last scan.
+CREATE INDEX shipments_open_pending ON shipments(pending_since)
+    WHERE pending_since IS NOT NULL AND delivered_at IS NULL AND archived_at IS NULL AND test = 0;
 CREATE INDEX shipments_test ON shipments(id) WHERE test = 1;
 CREATE INDEX deliveries_test ON deliveries(id) WHERE test = 1;
+-- Deleting a delivery (test data, retention) checks that no duplicate still points at it: without
+-- this index, SQLite reads every delivery for each one deleted.
+CREATE INDEX deliveries_duplicate_of ON deliveries(duplicate_of) WHERE duplicate_of IS NOT NULL;
 
 -- Counts by tag leave test shipments out (the chips and the tray).
 DROP TRIGGER shipments_tag_counted;
