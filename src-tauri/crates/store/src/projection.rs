@@ -566,7 +566,8 @@ fn project(
             "UPDATE shipments SET tracking_id = ?2, slug = ?4,
                 tag = ?7, subtag = ?8, subtag_message = ?9, expected_delivery = ?10,
                 estimated_delivery = CASE WHEN ?25 THEN ?11
-                    ELSE coalesce(json_patch(estimated_delivery, ?11), ?11, estimated_delivery) END,
+                    ELSE coalesce(CASE WHEN json_valid(estimated_delivery) THEN json_patch(estimated_delivery, ?11) END,
+                        ?11, estimated_delivery) END,
                 courier_tracking_link = coalesce(?12, courier_tracking_link),
                 courier_redirect_link = coalesce(?13, courier_redirect_link),
                 state_time = coalesce(?14, state_time), state_ts = coalesce(?15, state_ts),

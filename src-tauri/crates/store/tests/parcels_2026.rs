@@ -365,7 +365,7 @@ async fn test_data_needs_the_header_and_a_valid_signature() {
     assert!(test.item.test);
     let shipment = test.shipment.unwrap();
     assert!(shipment.item.test);
-    assert_eq!(column::<bool>(&store, shipment.shipment_id, "test"), true);
+    assert!(column::<bool>(&store, shipment.shipment_id, "test"));
     // Without a secret anything is taken, unverified: the header alone proves nothing.
     let unverified = StoredVerdict::Signature(DeliveryVerdict::Unverified);
     let real = insert(&store, delivery_with(body(2).as_bytes(), unverified, &marked)).await;
@@ -388,7 +388,7 @@ async fn test_data_needs_the_header_and_a_valid_signature() {
     let again = edited(body(1).as_bytes(), |v| v["event_id"] = json!("t-1-real"));
     let now_real = insert(&store, delivery(&again)).await.shipment.unwrap();
     assert!(!now_real.item.test);
-    assert_eq!(column::<bool>(&store, shipment.shipment_id, "test"), false);
+    assert!(!column::<bool>(&store, shipment.shipment_id, "test"));
     let counts = store.read_blocking(queries::tag_counts).unwrap();
     assert_eq!(counts.iter().map(|c| (c.tag.as_str(), c.count)).collect::<Vec<_>>(), [("Delivered", 2)]);
     store.close();
