@@ -314,6 +314,7 @@ describe("the merchant's desk", () => {
     assert.equal(await r.getByTestId('row-slug').getAttribute('data-slug'), 'royal-mail');
     assert.match(await r.getByTestId('row-title').innerText(), /Wool scarf/);
     assert.ok((await page.getByTestId('row-test').count()) >= 2, 'test deliveries are marked');
+    await shot(page, '45a-feed-names-titles');
     await r.click();
     await page.getByTestId('delivery-view').waitFor();
     assert.equal(await page.getByTestId('webhook-version').innerText(), '2026-07');

@@ -261,7 +261,7 @@ export function Shipment({ id }: { id: number }) {
           </strong>
           {due && due.words !== `due ${due.date}` && (
             <span class={due.late ? 'late-text' : 'muted small'} data-testid="shipment-due">
-              {due.words}
+              {due.words.replace(/ \(due [^)]*\)$/, '')}
             </span>
           )}
         </div>
