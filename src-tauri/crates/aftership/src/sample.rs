@@ -531,7 +531,8 @@ fn coordinate_of(city: &str) -> Option<VersionedCoordinate> {
 /// [`DEFAULT_WEBHOOK_VERSION`]): `*_country_region`, a 32-hex `id` with the legacy one in `legacy_id`,
 /// `customers[]`, the estimated-delivery objects instead of `expected_delivery`, checkpoint
 /// `coordinate` objects (`coordinates` before 2024-04) and `events[]`, `custom_fields` null (from
-/// 2025-07), checkpoint `postal_code` instead of `zip` (from 2026-01). The same shipment story as
+/// 2025-07), checkpoint `postal_code` instead of `zip` (from 2026-01), checkpoint `hash` (from
+/// 2026-07). The same shipment story as
 /// [`sample_body`] for the same options. Send it with an `as-webhook-version: <version>` header.
 pub fn versioned_body(opts: &SampleOptions, version: &str) -> Vec<u8> {
     let envelope = build_versioned_envelope(opts, version);
@@ -656,6 +657,9 @@ struct Customer {
 
 #[derive(Serialize)]
 struct VersionedCheckpoint {
+    /// 2026-07 onward: AfterShip's identity of the checkpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hash: Option<String>,
     created_at: String,
     slug: String,
     checkpoint_time: String,
@@ -750,7 +754,11 @@ fn build_versioned_envelope(opts: &SampleOptions, version: &str) -> VersionedEnv
         .map(|c| {
             let coordinate = coordinate_of(c.city);
             let events = checkpoint_events_of(&c.tag, &c.subtag);
+            let hash = at_least("2026-07").then(|| {
+                tracking_id_32_for(&format!("{}|{}|{}", opts.tracking_number, c.checkpoint_time, c.message))
+            });
             VersionedCheckpoint {
+                hash,
                 created_at: c.created_at,
                 slug: c.slug,
                 checkpoint_time: c.checkpoint_time,

@@ -181,3 +181,22 @@ fn courier_names() {
     assert_eq!(courier_name("dhl-express"), "DHL Express");
     assert_eq!(courier_name("some-local-post"), "SOME LOCAL POST");
 }
+
+#[test]
+fn samples_of_2026_07_carry_checkpoint_hashes() {
+    use shipwatch_aftership::sample::{versioned_body, SampleOptions};
+    let mut opts = SampleOptions::new("e-1", "SWTEST0000000001", Tag::InTransit, 1_796_000_000);
+    opts.checkpoints = 3;
+    let hashes = |version: &str| {
+        let msg = parse_envelope(&versioned_body(&opts, version)).unwrap().msg.unwrap();
+        msg.checkpoints.iter().map(|c| c.hash.clone()).collect::<Vec<_>>()
+    };
+    let with = hashes("2026-07");
+    assert_eq!(with.len(), 3);
+    assert!(with.iter().all(|h| h.as_ref().is_some_and(|h| h.len() == 32)), "{with:?}");
+    let mut distinct = with.clone();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 3);
+    assert_eq!(hashes("2026-07"), with, "the same checkpoint, the same hash");
+    assert!(hashes("2026-01").iter().all(Option::is_none));
+}
