@@ -237,7 +237,7 @@ export function Settings() {
   const errors = validateForm(form);
   const update = diffSettings(view, form);
   const dirty = !isEmptyUpdate(update);
-  const urlCheck = validatePublicUrl(form.public_url);
+  const urlCheck = validatePublicUrl(form.public_url, view.webhook_path);
   // A saved URL the form would not accept (e.g. http:// set through the API) must not block saving the rest.
   const invalid = Object.keys(errors).length > 0 || (update.public_url !== undefined && !urlCheck.ok);
 
