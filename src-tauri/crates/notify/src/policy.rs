@@ -5,7 +5,7 @@
 //! Shipwatch's own test data, not a retry of an accepted event, it was projected onto a shipment and
 //! was not older than the stored state, and it moved the shipment into a tag the shipment never had
 //! before that the user chose ([`eligibility`]), or it is an alert the user chose: an estimate
-//! moved later, a `tracking_pending_time` event ([`delivery_alerts`]). Quiet hours and pause then
+//! moved later ([`delivery_alerts`]). Quiet hours and pause then
 //! hold what would have been shown, for one summary when they end.
 
 use shipwatch_aftership::{DeliveryVerdict, Tag};
@@ -274,9 +274,10 @@ pub fn eligibility_with(
     })
 }
 
-/// The alerts a delivery raises besides its tag: its estimate moved later (`estimate_later`), or a
-/// `tracking_pending_time` event (`stuck`). Nothing for deliveries [`eligibility`] would refuse
-/// for their signature, as test data, retries or stale updates.
+/// The alerts a delivery raises besides its tag: its estimate moved later (`estimate_later`).
+/// Nothing for deliveries [`eligibility`] would refuse for their signature, as test data, retries or
+/// stale updates. (A `tracking_pending_time` event makes the shipment stuck: the engine's clock
+/// raises that, once, like any stuck shipment.)
 pub fn delivery_alerts(d: &StoredDelivery, policy: &Policy) -> Vec<Candidate> {
     if blocked(d).is_some() {
         return Vec::new();
@@ -293,14 +294,6 @@ pub fn delivery_alerts(d: &StoredDelivery, policy: &Policy) -> Vec<Candidate> {
                 notification: text::estimate_notification(&shipment, ec),
             });
         }
-    }
-    if policy.alerts.stuck && d.item.event.as_deref() == Some("tracking_pending_time") {
-        out.push(Candidate {
-            delivery_id: Some(d.id),
-            shipment_id: change.shipment_id,
-            kind: Kind::Stuck,
-            notification: text::pending_notification(&shipment),
-        });
     }
     out
 }
@@ -451,7 +444,14 @@ pub(crate) mod tests {
         let mut d = delivery(1, 1, "Exception");
         d.shipment.as_mut().unwrap().item.test = true;
         assert_eq!(skipped(eligibility(&d, &p)), SkipReason::Test);
-        d.item.event = Some("tracking_pending_time".into());
+        d.shipment.as_mut().unwrap().estimate_change = Some(shipwatch_api::EstimateChange {
+            at: "2026-12-04T10:00:00Z".into(),
+            delivery_id: 1,
+            previous: Some("2026-12-03".into()),
+            estimate: Some("2026-12-06".into()),
+            reason: None,
+            later: true,
+        });
         assert!(delivery_alerts(&d, &p).is_empty());
     }
 
@@ -480,7 +480,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_later_estimate_and_a_pending_event_alert_when_chosen() {
+    fn a_later_estimate_alerts_when_chosen() {
         let mut d = delivery(1, 7, "InTransit");
         d.item.event = Some("edd_revise".into());
         d.shipment.as_mut().unwrap().tag_first_seen = false;
@@ -507,12 +507,7 @@ pub(crate) mod tests {
         d.shipment.as_mut().unwrap().estimate_change.as_mut().unwrap().later = false;
         assert!(delivery_alerts(&d, &p).is_empty());
 
-        d.item.event = Some("tracking_pending_time".into());
-        let alerts = delivery_alerts(&d, &p);
-        assert_eq!(alerts.len(), 1);
-        assert_eq!(alerts[0].kind, Kind::Stuck);
-        assert_eq!(alerts[0].notification.summary, "Stuck · USPS");
-        assert!(delivery_alerts(&d, &Policy::default().with_alerts(&["late".into()])).is_empty());
+        d.shipment.as_mut().unwrap().estimate_change.as_mut().unwrap().later = true;
         // Forged or retried: nothing.
         d.verdict = StoredVerdict::Signature(DeliveryVerdict::Invalid);
         assert!(delivery_alerts(&d, &p).is_empty());

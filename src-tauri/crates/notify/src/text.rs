@@ -186,16 +186,6 @@ pub fn estimate_notification(s: &ShipmentItem, c: &EstimateChange) -> Notificati
     }
 }
 
-/// A `tracking_pending_time` event: AfterShip says the tracking stayed Pending too long.
-pub fn pending_notification(s: &ShipmentItem) -> Notification {
-    Notification {
-        summary: with_courier("Stuck", s),
-        body: compose(vec!["Still pending: AfterShip has had no courier scan for too long".into()], s),
-        shipment_id: Some(s.id),
-        urgency: Urgency::Normal,
-    }
-}
-
 /// The daily digest: "3 need attention, 12 delivered yesterday".
 pub fn digest(attention: i64, delivered_yesterday: i64) -> Notification {
     let need = if attention == 1 { "needs" } else { "need" };

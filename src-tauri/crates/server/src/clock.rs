@@ -250,15 +250,16 @@ pub(crate) async fn load(inner: &ApiInner) {
     }
 }
 
-/// The clock's task: a pass at start, then every [`TICK`] and whenever poked, until the engine stops.
+/// The clock's task: a pass every [`TICK`] and whenever poked, until the engine stops. (The engine
+/// runs the first pass itself before it starts this, so that start is when it is done.)
 pub(crate) async fn run(inner: Arc<ApiInner>, mut stop: watch::Receiver<bool>) {
     loop {
-        pass(&inner).await;
         tokio::select! {
             _ = tokio::time::sleep(TICK) => {}
             _ = inner.desk.tick.notified() => {}
             _ = stop.changed() => return,
         }
+        pass(&inner).await;
     }
 }
 

@@ -244,6 +244,11 @@ impl ApiInner {
         if stored.verdict.accepted() {
             self.note_delivery_public_url();
             self.note_webhook_version(&stored, crate::receiver::now_ms());
+            // AfterShip says a tracking stayed pending too long: the clock raises it as stuck now.
+            if stored.duplicate_of.is_none() && stored.item.event.as_deref() == Some("tracking_pending_time")
+            {
+                self.poke_clock();
+            }
         }
         // Copied for the UI's live stream only while someone listens (a window or a browser tab).
         if self.live.receiver_count() > 0 {
@@ -904,6 +909,9 @@ pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
         (Some(n), Some(alerts)) => Some(crate::clock::spawn_notifications(&inner, n, alerts)),
         _ => None,
     };
+    // The clock's first pass, before the engine is said to have started: a parcel that became late
+    // while Shipwatch was closed is handed to the notifications at once.
+    crate::clock::pass(&inner).await;
     tokio::spawn(crate::clock::run(inner.clone(), inner.stopping.subscribe()));
     crate::background::apply_tunnel(&inner).await;
     Ok(Engine { inner, tasks: Tasks { inspector, notifications, data_dir_lock } })

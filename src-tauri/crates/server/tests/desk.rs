@@ -65,7 +65,11 @@ async fn engine_on(
 }
 
 async fn start_desk(dir: &std::path::Path) -> Desk {
-    let now = Arc::new(AtomicI64::new(DEC_7_NOON));
+    start_desk_at(dir, DEC_7_NOON).await
+}
+
+async fn start_desk_at(dir: &std::path::Path, at: i64) -> Desk {
+    let now = Arc::new(AtomicI64::new(at));
     let shown = Arc::new(RecordingNotifier::default());
     let log = NotificationLog::default();
     let t = engine_on(dir, &now, Some((shown.clone(), log.clone()))).await;
@@ -406,4 +410,75 @@ async fn archive_and_remove_test_data_over_http_and_the_webhook_version_warning(
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json(), json!({"shipments": 1, "deliveries": 1}));
     assert_eq!(t.shipments().await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tracking_pending_time_event_is_one_stuck_alert_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    save_settings(tmp.path());
+    let d = start_desk(tmp.path()).await;
+    // Registered yesterday, no scan: not stuck by days (5), but AfterShip says it stayed pending.
+    let (_, body) = update("pend1", "Pending", "2026-12-06T12:00:00Z", vec![]);
+    let mut v: Value = serde_json::from_slice(&body).unwrap();
+    v["event"] = json!("tracking_pending_time");
+    v["msg"]["created_at"] = json!("2026-12-06T12:00:00+00:00");
+    assert_eq!(d.t.post_signed(&serde_json::to_vec(&v).unwrap(), SECRET).await.status, 200);
+    let shown = wait_shown(&d, 1).await;
+    assert_eq!(shown[0].summary, "Stuck · USPS");
+    assert!(shown[0].body.starts_with("Still pending"), "{}", shown[0].body);
+    assert_eq!(d.clock().await.alerts, 0, "raised once");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(d.shown.shown().len(), 1, "{:?}", d.shown.shown());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_archives_delivered_shipments_sends_the_digest_once_a_day_and_tells_the_ui() {
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = shipwatch_server::Settings {
+        digest_at: Some("08:00".into()),
+        alerts: vec![],
+        ..settings_with(Some(SECRET), None)
+    };
+    settings.save(tmp.path()).unwrap();
+    // 06:00, before the digest (the clock's first pass runs at start).
+    let d = start_desk_at(tmp.path(), DEC_7_NOON - 6 * 3_600_000).await;
+    let (_, old) = update(
+        "arch1",
+        "Delivered",
+        "2026-12-02T09:00:00Z",
+        vec![checkpoint("2026-12-02T08:30:00", "Delivered", "Delivered")],
+    );
+    let (_, new) = update(
+        "arch2",
+        "Delivered",
+        "2026-12-06T09:00:00Z",
+        vec![checkpoint("2026-12-06T08:30:00", "Delivered", "Delivered")],
+    );
+    assert_eq!(d.t.post_signed(&old, SECRET).await.status, 200);
+    assert_eq!(d.t.post_signed(&new, SECRET).await.status, 200);
+    let mut sse = Sse::connect(&d.t).await;
+    let report = d.clock().await;
+    assert_eq!(
+        (report.archived, report.digest),
+        (1, false),
+        "delivered Dec 2, 3 days kept; no digest before 08:00"
+    );
+    loop {
+        let (name, _) = sse.next_event(Duration::from_secs(10)).await.expect("a desk event");
+        if name == "desk" {
+            break;
+        }
+    }
+    let desk = d.t.get_json("/api/desk").await;
+    assert_eq!(desk["delivered_recently"]["total"], 1, "{desk}");
+
+    d.now.store(DEC_7_NOON - 3 * 3_600_000, Ordering::SeqCst); // 09:00
+    assert!(d.clock().await.digest);
+    let shown = wait_shown(&d, 1).await;
+    assert_eq!(shown[0].summary, "0 need attention, 1 delivered yesterday");
+    assert!(!d.clock().await.digest, "once a day");
+    d.now.fetch_add(DAY, Ordering::SeqCst);
+    assert!(d.clock().await.digest, "and again the next day");
+    let shown = wait_shown(&d, 2).await;
+    assert_eq!(shown[1].summary, "0 need attention, 0 delivered yesterday");
 }
