@@ -24,7 +24,7 @@ use shipwatch_api::{
     Attention, AttentionItem, AttentionKind, Desk, DeskGroup, ShipmentItem, TestDataRemoved,
 };
 
-use crate::queries::{rfc3339_ms, shipment_row, SHIPMENT_COLUMNS, SHIPMENT_COLUMN_COUNT};
+use crate::queries::{rfc3339_ms, shipment_item, shipment_row, SHIPMENT_COLUMNS};
 use crate::{Result, StoreError};
 
 /// Most shipments listed in one group of the home page (`total` says how many there are).
@@ -72,9 +72,9 @@ pub struct ClockAlert {
     pub attention: shipwatch_api::Attention,
 }
 
-/// What the desk reads of a shipment besides its list item.
-const FACT_COLUMNS: &str = "due, due_at, delivered_at, archived_at, test, pending_since, last_location_time,
-     created_at, late_alerted_for, stuck_alerted_for";
+/// What the desk reads of a shipment to judge it (its list item is read only for those it lists).
+const FACT_COLUMNS: &str = "id, tag, subtag, subtag_message, due, due_at, delivered_at, archived_at, test,
+     pending_since, last_location_time, created_at, late_alerted_for, stuck_alerted_for";
 
 /// "Open": what the partial indexes `shipments_open_due` and `shipments_open_scan` hold (written
 /// as their WHERE is, so that SQLite uses them).
@@ -120,8 +120,8 @@ impl Query {
     ];
 
     fn sql(self) -> String {
-        let rows =
-            |filter: &str| format!("SELECT {SHIPMENT_COLUMNS}, {FACT_COLUMNS} FROM shipments WHERE {filter}");
+        let rows = |filter: &str| format!("SELECT {FACT_COLUMNS} FROM shipments WHERE {filter}");
+        let items = |filter: &str| format!("SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE {filter}");
         match self {
             Query::Tagged => rows("tag = ?1 AND archived_at IS NULL AND test = 0"),
             Query::Due => rows(&format!("{OPEN} AND due_at < ?1")),
@@ -130,10 +130,10 @@ impl Query {
                 rows(&format!("{OPEN} AND last_location_time IS NULL AND created_at <= ?1"))
             }
             Query::Pending => rows(&format!("pending_since IS NOT NULL AND {OPEN}")),
-            Query::InTransit => rows(&format!("{OPEN} ORDER BY last_location_time DESC, id DESC")),
+            Query::InTransit => items(&format!("{OPEN} ORDER BY last_location_time DESC, id DESC")),
             Query::InTransitCount => format!("SELECT count(*) FROM shipments WHERE {OPEN}"),
             Query::Delivered => {
-                rows(&format!("{DELIVERED} AND delivered_at >= ?1 ORDER BY delivered_at DESC, id DESC"))
+                items(&format!("{DELIVERED} AND delivered_at >= ?1 ORDER BY delivered_at DESC, id DESC"))
             }
             Query::DeliveredCount => {
                 format!("SELECT count(*) FROM shipments WHERE {DELIVERED} AND delivered_at >= ?1")
@@ -205,7 +205,10 @@ pub fn query_plans(conn: &Connection) -> Result<Vec<(&'static str, String)>> {
 /// A shipment as the desk judges it.
 #[derive(Clone, Debug)]
 struct Facts {
-    item: ShipmentItem,
+    id: i64,
+    tag: Option<String>,
+    subtag: Option<String>,
+    subtag_message: Option<String>,
     due: Option<String>,
     due_at: Option<i64>,
     delivered_at: Option<i64>,
@@ -220,19 +223,21 @@ struct Facts {
 
 impl Facts {
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Facts> {
-        let n = SHIPMENT_COLUMN_COUNT;
         Ok(Facts {
-            item: shipment_row(r)?,
-            due: r.get(n)?,
-            due_at: r.get(n + 1)?,
-            delivered_at: r.get(n + 2)?,
-            archived_at: r.get(n + 3)?,
-            test: r.get(n + 4)?,
-            pending_since: r.get(n + 5)?,
-            last_scan: r.get(n + 6)?,
-            created_at: r.get(n + 7)?,
-            late_alerted_for: r.get(n + 8)?,
-            stuck_alerted_for: r.get(n + 9)?,
+            id: r.get(0)?,
+            tag: r.get(1)?,
+            subtag: r.get(2)?,
+            subtag_message: r.get(3)?,
+            due: r.get(4)?,
+            due_at: r.get(5)?,
+            delivered_at: r.get(6)?,
+            archived_at: r.get(7)?,
+            test: r.get(8)?,
+            pending_since: r.get(9)?,
+            last_scan: r.get(10)?,
+            created_at: r.get(11)?,
+            late_alerted_for: r.get(12)?,
+            stuck_alerted_for: r.get(13)?,
         })
     }
 
@@ -241,7 +246,7 @@ impl Facts {
     }
 
     fn tag(&self) -> Option<&str> {
-        self.item.tag.as_deref()
+        self.tag.as_deref()
     }
 
     /// Delivered (a shipment tagged Delivered before its delivery time was recorded counts too).
@@ -330,10 +335,9 @@ fn short_date(days: i64) -> String {
 }
 
 /// The subtag's wording, else the payload's `subtag_message`.
-fn subtag_reason(item: &ShipmentItem) -> Option<String> {
-    let wording = item.subtag.as_deref().and_then(shipwatch_aftership::subtag_wording).map(str::to_owned);
-    wording
-        .or_else(|| item.subtag_message.clone().filter(|m| !m.trim().is_empty()).map(|m| m.trim().to_owned()))
+fn subtag_reason(f: &Facts) -> Option<String> {
+    let wording = f.subtag.as_deref().and_then(shipwatch_aftership::subtag_wording).map(str::to_owned);
+    wording.or_else(|| f.subtag_message.clone().filter(|m| !m.trim().is_empty()).map(|m| m.trim().to_owned()))
 }
 
 /// Every reason `f` needs attention now, most urgent first (empty for an archived or test shipment).
@@ -350,13 +354,13 @@ fn assess(f: &Facts, clock: &DeskClock, rules: &AttentionRules) -> Vec<Attention
     if tag == Some("Exception") {
         out.push(Attention {
             kind: AttentionKind::Exception,
-            reason: subtag_reason(&f.item).unwrap_or_else(|| "Exception".to_owned()),
+            reason: subtag_reason(f).unwrap_or_else(|| "Exception".to_owned()),
             days: None,
             since: last_scan.clone(),
         });
     }
     if tag == Some("AttemptFail") {
-        let reason = match subtag_reason(&f.item) {
+        let reason = match subtag_reason(f) {
             Some(why)
                 if !why.eq_ignore_ascii_case("failed attempt")
                     && !why.eq_ignore_ascii_case("delivery attempt failed") =>
@@ -460,7 +464,7 @@ fn candidates(
             None => stmt.query_map([], Facts::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
         };
         for f in rows {
-            found.entry(f.item.id).or_insert(f);
+            found.entry(f.id).or_insert(f);
         }
         Ok(())
     };
@@ -487,22 +491,16 @@ fn attention_items<'a>(
     found: &'a BTreeMap<i64, Facts>,
     clock: &DeskClock,
     rules: &AttentionRules,
-) -> Vec<(AttentionItem, &'a Facts)> {
-    let mut items: Vec<(AttentionItem, &'a Facts)> = found
-        .values()
-        .filter_map(|f| {
-            let first = assess(f, clock, rules).into_iter().next()?;
-            Some((AttentionItem { attention: first, shipment: f.item.clone() }, f))
-        })
-        .collect();
-    items.sort_by(|(a, _), (b, _)| {
-        a.attention
-            .kind
-            .cmp(&b.attention.kind)
-            .then(b.attention.days.unwrap_or(0).cmp(&a.attention.days.unwrap_or(0)))
-            .then(a.shipment.id.cmp(&b.shipment.id))
-    });
+) -> Vec<(Attention, &'a Facts)> {
+    let mut items: Vec<(Attention, &'a Facts)> =
+        found.values().filter_map(|f| Some((assess(f, clock, rules).into_iter().next()?, f))).collect();
+    items.sort_by(|(a, f), (b, g)| urgency(a, f.id).cmp(&urgency(b, g.id)));
     items
+}
+
+/// The order of "Needs attention" and of the clock's alerts: kind, then days (most first), then id.
+fn urgency(a: &Attention, id: i64) -> (AttentionKind, std::cmp::Reverse<u32>, i64) {
+    (a.kind, std::cmp::Reverse(a.days.unwrap_or(0)), id)
 }
 
 const EVERYTHING: Wanted = Wanted { tagged: true, late: true, stuck: true };
@@ -511,22 +509,24 @@ const EVERYTHING: Wanted = Wanted { tagged: true, late: true, stuck: true };
 pub fn desk(conn: &Connection, clock: DeskClock, rules: &AttentionRules) -> Result<Desk> {
     let found = candidates(conn, &clock, rules, EVERYTHING)?;
     let attention = attention_items(&found, &clock, rules);
-    let mut listed: HashSet<i64> = attention.iter().map(|(a, _)| a.shipment.id).collect();
+    let mut listed: HashSet<i64> = attention.iter().map(|(_, f)| f.id).collect();
 
     // Due today (the due range holds every one) and needing nothing: soonest first.
     let today = clock.today();
     let mut arriving: Vec<&Facts> = found
         .values()
-        .filter(|f| {
-            f.open() && !f.delivered() && !listed.contains(&f.item.id) && f.due_day(&clock) == Some(today)
-        })
+        .filter(|f| f.open() && !f.delivered() && !listed.contains(&f.id) && f.due_day(&clock) == Some(today))
         .collect();
-    arriving.sort_by_key(|f| (f.due_at, f.item.id));
+    arriving.sort_by_key(|f| (f.due_at, f.id));
     let arriving_today = DeskGroup {
         total: arriving.len() as i64,
-        items: arriving.iter().take(DESK_GROUP_LIMIT).map(|f| f.item.clone()).collect(),
+        items: arriving
+            .iter()
+            .take(DESK_GROUP_LIMIT)
+            .map(|f| shipment_item(conn, f.id))
+            .collect::<Result<_>>()?,
     };
-    listed.extend(arriving.iter().map(|f| f.item.id));
+    listed.extend(arriving.iter().map(|f| f.id));
     let listed_facts: Vec<&Facts> =
         attention.iter().map(|(_, f)| *f).chain(arriving.iter().copied()).collect();
 
@@ -551,7 +551,10 @@ pub fn desk(conn: &Connection, clock: DeskClock, rules: &AttentionRules) -> Resu
 
     let test_shipments: i64 = conn.prepare_cached(&Query::TestCount.sql())?.query_row([], |r| r.get(0))?;
     Ok(Desk {
-        attention: attention.into_iter().map(|(a, _)| a).collect(),
+        attention: attention
+            .into_iter()
+            .map(|(attention, f)| Ok(AttentionItem { attention, shipment: shipment_item(conn, f.id)? }))
+            .collect::<Result<_>>()?,
         arriving_today,
         in_transit,
         delivered_recently,
@@ -627,27 +630,23 @@ pub fn due_alerts(
         return Ok(Vec::new());
     }
     let found = candidates(conn, &clock, rules, Wanted { tagged: false, late, stuck })?;
-    let mut alerts: Vec<ClockAlert> = Vec::new();
+    let mut due: Vec<(Attention, i64)> = Vec::new();
     for f in found.values() {
         for a in assess(f, &clock, rules) {
-            let due = match a.kind {
+            let unalerted = match a.kind {
                 AttentionKind::Late => late && f.late_alerted_for != f.due_at,
                 AttentionKind::Stuck => stuck && f.stuck_alerted_for != Some(f.scan_or_created()),
                 _ => false,
             };
-            if due {
-                alerts.push(ClockAlert { shipment: f.item.clone(), attention: a });
+            if unalerted {
+                due.push((a, f.id));
             }
         }
     }
-    alerts.sort_by(|a, b| {
-        a.attention
-            .kind
-            .cmp(&b.attention.kind)
-            .then(b.attention.days.unwrap_or(0).cmp(&a.attention.days.unwrap_or(0)))
-            .then(a.shipment.id.cmp(&b.shipment.id))
-    });
-    Ok(alerts)
+    due.sort_by(|(a, i), (b, j)| urgency(a, *i).cmp(&urgency(b, *j)));
+    due.into_iter()
+        .map(|(attention, id)| Ok(ClockAlert { shipment: shipment_item(conn, id)?, attention }))
+        .collect()
 }
 
 /// Records that the clock alerted about `shipment_id` for `kind`, so it alerts once (again only
