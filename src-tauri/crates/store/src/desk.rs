@@ -494,7 +494,7 @@ fn attention_items<'a>(
 ) -> Vec<(Attention, &'a Facts)> {
     let mut items: Vec<(Attention, &'a Facts)> =
         found.values().filter_map(|f| Some((assess(f, clock, rules).into_iter().next()?, f))).collect();
-    items.sort_by(|(a, f), (b, g)| urgency(a, f.id).cmp(&urgency(b, g.id)));
+    items.sort_by_key(|(a, f)| urgency(a, f.id));
     items
 }
 
@@ -643,7 +643,7 @@ pub fn due_alerts(
             }
         }
     }
-    due.sort_by(|(a, i), (b, j)| urgency(a, *i).cmp(&urgency(b, *j)));
+    due.sort_by_key(|(a, i)| urgency(a, *i));
     due.into_iter()
         .map(|(attention, id)| Ok(ClockAlert { shipment: shipment_item(conn, id)?, attention }))
         .collect()
