@@ -68,7 +68,7 @@ impl Kind {
 pub enum Alert {
     /// A shipment that became late or stuck (one per shipment and kind until its due date or last
     /// scan changes).
-    Attention { shipment: ShipmentItem, attention: Attention },
+    Attention { shipment: Box<ShipmentItem>, attention: Attention },
     /// The daily digest at the user's `digest_at`.
     Digest { attention: i64, delivered_yesterday: i64 },
 }

@@ -94,7 +94,7 @@ impl Coalescer {
         if members.len() <= self.config.max_individual {
             return Some(Batch::Each(members));
         }
-        let notification = summarise(&members, |total, counts| text::burst_summary(total, counts));
+        let notification = summarise(&members, text::burst_summary);
         Some(Batch::Summary { notification, members })
     }
 }

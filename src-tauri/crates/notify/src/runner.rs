@@ -605,12 +605,12 @@ mod tests {
         h.send(delivery(4, 4, "Exception"));
         h.alerts
             .send(Alert::Attention {
-                shipment: shipwatch_api::ShipmentItem {
+                shipment: Box::new(shipwatch_api::ShipmentItem {
                     id: 9,
                     slug: Some("ups".into()),
                     tracking_number: Some("1Z9".into()),
                     ..Default::default()
-                },
+                }),
                 attention: shipwatch_api::Attention {
                     kind: shipwatch_api::AttentionKind::Late,
                     reason: "2 days late (due Dec 3)".into(),
