@@ -736,20 +736,62 @@ pub struct SelfTestResult {
     pub delivery_id: Option<i64>,
 }
 
+/// Which signature a replay carries.
+#[derive(Serialize, Deserialize, TS, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum SignWith {
+    /// The `aftership-hmac-sha256` header as received (none if there was none): reproduces the
+    /// original verdict; it no longer matches an edited body.
+    #[default]
+    Original,
+    /// Re-signed with the current secret set in Shipwatch.
+    Current,
+    /// Re-signed with the previous secret (rotation).
+    Previous,
+    /// Re-signed with the secret given in `secret`.
+    Typed,
+}
+
 /// `POST /api/deliveries/{id}/replay`: send a stored delivery again.
-#[derive(Serialize, Deserialize, TS, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, TS, Clone, Default, PartialEq)]
 #[ts(export)]
 pub struct ReplayRequest {
     /// A URL to send it to; absent = into Shipwatch's own pipeline (re-verify, re-project, stored as a
     /// new delivery).
     #[ts(optional)]
     pub to: Option<String>,
-    /// Re-sign with the current secret (the original header is replaced).
+    /// Older form of `sign_with: "current"` (re-signs with the current secret, else the previous
+    /// one); `sign_with` wins when both are given.
     #[ts(optional)]
     pub resign: Option<bool>,
-    /// An edited body (UTF-8) to send instead of the stored one; usually with `resign`.
+    /// Which signature to send; default `original` (the header as received).
+    #[ts(optional)]
+    pub sign_with: Option<SignWith>,
+    /// The secret for `sign_with: "typed"`, as typed (its literal UTF-8 bytes). Used once by the
+    /// local engine to sign: never stored, logged or sent back.
+    #[ts(optional)]
+    pub secret: Option<String>,
+    /// An edited body (UTF-8) to send instead of the stored one; usually with a re-signing `sign_with`.
     #[ts(optional)]
     pub body: Option<String>,
+    /// Prepare the request without sending it: the answer's `sent_headers` are what would be sent
+    /// (with the signature for `sign_with`), e.g. for "copy as curl". Nothing is sent or stored.
+    #[ts(optional)]
+    pub dry_run: Option<bool>,
+}
+
+impl std::fmt::Debug for ReplayRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayRequest")
+            .field("to", &self.to)
+            .field("resign", &self.resign)
+            .field("sign_with", &self.sign_with)
+            .field("secret", &self.secret.as_ref().map(|_| "<set>"))
+            .field("body", &self.body.as_ref().map(String::len))
+            .field("dry_run", &self.dry_run)
+            .finish()
+    }
 }
 
 /// What the target answered to a replay.
@@ -768,6 +810,23 @@ pub struct ReplayResult {
     /// The new delivery, when replayed into our own receiver.
     #[ts(type = "number | null")]
     pub delivery_id: Option<i64>,
+    /// The request's headers as sent (or, for a dry run, as they would be), in the received order:
+    /// the original ones minus `host`, `content-length` and hop-by-hop headers, with the signature
+    /// header re-computed for `sign_with` (only ever answered to the local UI).
+    #[serde(default)]
+    pub sent_headers: Vec<(String, String)>,
+    /// Which signature was sent.
+    #[serde(default)]
+    pub signed_with: SignWith,
+    /// The body sent differs from the stored one.
+    #[serde(default)]
+    pub body_edited: bool,
+    /// The body was edited but sent with the original signature, which no longer matches it.
+    #[serde(default)]
+    pub signature_stale: bool,
+    /// Only prepared (`dry_run`): nothing was sent.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// `POST /api/reverify-failed`: check every failed delivery again with the secrets set now.

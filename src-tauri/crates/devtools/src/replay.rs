@@ -2,9 +2,11 @@
 //! byte for byte; the original headers go in their order, minus `host`, `content-length` and the
 //! hop-by-hop ones (which describe the original connection, not the delivery); the original
 //! `aftership-hmac-sha256` stays unless the delivery is re-signed with a chosen secret, which
-//! replaces its value in place (or adds the header when there was none).
+//! replaces its value in place (or adds the header when there was none). [`Signing`] picks that
+//! secret: the current or the previous one set in Shipwatch, or one the user typed.
 
-use shipwatch_aftership::{sign, SIGNATURE_HEADER};
+use shipwatch_aftership::{sign, Secrets, SIGNATURE_HEADER};
+use shipwatch_api::SignWith;
 use shipwatch_store::queries::DeliveryRecord;
 
 use crate::http::{unsendable_headers, OutgoingRequest, Sender, TargetResponse};
@@ -26,6 +28,84 @@ pub const DROPPED_HEADERS: [&str; 12] = [
     "upgrade",
     "expect",
 ];
+
+/// Which signature a replay carries: the header as received, or one made with a chosen secret.
+/// `Debug` never prints a typed secret.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Signing {
+    /// The signature header as received (none if there was none).
+    #[default]
+    Original,
+    /// The current secret set in Shipwatch.
+    Current,
+    /// The previous secret (rotation).
+    Previous,
+    /// A secret the user typed, used as its literal UTF-8 bytes (never trimmed or decoded).
+    Typed(String),
+}
+
+impl std::fmt::Debug for Signing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Signing::Original => "Original",
+            Signing::Current => "Current",
+            Signing::Previous => "Previous",
+            Signing::Typed(_) => "Typed(<set>)",
+        })
+    }
+}
+
+impl Signing {
+    /// From the API's `sign_with` and `secret`. A typed secret must be given (and not be empty)
+    /// for `typed`, and only then.
+    pub fn from_api(sign_with: SignWith, secret: Option<String>) -> Result<Signing> {
+        match (sign_with, secret) {
+            (SignWith::Typed, Some(s)) if !s.is_empty() => Ok(Signing::Typed(s)),
+            (SignWith::Typed, _) => Err(DevtoolsError::Invalid(
+                "type the secret to sign with (sign_with \"typed\" needs `secret`)".into(),
+            )),
+            (_, Some(_)) => Err(DevtoolsError::Invalid(
+                "a secret is only used with sign_with \"typed\": choose \"typed\" or leave the secret out"
+                    .into(),
+            )),
+            (SignWith::Original, None) => Ok(Signing::Original),
+            (SignWith::Current, None) => Ok(Signing::Current),
+            (SignWith::Previous, None) => Ok(Signing::Previous),
+        }
+    }
+
+    /// The API's name for it.
+    pub fn sign_with(&self) -> SignWith {
+        match self {
+            Signing::Original => SignWith::Original,
+            Signing::Current => SignWith::Current,
+            Signing::Previous => SignWith::Previous,
+            Signing::Typed(_) => SignWith::Typed,
+        }
+    }
+
+    /// The secret to re-sign with (`None`: keep the original header). Fails when the chosen slot
+    /// has no secret set, saying where to set it.
+    pub fn secret(&self, secrets: &Secrets) -> Result<Option<String>> {
+        let set = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+        match self {
+            Signing::Original => Ok(None),
+            Signing::Current => set(&secrets.current).map(Some).ok_or_else(|| {
+                DevtoolsError::Invalid(
+                    "no current secret is set to re-sign with: set the webhook secret in Settings, or type one"
+                        .into(),
+                )
+            }),
+            Signing::Previous => set(&secrets.previous).map(Some).ok_or_else(|| {
+                DevtoolsError::Invalid(
+                    "no previous secret is set to re-sign with: it is set in Settings while rotating the secret"
+                        .into(),
+                )
+            }),
+            Signing::Typed(s) => Ok(Some(s.clone())),
+        }
+    }
+}
 
 /// How to replay.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -182,6 +262,7 @@ pub async fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shipwatch_aftership::{verify_signature, DeliveryVerdict, SecretSlot};
     use shipwatch_api::{DeliveryItem, Verdict};
 
     fn record(headers: &[(&str, &str)], body: &[u8]) -> DeliveryRecord {
@@ -276,6 +357,94 @@ mod tests {
         let prepared = prepare(&record(HEADERS, b"{}"), &edited).unwrap();
         assert!(prepared.signature_stale);
         assert_eq!(prepared.signature(), Some("original="));
+    }
+
+    fn secrets() -> Secrets {
+        Secrets { current: Some("cur-secret".into()), previous: Some("prev-secret".into()) }
+    }
+
+    /// Prepares a replay signed as `signing` says, as the engine does.
+    fn prepare_signed(signing: &Signing, secrets: &Secrets, body: Option<&[u8]>) -> PreparedReplay {
+        let options = ReplayOptions {
+            resign_with: signing.secret(secrets).unwrap(),
+            body: body.map(<[u8]>::to_vec),
+            ..Default::default()
+        };
+        prepare(&record(HEADERS, b"{\"a\":  1}"), &options).unwrap()
+    }
+
+    #[test]
+    fn each_slot_signs_so_the_receiver_verifies_it_as_that_slot() {
+        let secrets = secrets();
+        let edited: &[u8] = b"{\"a\":2}";
+        for (signing, slot) in
+            [(Signing::Current, SecretSlot::Current), (Signing::Previous, SecretSlot::Previous)]
+        {
+            let p = prepare_signed(&signing, &secrets, Some(edited));
+            assert!(p.resigned && p.body_edited && !p.signature_stale, "{signing:?}");
+            // In place: the header keeps its received spelling and position.
+            let names: Vec<&str> = p.headers.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(names, ["User-Agent", "Aftership-Hmac-Sha256", "Content-Type", "cdn-loop"]);
+            assert_eq!(verify_signature(p.signature(), &p.body, &secrets), DeliveryVerdict::Valid(slot));
+        }
+        // Only the previous secret set: signing with the previous one still verifies as previous.
+        let only_previous = Secrets { current: None, previous: Some("prev-secret".into()) };
+        let p = prepare_signed(&Signing::Previous, &only_previous, None);
+        assert_eq!(p.signature(), Some(sign("prev-secret", b"{\"a\":  1}").as_str()));
+        assert_eq!(
+            verify_signature(p.signature(), &p.body, &secrets),
+            DeliveryVerdict::Valid(SecretSlot::Previous)
+        );
+    }
+
+    #[test]
+    fn a_typed_secret_signs_as_typed_and_is_never_printed() {
+        // Padded with a space on purpose: the literal bytes, never trimmed.
+        let typed = Signing::from_api(SignWith::Typed, Some("typed-secret ".into())).unwrap();
+        assert_eq!(typed.sign_with(), SignWith::Typed);
+        let p = prepare_signed(&typed, &secrets(), None);
+        assert_eq!(p.signature(), Some(sign("typed-secret ", b"{\"a\":  1}").as_str()));
+        assert_ne!(p.signature(), Some(sign("typed-secret", b"{\"a\":  1}").as_str()));
+        // It matches neither configured secret, only itself.
+        assert_eq!(verify_signature(p.signature(), &p.body, &secrets()), DeliveryVerdict::Invalid);
+        let own = Secrets { current: Some("typed-secret ".into()), previous: None };
+        assert_eq!(
+            verify_signature(p.signature(), &p.body, &own),
+            DeliveryVerdict::Valid(SecretSlot::Current)
+        );
+        assert!(!format!("{typed:?}").contains("typed-secret"), "{typed:?}");
+        assert!(!format!("{p:?}").contains("typed-secret"));
+    }
+
+    #[test]
+    fn original_keeps_the_received_header_byte_for_byte() {
+        let p = prepare_signed(&Signing::Original, &secrets(), None);
+        assert!(!p.resigned && !p.body_edited && !p.signature_stale);
+        assert_eq!(p.signature(), Some("original="));
+        assert_eq!(p.body, b"{\"a\":  1}");
+        // Edited but kept: the stale signature is said.
+        let p = prepare_signed(&Signing::Original, &secrets(), Some(b"{}"));
+        assert!(p.signature_stale && !p.resigned);
+        assert_eq!(p.signature(), Some("original="));
+    }
+
+    #[test]
+    fn slots_without_a_secret_and_bad_typed_requests_say_what_to_do() {
+        let none = Secrets::default();
+        let err = Signing::Current.secret(&none).unwrap_err().to_string();
+        assert!(err.contains("no current secret is set"), "{err}");
+        let err =
+            Signing::Previous.secret(&Secrets { current: Some("c".into()), previous: Some(String::new()) });
+        assert!(err.unwrap_err().to_string().contains("no previous secret is set"));
+        assert_eq!(Signing::Original.secret(&none).unwrap(), None);
+        for missing in [None, Some(String::new())] {
+            let err = Signing::from_api(SignWith::Typed, missing).unwrap_err().to_string();
+            assert!(err.contains("type the secret"), "{err}");
+        }
+        let err = Signing::from_api(SignWith::Current, Some("stray".into())).unwrap_err().to_string();
+        assert!(err.contains("only used with sign_with \"typed\"") && !err.contains("stray"), "{err}");
+        assert_eq!(Signing::from_api(SignWith::Previous, None).unwrap(), Signing::Previous);
+        assert_eq!(Signing::from_api(SignWith::Original, None).unwrap(), Signing::Original);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use shipwatch_aftership::{parse_envelope, Tag};
 use shipwatch_api::*;
 use shipwatch_devtools::events::{self, Shape, TestEvent};
 use shipwatch_devtools::http::{Hop, SendError, SendOptions, Sender};
-use shipwatch_devtools::replay::{self, ReplayOptions};
+use shipwatch_devtools::replay::{self, ReplayOptions, Signing};
 use shipwatch_store::{forwards, projection, queries, StoreError};
 
 use crate::engine_impl::ApiInner;
@@ -147,59 +147,88 @@ impl ApiInner {
         })
     }
 
-    /// `POST /api/deliveries/{id}/replay`.
+    /// `POST /api/deliveries/{id}/replay`. A typed secret is used once to sign and never logged or
+    /// answered; `dry_run` only prepares the request (for "copy as curl").
     pub(crate) async fn replay_delivery(&self, id: i64, r: ReplayRequest) -> Result<ReplayResult, ApiError> {
+        let ReplayRequest { to, resign, sign_with, secret, body, dry_run } = r;
+        let dry_run = dry_run.unwrap_or(false);
+        // Checked before the store is read: a bad choice is a 400 whatever the delivery.
+        let signing = match (sign_with, resign) {
+            (Some(w), _) => Signing::from_api(w, secret),
+            // The older `resign: true`: the current secret, else the previous one.
+            (None, Some(true)) if secret.is_none() => {
+                let secrets = self.secrets();
+                let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+                Ok(if !set(&secrets.current) && set(&secrets.previous) {
+                    Signing::Previous
+                } else {
+                    Signing::Current
+                })
+            }
+            (None, _) => Signing::from_api(SignWith::Original, secret),
+        }
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let resign_with =
+            signing.secret(&self.secrets()).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let record = self
             .store
             .read(move |c| queries::get_delivery(c, id))
             .await
             .map_err(|e| store_error(e, &format!("delivery {id}")))?;
-        let resign_with = if r.resign.unwrap_or(false) {
-            let secrets = self.secrets();
-            Some(secrets.current.or(secrets.previous).ok_or_else(|| {
-                ApiError::bad_request(
-                    "no secret is set to re-sign with; set the webhook secret in Settings first",
-                )
-            })?)
-        } else {
-            None
-        };
         let options =
-            ReplayOptions { resign_with, body: r.body.map(String::into_bytes), drop_headers: Vec::new() };
-        let to = r.to.as_deref().map(str::trim).filter(|t| !t.is_empty());
+            ReplayOptions { resign_with, body: body.map(String::into_bytes), drop_headers: Vec::new() };
+        let to = to.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
         let own = to.is_none();
         let target = match to {
-            Some(t) => t.to_owned(),
+            Some(t) => t,
+            // A dry run sends nothing: it needs no listening receiver.
+            None if dry_run => self.receiver_url().unwrap_or_default(),
             None => self.own_webhook_url()?,
         };
         let prepared =
             replay::prepare(&record, &options).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let started = Instant::now();
-        let outcome = self.dev.sender.send(&prepared.request(&target)).await;
-        let round_trip_ms = started.elapsed().as_millis() as u64;
-        let (status, headers, body, error) = match outcome {
-            Ok(resp) => (
-                Some(resp.status),
-                resp.headers.clone(),
-                String::from_utf8_lossy(&resp.body).into_owned(),
-                resp.error().filter(|_| !own).map(|e| e.to_string()),
-            ),
-            Err(e) => (None, Vec::new(), String::new(), Some(e.to_string())),
+        let mut result = ReplayResult {
+            target,
+            status: None,
+            headers: Vec::new(),
+            body: String::new(),
+            round_trip_ms: 0,
+            error: None,
+            delivery_id: None,
+            sent_headers: prepared.headers.clone(),
+            signed_with: signing.sign_with(),
+            body_edited: prepared.body_edited,
+            signature_stale: prepared.signature_stale,
+            dry_run,
         };
+        if dry_run {
+            return Ok(result);
+        }
+        let started = Instant::now();
+        let outcome = self.dev.sender.send(&prepared.request(&result.target)).await;
+        result.round_trip_ms = started.elapsed().as_millis() as u64;
+        match outcome {
+            Ok(resp) => {
+                result.status = Some(resp.status);
+                result.error = resp.error().filter(|_| !own).map(|e| e.to_string());
+                result.headers = resp.headers;
+                result.body = String::from_utf8_lossy(&resp.body).into_owned();
+            }
+            Err(e) => result.error = Some(e.to_string()),
+        }
         // Into our own pipeline: find the delivery it became (by its event id, or the newest).
-        let delivery_id = if own && status.is_some() {
+        if own && result.status.is_some() {
             let event_id = parse_envelope(&prepared.body).ok().and_then(|e| e.event_id);
-            self.store
+            result.delivery_id = self
+                .store
                 .read(move |c| match event_id {
                     Some(eid) => queries::find_delivery_by_event_id(c, &eid),
                     None => Ok(c.query_row("SELECT max(id) FROM deliveries", [], |r| r.get(0))?),
                 })
                 .await
-                .map_err(|e| store_error(e, "delivery"))?
-        } else {
-            None
-        };
-        Ok(ReplayResult { target, status, headers, body, round_trip_ms, error, delivery_id })
+                .map_err(|e| store_error(e, "delivery"))?;
+        }
+        Ok(result)
     }
 
     /// `GET /api/deliveries/{id}/forwards`.
