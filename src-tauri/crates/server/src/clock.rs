@@ -288,7 +288,7 @@ pub(crate) async fn pass(inner: &ApiInner) -> ClockReport {
                         // Never for test data (the store leaves it out too).
                         if !a.shipment.test {
                             let _ = tx.send(Alert::Attention {
-                                shipment: a.shipment.clone(),
+                                shipment: Box::new(a.shipment.clone()),
                                 attention: a.attention.clone(),
                             });
                             report.alerts += 1;
