@@ -7,6 +7,7 @@ ALTER TABLE shipments ADD COLUMN due TEXT;                  -- as sent: the esti
 ALTER TABLE shipments ADD COLUMN due_at INTEGER;            -- ms: late once now is past it (the end of a date-only day)
 ALTER TABLE shipments ADD COLUMN delivered_at INTEGER;      -- ms: the Delivered checkpoint, else the delivery saying so
 ALTER TABLE shipments ADD COLUMN archived_at INTEGER;       -- ms: archived by hand or after archive_after_days
+ALTER TABLE shipments ADD COLUMN kept_at INTEGER;           -- ms: brought back from the archive by hand: not archived again by the clock
 ALTER TABLE shipments ADD COLUMN test INTEGER NOT NULL DEFAULT 0 CHECK (test IN (0, 1));
 ALTER TABLE shipments ADD COLUMN signed_by TEXT;
 ALTER TABLE shipments ADD COLUMN proof_of_delivery TEXT;    -- JSON as sent

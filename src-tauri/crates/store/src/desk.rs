@@ -81,6 +81,8 @@ const FACT_COLUMNS: &str = "id, tag, subtag, subtag_message, due, due_at, delive
 const OPEN: &str = "delivered_at IS NULL AND archived_at IS NULL AND test = 0";
 /// What `shipments_delivered` holds.
 const DELIVERED: &str = "delivered_at IS NOT NULL AND archived_at IS NULL AND test = 0";
+/// Delivered since the archive delay began (`?1`), or brought back from the archive by hand.
+const RECENT: &str = "(delivered_at >= ?1 OR kept_at IS NOT NULL)";
 
 /// The queries the desk and the clock make, by name (for [`query_plans`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,11 +135,9 @@ impl Query {
             Query::InTransit => items(&format!("{OPEN} ORDER BY last_location_time DESC, id DESC")),
             Query::InTransitCount => format!("SELECT count(*) FROM shipments WHERE {OPEN}"),
             Query::Delivered => {
-                items(&format!("{DELIVERED} AND delivered_at >= ?1 ORDER BY delivered_at DESC, id DESC"))
+                items(&format!("{DELIVERED} AND {RECENT} ORDER BY delivered_at DESC, id DESC"))
             }
-            Query::DeliveredCount => {
-                format!("SELECT count(*) FROM shipments WHERE {DELIVERED} AND delivered_at >= ?1")
-            }
+            Query::DeliveredCount => format!("SELECT count(*) FROM shipments WHERE {DELIVERED} AND {RECENT}"),
             Query::TestCount => "SELECT count(*) FROM shipments WHERE test = 1".to_owned(),
             Query::ById => rows("id = ?1"),
         }
@@ -174,7 +174,8 @@ const WRITES: [(&str, &str); 9] = [
 ];
 
 const ARCHIVE_DELIVERED: &str = "UPDATE shipments SET archived_at = ?2
-     WHERE delivered_at IS NOT NULL AND archived_at IS NULL AND test = 0 AND delivered_at < ?1";
+     WHERE delivered_at IS NOT NULL AND archived_at IS NULL AND test = 0 AND delivered_at < ?1
+        AND kept_at IS NULL";
 const DELIVERIES_OF_SHIPMENT: &str =
     "SELECT id, event_id, shipment_id, duplicate_of FROM deliveries WHERE shipment_id = ?1";
 const RESTS_ON: &str =
@@ -671,11 +672,14 @@ pub fn mark_alerted(conn: &Connection, shipment_id: i64, kind: AttentionKind, _n
 }
 
 /// Archives (or brings back) a shipment; `NotFound` when there is none. Archiving one already
-/// archived keeps when it was.
+/// archived keeps when it was. One brought back by hand stays on the desk among the delivered: the
+/// clock's [`archive_delivered`] leaves it until it is archived by hand again.
 pub fn set_archived(conn: &Connection, id: i64, archived: bool, now_ms: i64) -> Result<ShipmentItem> {
     let changed = conn
         .prepare_cached(
-            "UPDATE shipments SET archived_at = CASE WHEN ?2 THEN coalesce(archived_at, ?3) END WHERE id = ?1",
+            "UPDATE shipments SET archived_at = CASE WHEN ?2 THEN coalesce(archived_at, ?3) END,
+                kept_at = CASE WHEN ?2 THEN NULL ELSE coalesce(kept_at, ?3) END
+             WHERE id = ?1",
         )?
         .execute(params![id, archived, now_ms])?;
     if changed == 0 {

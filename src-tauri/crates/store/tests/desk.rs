@@ -474,6 +474,15 @@ async fn archived_shipments_leave_the_desk_and_stay_searchable() {
     assert_eq!(store.write(move |c| desk::archive_delivered(c, n + 4 * DAY - 3 * DAY)).await.unwrap(), 1);
     let d = read_desk(&store, clock(n + 4 * DAY)).await;
     assert_eq!((d.delivered_recently.total, d.delivered_recently.items.len()), (0, 0));
+
+    // Brought back by hand: back among the delivered, and the clock leaves it there.
+    store.write(move |c| desk::set_archived(c, last_week, false, n + 4 * DAY)).await.unwrap();
+    assert_eq!(store.write(move |c| desk::archive_delivered(c, n + 5 * DAY - 3 * DAY)).await.unwrap(), 0);
+    let d = read_desk(&store, clock(n + 5 * DAY)).await;
+    assert_eq!((ids(&d.delivered_recently.items), d.delivered_recently.total), (vec![last_week], 1));
+    // Archived by hand again, it stays archived.
+    archive(&store, last_week, n + 5 * DAY).await;
+    assert!(read_desk(&store, clock(n + 5 * DAY)).await.delivered_recently.items.is_empty());
     store.close();
 }
 
