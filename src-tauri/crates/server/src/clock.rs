@@ -22,6 +22,8 @@ const DAY_MS: i64 = 86_400_000;
 pub const TICK: Duration = Duration::from_secs(60);
 /// The meta key of the local day the last digest was sent for.
 const DIGEST_DAY: &str = "desk.digest_day";
+/// How long the status warns that the webhook version changed.
+pub const VERSION_WARNING_DAYS: i64 = 7;
 /// The meta key of the webhook version of the newest valid delivery (JSON [`VersionMemory`]).
 const WEBHOOK_VERSION: &str = "desk.webhook_version";
 
@@ -176,10 +178,13 @@ impl DeskState {
     }
 
     /// "AfterShip now sends webhook version 2026-07 (was 2025-07) since <time>: check the shape
-    /// of your deliveries", after a change.
+    /// of your deliveries", for [`VERSION_WARNING_DAYS`] after a change.
     pub(crate) fn version_warning(&self) -> Option<String> {
         let m = self.version.lock().expect("version lock");
         let since = m.since_ms?;
+        if self.now().now_ms - since > VERSION_WARNING_DAYS * DAY_MS {
+            return None;
+        }
         let name = |v: &Option<String>| v.clone().unwrap_or_else(|| "none (legacy v4)".into());
         Some(format!(
             "AfterShip now sends webhook version {} (was {}) since {}: check the shape of your deliveries",
