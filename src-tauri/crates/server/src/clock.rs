@@ -155,7 +155,7 @@ impl DeskState {
 
     /// Notes the webhook version of a stored delivery (valid or unverified, not a retry, not test
     /// data); returns the memory to persist when it changed.
-    fn note_version(&self, stored: &StoredDelivery, received_ms: i64) -> Option<VersionMemory> {
+    fn note_version(&self, stored: &StoredDelivery) -> Option<VersionMemory> {
         if !stored.verdict.accepted() || stored.duplicate_of.is_some() || stored.item.test {
             return None;
         }
@@ -166,7 +166,7 @@ impl DeskState {
         }
         if m.seen {
             m.previous = m.current.take();
-            m.since_ms = Some(received_ms);
+            m.since_ms = Some(self.now().now_ms);
         }
         m.current = version;
         m.seen = true;
@@ -223,8 +223,9 @@ pub(crate) fn parse_hhmm(t: &str) -> Option<u16> {
 impl ApiInner {
     /// Remembers the webhook version of a stored delivery (in memory; in the database only when it
     /// changes).
-    pub(crate) fn note_webhook_version(&self, stored: &StoredDelivery, received_ms: i64) {
-        if let Some(memory) = self.desk.note_version(stored, received_ms) {
+    /// Cheap per delivery: a comparison under a lock; the clock is read only on a change.
+    pub(crate) fn note_webhook_version(&self, stored: &StoredDelivery) {
+        if let Some(memory) = self.desk.note_version(stored) {
             let Some(me) = self.me() else { return };
             tokio::spawn(async move {
                 let json = serde_json::to_string(&memory).expect("serialises");

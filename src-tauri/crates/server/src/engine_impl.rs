@@ -243,7 +243,7 @@ impl ApiInner {
     pub(crate) fn publish(&self, stored: StoredDelivery) {
         if stored.verdict.accepted() {
             self.note_delivery_public_url();
-            self.note_webhook_version(&stored, self.desk.now().now_ms);
+            self.note_webhook_version(&stored);
             // AfterShip says a tracking stayed pending too long: the clock raises it as stuck now.
             if stored.duplicate_of.is_none() && stored.item.event.as_deref() == Some("tracking_pending_time")
             {
