@@ -302,6 +302,10 @@ pub async fn measure(
         )
         .await,
     );
+    results.push(
+        time_view(inspector, "home page (desk)", Class::View, paths(&|_| "/api/desk".into()), &mut errors)
+            .await,
+    );
     results.push(if shipment_ids.is_empty() {
         not_measured("shipment detail", Class::View, "no shipment found")
     } else {
