@@ -156,12 +156,19 @@ def inspector_status(data_dir, port):
 
 class Notifications:
     def __init__(self):
-        self.proc = start([sys.executable, "-m", "dbusmock", "--session", "-t", "notification_daemon"],
+        # With "actions", so that clicking a notification can be checked (ActionInvoked).
+        caps = json.dumps({"capabilities": "body body-markup icon-static actions"})
+        self.proc = start([sys.executable, "-m", "dbusmock", "--session", "-t", "notification_daemon", "-p", caps],
                           log_name="dbusmock.log")
         bus = dbus.SessionBus()
         wait_for("the notification server", lambda: bus.name_has_owner("org.freedesktop.Notifications"), 15)
         obj = bus.get_object("org.freedesktop.Notifications", "/org/freedesktop/Notifications")
         self.mock = dbus.Interface(obj, "org.freedesktop.DBus.Mock")
+
+    def click(self, notification_id, action="default"):
+        """What the server sends when the user clicks a notification."""
+        self.mock.EmitSignal("org.freedesktop.Notifications", "ActionInvoked", "us",
+                             [dbus.UInt32(notification_id), action])
 
     def calls(self):
         """Every Notify call: dicts with app, summary, body, actions."""
@@ -375,6 +382,15 @@ def notifications_say_why(wd, listen, notifications):
                                                and os.path.getsize(n["icon"][len("file://"):]) > 1000), n)
     first = notifications.calls()[0]
     check("a Delivered notification is not critical", first["urgency"] in (None, 1), first)
+
+    # Clicking it opens that shipment in the window (the mock's ids count up from 1).
+    found = wd.invoke("list_shipments", {"query": {"q": "EXC0000000001"}}).get("ok") or {"items": []}
+    shipment_id = found["items"][0]["id"] if found["items"] else None
+    wd.script("location.hash = '#/feed';")
+    notifications.click(before + 1)
+    opened = wait_for("the shipment page after the click", lambda: wd.script("return location.hash;")
+                      == f"#/shipment/{shipment_id}", 15)
+    check("clicking the notification opens that shipment", opened and shipment_id is not None, shipment_id)
 
     desk = wd.invoke("desk").get("ok") or {}
     kinds = [a["attention"]["kind"] for a in desk.get("attention", [])]
