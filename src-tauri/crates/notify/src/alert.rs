@@ -18,6 +18,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// From [`Kind::as_str`].
+    pub fn parse(s: &str) -> Kind {
+        match s {
+            "late" => Kind::Late,
+            "stuck" => Kind::Stuck,
+            "estimate_later" => Kind::EstimateLater,
+            tag => Kind::Tag(Tag::parse(tag)),
+        }
+    }
+
     /// The name kept in the notification log (`Exception`, `late`, `stuck`, `estimate_later`).
     pub fn as_str(&self) -> &str {
         match self {

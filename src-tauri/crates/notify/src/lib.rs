@@ -30,4 +30,7 @@ pub use notification::{Notification, NotificationId, Notifier, NotifyError, Urge
 pub use policy::{
     delivery_alerts, eligibility, eligibility_with, Alerts, Eligibility, Policy, QuietWindow, SkipReason,
 };
-pub use runner::{run, run_sources, CheckpointLookup, Clock, RunnerConfig, Sources, SystemClock};
+pub use runner::{
+    run, run_sources, CheckpointLookup, Clock, HeldKeeper, HeldRecord, RunnerConfig, SaveHeld, Sources,
+    SystemClock,
+};

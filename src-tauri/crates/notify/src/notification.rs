@@ -1,6 +1,6 @@
 //! What a notification is, and the trait a desktop implements to show one.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The id the notification server gave a shown notification (`org.freedesktop.Notifications`
 /// answers a `u32`); notifiers that have none return 0.
@@ -8,7 +8,7 @@ pub type NotificationId = u32;
 
 /// How insistent a notification is (the freedesktop `urgency` hint): critical for an exception or a
 /// failed attempt (servers keep those on screen until dismissed).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Urgency {
     Low,

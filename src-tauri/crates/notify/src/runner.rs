@@ -3,6 +3,8 @@
 //! calls the [`Notifier`] on a blocking thread with a time limit. A notifier that fails, hangs or
 //! panics is recorded and reported through `on_failure`; it never stops the task.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +15,7 @@ use tokio::sync::{broadcast, mpsc, watch, Notify};
 use crate::alert::{Alert, Kind};
 use crate::coalesce::{summarise, Batch, Candidate, CoalesceConfig, Coalescer};
 use crate::log::{LogEntry, NotificationLog, Outcome};
-use crate::notification::{Notification, NotificationId, Notifier, NotifyError};
+use crate::notification::{Notification, NotificationId, Notifier, NotifyError, Urgency};
 use crate::policy::{delivery_alerts, eligibility, eligibility_with, Eligibility, Policy};
 use crate::text;
 
@@ -61,6 +63,31 @@ impl Default for RunnerConfig {
 /// thread), for the "why" of a notification.
 pub type CheckpointLookup = Arc<dyn Fn(i64) -> Option<String> + Send + Sync>;
 
+/// A held notification as kept across restarts (what pause or quiet hours held is shown when they
+/// end, even after Shipwatch was quit in between).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HeldRecord {
+    pub delivery_id: Option<i64>,
+    pub shipment_id: i64,
+    /// [`Kind::as_str`].
+    pub kind: String,
+    pub summary: String,
+    pub body: String,
+    pub urgency: Urgency,
+    /// Held by pause (else by quiet hours).
+    pub paused: bool,
+}
+
+/// Saves the held notifications (all of them, each time they change; empty once shown).
+pub type SaveHeld = Arc<dyn Fn(Vec<HeldRecord>) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Where held notifications live across restarts.
+pub struct HeldKeeper {
+    /// What the last run held.
+    pub initial: Vec<HeldRecord>,
+    pub save: SaveHeld,
+}
+
 /// What the task listens to besides the stored deliveries.
 pub struct Sources {
     pub deliveries: broadcast::Receiver<Arc<StoredDelivery>>,
@@ -73,12 +100,14 @@ pub struct Sources {
     /// Ends the task (after showing what waits for its window) once it turns true, for an engine
     /// that owns the task and the deliveries' channel alike.
     pub stop: Option<watch::Receiver<bool>>,
+    /// Keeps what is held across restarts.
+    pub held: Option<HeldKeeper>,
 }
 
 impl Sources {
     /// Only the stored deliveries.
     pub fn deliveries(deliveries: broadcast::Receiver<Arc<StoredDelivery>>) -> Sources {
-        Sources { deliveries, alerts: None, wake: None, checkpoint_message: None, stop: None }
+        Sources { deliveries, alerts: None, wake: None, checkpoint_message: None, stop: None, held: None }
     }
 }
 
@@ -118,7 +147,11 @@ pub async fn run_sources<P, F>(
     P: Fn() -> Policy + Send + Sync + 'static,
     F: Fn(&NotifyError) + Send + Sync + 'static,
 {
-    let Sources { mut deliveries, mut alerts, wake, checkpoint_message, mut stop } = sources;
+    let Sources { mut deliveries, mut alerts, wake, checkpoint_message, mut stop, held } = sources;
+    let (initial, save_held) = match held {
+        Some(k) => (k.initial, Some(k.save)),
+        None => (Vec::new(), None),
+    };
     let mut task = Task {
         notifier,
         on_failure: Box::new(on_failure),
@@ -127,8 +160,10 @@ pub async fn run_sources<P, F>(
         config,
         coalescer: Coalescer::new(config.coalesce),
         busy: Arc::new(AtomicBool::new(false)),
-        held: Vec::new(),
-        held_paused: false,
+        held_paused: initial.iter().any(|r| r.paused),
+        held: initial.into_iter().map(from_record).collect(),
+        held_dirty: false,
+        save_held,
         checkpoint_message,
     };
     loop {
@@ -163,12 +198,17 @@ pub async fn run_sources<P, F>(
             alerts = None;
         }
         task.release_held(&policy()).await;
+        task.save_held().await;
     }
     if let Some(batch) = task.coalescer.take() {
         task.show(batch, &policy()).await;
     }
+    task.save_held().await;
     if !task.held.is_empty() {
-        tracing::info!(held = task.held.len(), "notifications still held when the engine stopped");
+        tracing::info!(
+            held = task.held.len(),
+            "notifications still held when the engine stopped (kept for the next start)"
+        );
     }
     tracing::debug!("notification task stopped");
 }
@@ -221,6 +261,9 @@ struct Task {
     held: Vec<Candidate>,
     /// Something was held by pause (not only quiet hours): the summary says "While paused".
     held_paused: bool,
+    /// `held` changed since it was last saved.
+    held_dirty: bool,
+    save_held: Option<SaveHeld>,
     checkpoint_message: Option<CheckpointLookup>,
 }
 
@@ -315,6 +358,17 @@ impl Task {
         if kept {
             self.held_paused |= paused;
             self.held.push(candidate);
+            self.held_dirty = true;
+        }
+    }
+
+    async fn save_held(&mut self) {
+        if !std::mem::take(&mut self.held_dirty) {
+            return;
+        }
+        if let Some(save) = &self.save_held {
+            let paused = self.held_paused;
+            save(self.held.iter().map(|c| to_record(c, paused)).collect()).await;
         }
     }
 
@@ -325,6 +379,7 @@ impl Task {
         }
         let members = std::mem::take(&mut self.held);
         let paused = std::mem::replace(&mut self.held_paused, false);
+        self.held_dirty = true;
         let notification = summarise(&members, |_, counts| text::held_summary(paused, counts));
         let held = if paused { "held while paused" } else { "held during quiet hours" };
         let (outcome, reason, id) = match self.send(&notification).await {
@@ -415,6 +470,32 @@ impl Task {
     }
 }
 
+fn to_record(c: &Candidate, paused: bool) -> HeldRecord {
+    HeldRecord {
+        delivery_id: c.delivery_id,
+        shipment_id: c.shipment_id,
+        kind: c.kind.as_str().to_string(),
+        summary: c.notification.summary.clone(),
+        body: c.notification.body.clone(),
+        urgency: c.notification.urgency,
+        paused,
+    }
+}
+
+fn from_record(r: HeldRecord) -> Candidate {
+    Candidate {
+        delivery_id: r.delivery_id,
+        shipment_id: r.shipment_id,
+        kind: Kind::parse(&r.kind),
+        notification: Notification {
+            summary: r.summary,
+            body: r.body,
+            shipment_id: Some(r.shipment_id),
+            urgency: r.urgency,
+        },
+    }
+}
+
 fn candidate_entry(c: &Candidate, outcome: Outcome, reason: impl Into<String>) -> LogEntry {
     let mut e = LogEntry::new(outcome, reason);
     e.delivery_ids = c.delivery_id.into_iter().collect();
@@ -473,6 +554,7 @@ mod tests {
             wake: Some(wake.clone()),
             checkpoint_message: Some(Arc::new(|id| Some(format!("Courier note for shipment {id}")))),
             stop: None,
+            held: None,
         };
         let task = tokio::spawn(run_sources(
             sources,

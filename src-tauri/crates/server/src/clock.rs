@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use shipwatch_api::{AttentionKind, LiveEvent};
-use shipwatch_notify::{Alert, NotificationLog, Notifier, Policy, RunnerConfig, Sources};
+use shipwatch_notify::{
+    Alert, HeldKeeper, HeldRecord, NotificationLog, Notifier, Policy, RunnerConfig, SaveHeld, Sources,
+};
 use shipwatch_store::desk::{self, AttentionRules, DeskClock};
 use shipwatch_store::{meta, queries, StoredDelivery};
 use tokio::sync::{mpsc, watch, Notify};
@@ -20,6 +22,8 @@ use crate::engine_impl::ApiInner;
 const DAY_MS: i64 = 86_400_000;
 /// How often the clock looks at the desk.
 pub const TICK: Duration = Duration::from_secs(60);
+/// The meta key of what pause or quiet hours hold (JSON list of `HeldRecord`), kept across restarts.
+const HELD: &str = "notify.held";
 /// The meta key of the local day the last digest was sent for.
 const DIGEST_DAY: &str = "desk.digest_day";
 /// How long the status warns that the webhook version changed.
@@ -388,15 +392,52 @@ impl shipwatch_notify::Clock for NotifyClock {
     }
 }
 
-/// Starts the notification task: stored deliveries and the clock's alerts in, the notifier out.
-/// It holds the engine weakly and ends when the engine stops.
-pub(crate) fn spawn_notifications(
+/// Starts the notification task: stored deliveries and the clock's alerts in, the notifier out;
+/// what pause or quiet hours hold is kept in the database until it is shown. It holds the engine
+/// weakly and ends when the engine stops.
+pub(crate) async fn spawn_notifications(
     inner: &Arc<ApiInner>,
     notifications: Notifications,
     alerts: mpsc::UnboundedReceiver<Alert>,
 ) -> tokio::task::JoinHandle<()> {
     let weak: Weak<ApiInner> = Arc::downgrade(inner);
-    let (w1, w2, w3) = (weak.clone(), weak.clone(), weak);
+    let (w1, w2, w3, w4) = (weak.clone(), weak.clone(), weak.clone(), weak);
+    let initial = match inner.store.read(|c| meta::get(c, HELD)).await {
+        Ok(Some(json)) => serde_json::from_str::<Vec<HeldRecord>>(&json).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the held notifications do not parse; dropping them");
+            Vec::new()
+        }),
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the held notifications");
+            Vec::new()
+        }
+    };
+    if !initial.is_empty() {
+        tracing::info!(held = initial.len(), "notifications held before the restart are still held");
+    }
+    let save: SaveHeld = Arc::new(move |records: Vec<HeldRecord>| {
+        let weak = w4.clone();
+        Box::pin(async move {
+            let Some(inner) = weak.upgrade() else { return };
+            let json = serde_json::to_string(&records).expect("serialises");
+            let saved = inner
+                .store
+                .write(
+                    move |c| {
+                        if records.is_empty() {
+                            meta::delete(c, HELD)
+                        } else {
+                            meta::set(c, HELD, &json)
+                        }
+                    },
+                )
+                .await;
+            if let Err(e) = saved {
+                tracing::warn!(error = %e, "cannot keep the held notifications");
+            }
+        })
+    });
     let sources = Sources {
         deliveries: inner.events.subscribe(),
         alerts: Some(alerts),
@@ -410,6 +451,7 @@ pub(crate) fn spawn_notifications(
             items.into_iter().rev().find_map(|c| c.message.filter(|m| !m.trim().is_empty()))
         })),
         stop: Some(inner.stopping.subscribe()),
+        held: Some(HeldKeeper { initial, save }),
     };
     let clock = Arc::new(NotifyClock(inner.desk.source.clone()));
     tokio::spawn(shipwatch_notify::run_sources(

@@ -906,7 +906,7 @@ pub(crate) async fn start(config: EngineConfig) -> Result<Engine, EngineError> {
     crate::clock::load(&inner).await;
     // The notifications listen before the clock's first pass hands them anything.
     let notifications = match (config.notifications, alerts) {
-        (Some(n), Some(alerts)) => Some(crate::clock::spawn_notifications(&inner, n, alerts)),
+        (Some(n), Some(alerts)) => Some(crate::clock::spawn_notifications(&inner, n, alerts).await),
         _ => None,
     };
     // The clock's first pass, before the engine is said to have started: a parcel that became late

@@ -482,3 +482,46 @@ async fn the_clock_archives_delivered_shipments_sends_the_digest_once_a_day_and_
     let shown = wait_shown(&d, 2).await;
     assert_eq!(shown[1].summary, "0 need attention, 0 delivered yesterday");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_pause_held_survives_a_restart_and_is_shown_when_pause_ends() {
+    let tmp = tempfile::tempdir().unwrap();
+    save_settings(tmp.path());
+    let mut d = start_desk(tmp.path()).await;
+    let r = d.t.api("PUT", "/api/settings", Some(&json!({"notifications_paused": true}))).await;
+    assert_eq!(r.status, 200);
+    let (_, exception) = update(
+        "keep1",
+        "Exception",
+        "2026-12-07T08:00:00Z",
+        vec![checkpoint("2026-12-07T07:00:00", "Exception", "Held at customs")],
+    );
+    assert_eq!(d.t.post_signed(&exception, SECRET).await.status, 200);
+    wait_log(&d, 1).await;
+    d.t.shutdown().await;
+    assert!(d.shown.shown().is_empty());
+
+    // The app is started again, still paused: nothing yet; resuming shows what the first one held.
+    let shown = Arc::new(RecordingNotifier::default());
+    let log = NotificationLog::default();
+    let t = engine_on(tmp.path(), &d.now, Some((shown.clone(), log.clone()))).await;
+    d = Desk { t, now: d.now.clone(), shown, log };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(d.shown.shown().is_empty(), "{:?}", d.shown.shown());
+    let r = d.t.api("PUT", "/api/settings", Some(&json!({"notifications_paused": false}))).await;
+    assert_eq!(r.status, 200);
+    let shown = wait_shown(&d, 1).await;
+    assert_eq!(shown[0].summary, "While paused: 1 exception");
+    assert!(shown[0].body.contains("Held at customs"), "{}", shown[0].body);
+    assert_eq!(shown[0].urgency, Urgency::Critical);
+
+    // Shown once: a third start has nothing held.
+    d.t.shutdown().await;
+    let shown = Arc::new(RecordingNotifier::default());
+    let log = NotificationLog::default();
+    let t = engine_on(tmp.path(), &d.now, Some((shown.clone(), log.clone()))).await;
+    let r = t.api("PUT", "/api/settings", Some(&json!({"retention_days": 30}))).await;
+    assert_eq!(r.status, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(shown.shown().is_empty(), "{:?}", shown.shown());
+}
