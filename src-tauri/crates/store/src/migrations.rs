@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/07-recency-ascending.sql"),
     include_str!("../migrations/08-plain-store.sql"),
     include_str!("../migrations/09-merchant-desk.sql"),
+    include_str!("../migrations/10-diagnosis.sql"),
 ];
 
 /// The index of migration 8 in [`MIGRATIONS`], which fills the search index it creates.
