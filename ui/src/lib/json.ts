@@ -84,3 +84,13 @@ export function prettyJson(text: string, indent = 2): string | null {
   const toks = prettyJsonTokens(text, indent);
   return toks ? toks.map((t) => t.s).join('') : null;
 }
+
+/** Why `text` is not valid JSON (the parser's words), or null when it is. */
+export function jsonError(text: string): string | null {
+  try {
+    JSON.parse(text);
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
