@@ -79,7 +79,7 @@ fn migrate_to(conn: &mut Connection, path: &Path, target: i64) -> Result<()> {
         to: target,
         reason: e.to_string(),
     })?;
-    tracing::debug!(from = found, to = target, "applied database migrations");
+    tracing::info!(path = %path.display(), "database {} schema {target}", if found == 0 { "created at" } else { "upgraded to" });
     Ok(())
 }
 
