@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use rusqlite::Connection;
 use shipwatch_aftership::Secrets;
+use shipwatch_server::config::{parse_addr, Settings, DEFAULT_LISTEN};
 use shipwatch_store::StoreError;
 
 /// How a command ended badly.
@@ -45,6 +46,28 @@ pub fn data_dir(flag: Option<PathBuf>) -> Result<PathBuf, Failure> {
     flag.filter(|p| !p.as_os_str().is_empty()).or_else(shipwatch_server::config::default_data_dir).ok_or_else(
         || Failure::Usage("no data directory: pass --data-dir DIR or set SHIPWATCH_DATA_DIR".into()),
     )
+}
+
+/// The local receiver's webhook URL, where `send` and `replay` go without `--to`: the address from
+/// `SHIPWATCH_LISTEN`, else the settings' address, else the default (127.0.0.1:8787; an unspecified
+/// address such as 0.0.0.0 is reached on loopback), and the settings' webhook path.
+pub fn local_receiver_url(settings: &Settings) -> Result<String, Failure> {
+    let listen = std::env::var("SHIPWATCH_LISTEN")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| settings.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let mut addr = parse_addr(&listen).ok_or_else(|| {
+        Failure::Usage(format!("the receiver address {listen:?} is not like 127.0.0.1:8787: pass --to URL"))
+    })?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    Ok(format!("http://{addr}{}", settings.webhook_path()))
 }
 
 /// Opens the data dir's database read-only (safe while `serve` writes to it).

@@ -18,13 +18,17 @@ const PROGRESS_FROM_ROWS: u64 = 2_000;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum What {
+    /// Every delivery received, with its verdict and answer
     Deliveries,
+    /// The shipments the deliveries built
     Shipments,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// One JSON object per line
     Ndjson,
+    /// Comma-separated, with a header row
     Csv,
 }
 
@@ -32,15 +36,17 @@ pub enum Format {
 pub struct ExportArgs {
     /// What to export
     what: What,
+    /// Output format
     #[arg(long, value_enum, default_value = "ndjson")]
     format: Format,
     /// Deliveries only: valid, invalid, missing, malformed, unverified, too_large, or failed (all
     /// that were answered 401/413)
     #[arg(long)]
     verdict: Option<String>,
-    /// Text to match: tracking number, order id, event id (deliveries) or title (shipments)
-    #[arg(long)]
-    q: Option<String>,
+    /// Text to match: tracking number, order id, event id (deliveries) or title (shipments).
+    /// (`--q`, its old name, still works.)
+    #[arg(long, short = 'q', alias = "q", value_name = "TEXT")]
+    search: Option<String>,
     /// Status tag, e.g. Delivered
     #[arg(long)]
     tag: Option<String>,
@@ -105,7 +111,7 @@ pub fn export(args: ExportArgs) -> CmdResult {
         What::Deliveries => {
             let query = DeliveryQuery {
                 verdict: args.verdict.clone(),
-                q: args.q.clone(),
+                q: args.search.clone(),
                 tag: args.tag.clone(),
                 slug: args.slug.clone(),
                 limit: args.limit,
@@ -114,8 +120,12 @@ pub fn export(args: ExportArgs) -> CmdResult {
             export_deliveries(&conn, &query, options, &mut out, &mut progress)
         }
         What::Shipments => {
-            let query =
-                ShipmentQuery { tag: args.tag.clone(), q: args.q.clone(), limit: args.limit, before: None };
+            let query = ShipmentQuery {
+                tag: args.tag.clone(),
+                q: args.search.clone(),
+                limit: args.limit,
+                before: None,
+            };
             export_shipments(&conn, &query, options, &mut out, &mut progress)
         }
     };

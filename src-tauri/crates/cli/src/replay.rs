@@ -9,11 +9,12 @@ use std::time::Duration;
 use clap::Args;
 use shipwatch_devtools::replay::{self, ReplayOptions};
 use shipwatch_devtools::{DevtoolsError, SendOptions, Sender};
+use shipwatch_server::config::Settings;
 use shipwatch_store::{queries, StoreError};
 
 use crate::common::{
-    data_dir, open_database, printable_body, read_body, runtime, secrets_from_env_or_prompt, store_failure,
-    CmdResult, Failure,
+    data_dir, local_receiver_url, open_database, printable_body, read_body, runtime,
+    secrets_from_env_or_prompt, store_failure, CmdResult, Failure,
 };
 
 #[derive(Args)]
@@ -21,9 +22,11 @@ pub struct ReplayArgs {
     /// The delivery's id (as in `shipwatch export deliveries` or the inspector)
     #[arg(value_name = "ID")]
     id: i64,
-    /// Where to send it, e.g. http://127.0.0.1:3000/webhooks/aftership
+    /// Where to send it, e.g. http://127.0.0.1:3000/webhooks/aftership [default: the local
+    /// receiver, as for `send`: SHIPWATCH_LISTEN, else the address and path in the data dir's
+    /// settings, else http://127.0.0.1:8787/webhooks/aftership]
     #[arg(long, value_name = "URL")]
-    to: String,
+    to: Option<String>,
     /// Re-sign with a secret (from SHIPWATCH_SECRET or a prompt, never argv) instead of keeping the
     /// original signature
     #[arg(long)]
@@ -54,7 +57,14 @@ pub fn replay(args: ReplayArgs) -> CmdResult {
         other => store_failure(other),
     })?;
     drop(conn);
-    shipwatch_devtools::http::parse_url(&args.to).map_err(|e| Failure::Usage(e.to_string()))?;
+    let (to, local) = match &args.to {
+        Some(url) => (url.trim().to_owned(), false),
+        None => {
+            let settings = Settings::load(&dir).map_err(|e| Failure::Usage(e.to_string()))?;
+            (local_receiver_url(&settings)?, true)
+        }
+    };
+    shipwatch_devtools::http::parse_url(&to).map_err(|e| Failure::Usage(e.to_string()))?;
 
     let body = args.body.as_deref().map(read_body).transpose()?;
     let resign_with =
@@ -80,15 +90,15 @@ pub fn replay(args: ReplayArgs) -> CmdResult {
         "original signature"
     };
     eprintln!(
-        "replaying delivery {} to {}: {} body of {} bytes, {} headers, {signature}",
+        "replaying delivery {} to {to}{}: {} body of {} bytes, {} headers, {signature}",
         record.item.id,
-        args.to,
+        if local { " (the local receiver; --to URL sends it elsewhere)" } else { "" },
         if prepared.body_edited { "edited" } else { "byte-exact" },
         prepared.body.len(),
         prepared.headers.len(),
     );
     let response = runtime()
-        .block_on(sender.send(&prepared.request(&args.to)))
+        .block_on(sender.send(&prepared.request(&to)))
         .map_err(|e| Failure::Failed(format!("replay of delivery {} failed: {e}", record.item.id)))?;
 
     println!(

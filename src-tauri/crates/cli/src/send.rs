@@ -9,9 +9,11 @@ use clap::Args;
 use shipwatch_aftership::{EventKind, Tag};
 use shipwatch_devtools::events::{self, tag_of_subtag, Shape, TestEvent, DEFAULT_WEBHOOK_VERSION};
 use shipwatch_devtools::{SendOptions, Sender};
-use shipwatch_server::config::{parse_addr, Settings, DEFAULT_LISTEN};
+use shipwatch_server::config::Settings;
 
-use crate::common::{data_dir, printable_body, prompt_secret, runtime, CmdResult, Failure};
+use crate::common::{
+    data_dir, local_receiver_url, printable_body, prompt_secret, runtime, CmdResult, Failure,
+};
 
 #[derive(Args)]
 pub struct SendArgs {
@@ -45,8 +47,12 @@ pub struct SendArgs {
     /// Courier slug
     #[arg(long, default_value = "usps")]
     slug: String,
+    /// The shipment's title (msg.title), e.g. "Blue mug" [default: the tracking number, as AfterShip
+    /// sets it]
     #[arg(long)]
     title: Option<String>,
+    /// The order id (msg.order_id), found by the inspector's search and `export --search` [default:
+    /// none]
     #[arg(long = "order-id", value_name = "ID")]
     order_id: Option<String>,
     /// Checkpoints in each delivery (42 give a body of about 17 KB)
@@ -107,7 +113,7 @@ pub fn send(args: SendArgs) -> CmdResult {
     let settings = Settings::load(&dir).map_err(|e| Failure::Usage(e.to_string()))?;
     let url = match &args.to {
         Some(url) => url.trim().to_owned(),
-        None => default_target(&settings)?,
+        None => local_receiver_url(&settings)?,
     };
     shipwatch_devtools::http::parse_url(&url).map_err(|e| Failure::Usage(e.to_string()))?;
 
@@ -182,27 +188,6 @@ pub fn send(args: SendArgs) -> CmdResult {
         )));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The local receiver's webhook URL: `SHIPWATCH_LISTEN`, else the settings' address, else the
-/// default; the settings' path.
-fn default_target(settings: &Settings) -> Result<String, Failure> {
-    let listen = std::env::var("SHIPWATCH_LISTEN")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .or_else(|| settings.listen.clone())
-        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-    let mut addr = parse_addr(&listen).ok_or_else(|| {
-        Failure::Usage(format!("the receiver address {listen:?} is not like 127.0.0.1:8787: pass --to URL"))
-    })?;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(if addr.is_ipv4() {
-            std::net::Ipv4Addr::LOCALHOST.into()
-        } else {
-            std::net::Ipv6Addr::LOCALHOST.into()
-        });
-    }
-    Ok(format!("http://{addr}{}", settings.webhook_path()))
 }
 
 /// `SHIPWATCH_SECRET`, else the secret saved in the data dir's settings, else a prompt.

@@ -38,7 +38,10 @@ pub async fn serve(
         }
     };
     if let ReceiverState::Failed { message, .. } = engine.receiver_state() {
-        eprintln!("shipwatch: {message}");
+        // The engine has logged it already, unless the log filter hides its errors: say it once.
+        if !tracing::enabled!(target: "shipwatch_server::engine_impl", tracing::Level::ERROR) {
+            eprintln!("shipwatch: {message}");
+        }
         engine.shutdown().await;
         return ExitCode::FAILURE;
     }
