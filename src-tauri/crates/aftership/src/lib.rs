@@ -18,6 +18,7 @@ pub use payload::{
     Envelope, EventKind, LatestCheckpoint, PayloadError, Tracking,
 };
 pub use signature::{
-    diagnose, sign, verify_signature, DeliveryVerdict, Diagnosis, SecretSlot, Secrets, SIGNATURE_HEADER,
+    diagnose, diagnosis_code, sign, verify_signature, DeliveryVerdict, Diagnosis, DiagnosisCode, SecretSlot,
+    Secrets, SIGNATURE_HEADER,
 };
 pub use tags::{subtag_wording, Tag};

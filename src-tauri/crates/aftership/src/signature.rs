@@ -178,10 +178,198 @@ fn slot_signing(
     })
 }
 
+/// Why a signature passed or failed, as a stable code: one per distinct explanation [`diagnose`]
+/// gives (plus [`DiagnosisCode::TooLarge`], for a body never verified). Stored with each delivery
+/// (`deliveries.diagnosis`), so its text must never change: add codes, never rename them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DiagnosisCode {
+    /// Matches the current secret.
+    ValidCurrent,
+    /// Matches the previous secret: the rotation is not finished in AfterShip.
+    ValidPrevious,
+    /// Signed, but no secret is configured: accepted unverified.
+    UnverifiedNoSecret,
+    /// No `aftership-hmac-sha256` header, nor anything that looks like one.
+    MissingHeader,
+    /// An `as-signature-hmac-sha256` header: an AfterShip Returns or Warranty webhook.
+    ReturnsOrWarrantyProduct,
+    /// An `am-webhook-signature` header: AfterShip Shipping (ex-Postmen) or an old Returns account.
+    ShippingProduct,
+    /// A header named like ours but renamed on the way (`X-Aftership-Hmac-Sha256`, underscores).
+    RenamedHeader,
+    /// The header is present but empty.
+    EmptyHeader,
+    /// The header value is wrapped in quotes.
+    QuotedHeader,
+    /// The header value starts with `sha256=`, `hmac-sha256=` or `sha256:`.
+    PrefixedHeader,
+    /// The header is a hex digest, not base64.
+    HexSignature,
+    /// The header uses the base64url alphabet.
+    Base64urlSignature,
+    /// The header lacks its `=` padding.
+    UnpaddedSignature,
+    /// The header is base64 of something other than 32 bytes (another hash).
+    WrongLength,
+    /// The header is not base64 at all.
+    NotBase64,
+    /// Something added a newline at the end of the body.
+    TrailingNewline,
+    /// Something removed the newline that ended the body.
+    MissingNewline,
+    /// Something changed the body's LF line endings to CRLF.
+    CrlfBody,
+    /// Something changed the body's CRLF line endings to LF.
+    LfBody,
+    /// A proxy or framework re-serialised the JSON (another layout, key order or final newline).
+    ReserialisedBody,
+    /// The secret saved in Shipwatch has whitespace around it.
+    SecretWhitespace,
+    /// The sender keyed the HMAC with the hex- or base64-decoded secret.
+    SecretDecoded,
+    /// The body arrived empty.
+    EmptyBody,
+    /// The body arrived compressed (`Content-Encoding`).
+    CompressedBody,
+    /// No secret matches, and no likely change of body or secret explains it.
+    WrongSecret,
+    /// The body was over the size limit: answered 413, never verified.
+    TooLarge,
+}
+
+impl DiagnosisCode {
+    /// Every code, in the order of the explanations.
+    pub const ALL: [DiagnosisCode; 26] = [
+        DiagnosisCode::ValidCurrent,
+        DiagnosisCode::ValidPrevious,
+        DiagnosisCode::UnverifiedNoSecret,
+        DiagnosisCode::MissingHeader,
+        DiagnosisCode::ReturnsOrWarrantyProduct,
+        DiagnosisCode::ShippingProduct,
+        DiagnosisCode::RenamedHeader,
+        DiagnosisCode::EmptyHeader,
+        DiagnosisCode::QuotedHeader,
+        DiagnosisCode::PrefixedHeader,
+        DiagnosisCode::HexSignature,
+        DiagnosisCode::Base64urlSignature,
+        DiagnosisCode::UnpaddedSignature,
+        DiagnosisCode::WrongLength,
+        DiagnosisCode::NotBase64,
+        DiagnosisCode::TrailingNewline,
+        DiagnosisCode::MissingNewline,
+        DiagnosisCode::CrlfBody,
+        DiagnosisCode::LfBody,
+        DiagnosisCode::ReserialisedBody,
+        DiagnosisCode::SecretWhitespace,
+        DiagnosisCode::SecretDecoded,
+        DiagnosisCode::EmptyBody,
+        DiagnosisCode::CompressedBody,
+        DiagnosisCode::WrongSecret,
+        DiagnosisCode::TooLarge,
+    ];
+
+    /// The stable snake_case code (`wrong_secret`), as stored, filtered on and exported.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiagnosisCode::ValidCurrent => "valid_current",
+            DiagnosisCode::ValidPrevious => "valid_previous",
+            DiagnosisCode::UnverifiedNoSecret => "unverified_no_secret",
+            DiagnosisCode::MissingHeader => "missing_header",
+            DiagnosisCode::ReturnsOrWarrantyProduct => "returns_or_warranty_product",
+            DiagnosisCode::ShippingProduct => "shipping_product",
+            DiagnosisCode::RenamedHeader => "renamed_header",
+            DiagnosisCode::EmptyHeader => "empty_header",
+            DiagnosisCode::QuotedHeader => "quoted_header",
+            DiagnosisCode::PrefixedHeader => "prefixed_header",
+            DiagnosisCode::HexSignature => "hex_signature",
+            DiagnosisCode::Base64urlSignature => "base64url_signature",
+            DiagnosisCode::UnpaddedSignature => "unpadded_signature",
+            DiagnosisCode::WrongLength => "wrong_length",
+            DiagnosisCode::NotBase64 => "not_base64",
+            DiagnosisCode::TrailingNewline => "trailing_newline",
+            DiagnosisCode::MissingNewline => "missing_newline",
+            DiagnosisCode::CrlfBody => "crlf_body",
+            DiagnosisCode::LfBody => "lf_body",
+            DiagnosisCode::ReserialisedBody => "reserialised_body",
+            DiagnosisCode::SecretWhitespace => "secret_whitespace",
+            DiagnosisCode::SecretDecoded => "secret_decoded",
+            DiagnosisCode::EmptyBody => "empty_body",
+            DiagnosisCode::CompressedBody => "compressed_body",
+            DiagnosisCode::WrongSecret => "wrong_secret",
+            DiagnosisCode::TooLarge => "too_large",
+        }
+    }
+
+    /// The code of `text` (as [`DiagnosisCode::as_str`] writes it); `None` for anything else.
+    pub fn parse(text: &str) -> Option<DiagnosisCode> {
+        DiagnosisCode::ALL.into_iter().find(|code| code.as_str() == text)
+    }
+
+    /// A few words for a list row or a terminal line ("wrong secret", "re-serialised body").
+    pub fn label(self) -> &'static str {
+        match self {
+            DiagnosisCode::ValidCurrent => "current secret",
+            DiagnosisCode::ValidPrevious => "previous secret",
+            DiagnosisCode::UnverifiedNoSecret => "no secret set",
+            DiagnosisCode::MissingHeader => "no signature header",
+            DiagnosisCode::ReturnsOrWarrantyProduct => "Returns/Warranty webhook",
+            DiagnosisCode::ShippingProduct => "Shipping webhook",
+            DiagnosisCode::RenamedHeader => "renamed header",
+            DiagnosisCode::EmptyHeader => "empty header",
+            DiagnosisCode::QuotedHeader => "quoted header",
+            DiagnosisCode::PrefixedHeader => "prefixed header",
+            DiagnosisCode::HexSignature => "hex signature",
+            DiagnosisCode::Base64urlSignature => "base64url signature",
+            DiagnosisCode::UnpaddedSignature => "unpadded signature",
+            DiagnosisCode::WrongLength => "not HMAC-SHA256",
+            DiagnosisCode::NotBase64 => "not base64",
+            DiagnosisCode::TrailingNewline => "trailing newline added",
+            DiagnosisCode::MissingNewline => "final newline removed",
+            DiagnosisCode::CrlfBody => "CRLF line endings",
+            DiagnosisCode::LfBody => "LF line endings",
+            DiagnosisCode::ReserialisedBody => "re-serialised body",
+            DiagnosisCode::SecretWhitespace => "secret has whitespace",
+            DiagnosisCode::SecretDecoded => "decoded secret",
+            DiagnosisCode::EmptyBody => "empty body",
+            DiagnosisCode::CompressedBody => "compressed body",
+            DiagnosisCode::WrongSecret => "wrong secret",
+            DiagnosisCode::TooLarge => "too large",
+        }
+    }
+}
+
+impl std::fmt::Display for DiagnosisCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The diagnosis code of a delivery whose `verdict` was computed by [`verify_signature`] from the
+/// same headers, body and secrets. A valid or unverified delivery costs nothing more; a failing one
+/// runs the explanation (body and secret variants), as [`diagnose`] does.
+pub fn diagnosis_code(
+    verdict: DeliveryVerdict,
+    headers: &[(String, String)],
+    body: &[u8],
+    secrets: &Secrets,
+) -> DiagnosisCode {
+    match verdict {
+        DeliveryVerdict::Valid(SecretSlot::Current) => DiagnosisCode::ValidCurrent,
+        DeliveryVerdict::Valid(SecretSlot::Previous) => DiagnosisCode::ValidPrevious,
+        DeliveryVerdict::Unverified => DiagnosisCode::UnverifiedNoSecret,
+        DeliveryVerdict::Missing | DeliveryVerdict::Malformed | DeliveryVerdict::Invalid => {
+            explain(verdict, headers, body, secrets).code
+        }
+    }
+}
+
 /// Why a signature passed or failed, in plain words, for the local UI only.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnosis {
     pub verdict: DeliveryVerdict,
+    /// The explanation as a stable code (`wrong_secret`, `hex_signature`, ...), for lists, filters
+    /// and exports; [`DiagnosisCode::label`] is its short wording.
+    pub code: DiagnosisCode,
     /// What the current secret (or, failing that, the previous one) gives for this body.
     pub expected: Option<String>,
     /// One sentence: "the header is hex, not base64", "matches the body with a trailing newline
@@ -197,10 +385,29 @@ pub struct Diagnosis {
 pub fn diagnose(headers: &[(String, String)], body: &[u8], secrets: &Secrets) -> Diagnosis {
     let header = find_signature_header(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     let verdict = verify_signature(header, body, secrets);
+    let explanation = explain(verdict, headers, body, secrets);
+    Diagnosis {
+        verdict,
+        code: explanation.code,
+        expected: secrets.primary().map(|secret| sign(secret, body)),
+        diagnosis: explanation.diagnosis,
+        advice: explanation.advice,
+    }
+}
+
+/// The explanation of `verdict` (computed from the same headers, body and secrets).
+fn explain(
+    verdict: DeliveryVerdict,
+    headers: &[(String, String)],
+    body: &[u8],
+    secrets: &Secrets,
+) -> Explanation {
+    let header = find_signature_header(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     let header = header.unwrap_or_default();
-    let explanation = match verdict {
+    match verdict {
         DeliveryVerdict::Valid(slot) => explain_valid(slot, header, secrets),
         DeliveryVerdict::Unverified => Explanation::new(
+            DiagnosisCode::UnverifiedNoSecret,
             "A signature header is present, but no secret is configured in Shipwatch, so it could not \
              be checked: the delivery was accepted unverified.",
             Some(ADVICE_CONFIGURE_SECRET),
@@ -208,12 +415,6 @@ pub fn diagnose(headers: &[(String, String)], body: &[u8], secrets: &Secrets) ->
         DeliveryVerdict::Missing => explain_missing(headers, secrets),
         DeliveryVerdict::Malformed => explain_malformed(header, body, secrets),
         DeliveryVerdict::Invalid => explain_invalid(headers, header, body, secrets),
-    };
-    Diagnosis {
-        verdict,
-        expected: secrets.primary().map(|secret| sign(secret, body)),
-        diagnosis: explanation.diagnosis,
-        advice: explanation.advice,
     }
 }
 
@@ -233,13 +434,14 @@ const ADVICE_FIX_SENDER_KEY: &str = "AfterShip keys the HMAC with the secret's t
     fix whatever signed this (a relay or a test script) to use the secret as it is, undecoded.";
 
 struct Explanation {
+    code: DiagnosisCode,
     diagnosis: String,
     advice: Option<String>,
 }
 
 impl Explanation {
-    fn new(diagnosis: impl Into<String>, advice: Option<&str>) -> Self {
-        Explanation { diagnosis: diagnosis.into(), advice: advice.map(str::to_string) }
+    fn new(code: DiagnosisCode, diagnosis: impl Into<String>, advice: Option<&str>) -> Self {
+        Explanation { code, diagnosis: diagnosis.into(), advice: advice.map(str::to_string) }
     }
 }
 
@@ -255,6 +457,7 @@ fn explain_valid(slot: SecretSlot, header: &str, secrets: &Secrets) -> Explanati
         if header.trim() != header { " (the whitespace around the header value was ignored)" } else { "" };
     match slot {
         SecretSlot::Current => Explanation::new(
+            DiagnosisCode::ValidCurrent,
             format!("The signature matches the current secret{whitespace_note}."),
             secrets.configured().any(|(slot, _)| slot == SecretSlot::Previous).then_some(
                 "AfterShip signs with the current secret now: clear the previous secret once \
@@ -262,6 +465,7 @@ fn explain_valid(slot: SecretSlot, header: &str, secrets: &Secrets) -> Explanati
             ),
         ),
         SecretSlot::Previous => Explanation::new(
+            DiagnosisCode::ValidPrevious,
             format!(
                 "The signature matches the previous secret{whitespace_note}; AfterShip is still \
                  signing with it — finish the rotation."
@@ -279,6 +483,7 @@ fn explain_missing(headers: &[(String, String)], secrets: &Secrets) -> Explanati
     let has_header = |wanted: &str| headers.iter().any(|(name, _)| name.trim().eq_ignore_ascii_case(wanted));
     if has_header(RETURNS_WARRANTY_HEADER) {
         return Explanation::new(
+            DiagnosisCode::ReturnsOrWarrantyProduct,
             "There is no aftership-hmac-sha256 header but an as-signature-hmac-sha256 one: this is a \
              Returns or Warranty webhook, signed with that product's secret.",
             Some(
@@ -290,6 +495,7 @@ fn explain_missing(headers: &[(String, String)], secrets: &Secrets) -> Explanati
     }
     if has_header(SHIPPING_HEADER) {
         return Explanation::new(
+            DiagnosisCode::ShippingProduct,
             "There is no aftership-hmac-sha256 header but an am-webhook-signature one: this is a \
              Shipping (formerly Postmen) webhook, or a Returns webhook from an account created before \
              2022-10-25, signed with that product's secret.",
@@ -302,6 +508,7 @@ fn explain_missing(headers: &[(String, String)], secrets: &Secrets) -> Explanati
     }
     if let Some((name, _)) = headers.iter().find(|(name, _)| is_renamed_signature_header(name)) {
         return Explanation::new(
+            DiagnosisCode::RenamedHeader,
             format!(
                 "There is no aftership-hmac-sha256 header, but a header named \"{}\" looks like it: \
                  something between AfterShip and Shipwatch renamed it.",
@@ -319,6 +526,7 @@ fn explain_missing(headers: &[(String, String)], secrets: &Secrets) -> Explanati
          Settings → Notifications into Shipwatch."
     };
     Explanation::new(
+        DiagnosisCode::MissingHeader,
         "The delivery has no aftership-hmac-sha256 header: AfterShip Tracking did not send it (a \
          request made by hand or by another service), or something in between dropped the header.",
         Some(advice),
@@ -362,6 +570,7 @@ fn explain_malformed(header: &str, body: &[u8], secrets: &Secrets) -> Explanatio
     let value = header.trim();
     if value.is_empty() {
         return Explanation::new(
+            DiagnosisCode::EmptyHeader,
             "The aftership-hmac-sha256 header is present but empty.",
             Some(
                 "AfterShip always fills it: the request did not come from AfterShip Tracking, or \
@@ -372,6 +581,7 @@ fn explain_malformed(header: &str, body: &[u8], secrets: &Secrets) -> Explanatio
     if let Some(inner) = strip_quotes(value) {
         if let Some(signature) = decode_signature(inner) {
             return Explanation::new(
+                DiagnosisCode::QuotedHeader,
                 format!(
                     "The header is wrapped in quotes; without them {}.",
                     match_words(secrets, body, &signature)
@@ -390,6 +600,7 @@ fn explain_malformed(header: &str, body: &[u8], secrets: &Secrets) -> Explanatio
             .map(|_| &value[prefix.len()..]);
         if let Some(signature) = inner.and_then(decode_signature) {
             return Explanation::new(
+                DiagnosisCode::PrefixedHeader,
                 format!(
                     "The header starts with \"{prefix}\", which AfterShip Tracking never sends; \
                      without it {}.",
@@ -415,12 +626,17 @@ fn explain_malformed(header: &str, body: &[u8], secrets: &Secrets) -> Explanatio
                          configured secret."
                     .to_string(),
             };
-            return Explanation::new(diagnosis, Some(ADVICE_FIX_SENDER_ENCODING));
+            return Explanation::new(
+                DiagnosisCode::HexSignature,
+                diagnosis,
+                Some(ADVICE_FIX_SENDER_ENCODING),
+            );
         }
     }
     if value.contains(['-', '_']) {
         if let Some(signature) = decode_32(&URL_SAFE_ANY_PADDING, value) {
             return Explanation::new(
+                DiagnosisCode::Base64urlSignature,
                 format!(
                     "The header uses the base64url alphabet ('-' and '_' instead of '+' and '/'); \
                      read that way {}.",
@@ -432,6 +648,7 @@ fn explain_malformed(header: &str, body: &[u8], secrets: &Secrets) -> Explanatio
     }
     if let Some(signature) = decode_32(&STANDARD_UNPADDED, value) {
         return Explanation::new(
+            DiagnosisCode::UnpaddedSignature,
             format!(
                 "The header lacks its trailing '=' padding; with it {}.",
                 match_words(secrets, body, &signature)
@@ -441,6 +658,7 @@ fn explain_malformed(header: &str, body: &[u8], secrets: &Secrets) -> Explanatio
     }
     if let Ok(bytes) = STANDARD_ANY_PADDING.decode(value) {
         return Explanation::new(
+            DiagnosisCode::WrongLength,
             format!(
                 "The header is base64 but decodes to {} bytes, not the 32 of an HMAC-SHA256 (SHA-1 \
                  gives 20, SHA-512 gives 64): it is not an AfterShip Tracking signature.",
@@ -453,6 +671,7 @@ fn explain_malformed(header: &str, body: &[u8], secrets: &Secrets) -> Explanatio
         );
     }
     Explanation::new(
+        DiagnosisCode::NotBase64,
         "The header is not base64: it is not an AfterShip Tracking signature, or something mangled it \
          on the way.",
         Some(
@@ -479,6 +698,7 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
 /// undone that way.
 struct BodyVariant {
     bytes: Vec<u8>,
+    code: DiagnosisCode,
     diagnosis: String,
 }
 
@@ -488,6 +708,7 @@ fn body_variants(body: &[u8]) -> Vec<BodyVariant> {
     if let Some(stripped) = without_newline {
         variants.push(BodyVariant {
             bytes: stripped.to_vec(),
+            code: DiagnosisCode::TrailingNewline,
             diagnosis: "The header matches the body with its trailing newline removed: something \
                         between AfterShip and Shipwatch added a newline at the end of the body."
                 .to_string(),
@@ -497,6 +718,7 @@ fn body_variants(body: &[u8]) -> Vec<BodyVariant> {
     with_newline.push(b'\n');
     variants.push(BodyVariant {
         bytes: with_newline,
+        code: DiagnosisCode::MissingNewline,
         diagnosis: "The header matches the body with a trailing newline added: something between \
                     AfterShip and Shipwatch removed the newline that ended the body."
             .to_string(),
@@ -504,6 +726,7 @@ fn body_variants(body: &[u8]) -> Vec<BodyVariant> {
     if body.windows(2).any(|w| w == b"\r\n") {
         variants.push(BodyVariant {
             bytes: replace_crlf_with_lf(body),
+            code: DiagnosisCode::CrlfBody,
             diagnosis: "The header matches the body with its CRLF line endings turned into LF: \
                         something between AfterShip and Shipwatch changed LF line endings to CRLF."
                 .to_string(),
@@ -513,6 +736,7 @@ fn body_variants(body: &[u8]) -> Vec<BodyVariant> {
     if lone_lf {
         variants.push(BodyVariant {
             bytes: replace_lf_with_crlf(body),
+            code: DiagnosisCode::LfBody,
             diagnosis: "The header matches the body with its LF line endings turned into CRLF: \
                         something between AfterShip and Shipwatch changed CRLF line endings to LF."
                 .to_string(),
@@ -527,6 +751,7 @@ fn body_variants(body: &[u8]) -> Vec<BodyVariant> {
             with_newline.push(b'\n');
             variants.push(BodyVariant {
                 bytes: with_newline,
+                code: DiagnosisCode::ReserialisedBody,
                 diagnosis: format!(
                     "The header matches the body re-serialised as {layout} and a final newline{keys}: \
                      the body was signed in another layout and re-serialised (compacted, say) \
@@ -536,6 +761,7 @@ fn body_variants(body: &[u8]) -> Vec<BodyVariant> {
         }
         variants.push(BodyVariant {
             bytes: reserialised.bytes,
+            code: DiagnosisCode::ReserialisedBody,
             diagnosis: format!(
                 "The header matches the body re-serialised as {layout}{keys}: a proxy or framework \
                  re-serialised the JSON before it reached us."
@@ -572,6 +798,7 @@ fn replace_lf_with_crlf(body: &[u8]) -> Vec<u8> {
 /// A likely change of the secret, and what it says when the header matches the secret changed that
 /// way.
 struct SecretVariant {
+    code: DiagnosisCode,
     key_of: fn(&str) -> Option<Vec<u8>>,
     diagnosis: fn(SecretSlot) -> String,
     advice: &'static str,
@@ -579,6 +806,7 @@ struct SecretVariant {
 
 const SECRET_VARIANTS: [SecretVariant; 3] = [
     SecretVariant {
+        code: DiagnosisCode::SecretWhitespace,
         key_of: trimmed_key,
         diagnosis: |slot| {
             format!(
@@ -590,6 +818,7 @@ const SECRET_VARIANTS: [SecretVariant; 3] = [
         advice: "Enter the secret again in Shipwatch, without spaces or line breaks around it.",
     },
     SecretVariant {
+        code: DiagnosisCode::SecretDecoded,
         key_of: hex_decoded_key,
         diagnosis: |slot| {
             format!(
@@ -601,6 +830,7 @@ const SECRET_VARIANTS: [SecretVariant; 3] = [
         advice: ADVICE_FIX_SENDER_KEY,
     },
     SecretVariant {
+        code: DiagnosisCode::SecretDecoded,
         key_of: base64_decoded_key,
         diagnosis: |slot| {
             format!(
@@ -654,16 +884,17 @@ fn explain_invalid(
                 Some(sentence) if both_secrets => format!("{sentence}{}.", slot_note(slot)),
                 _ => variant.diagnosis,
             };
-            return Explanation::new(diagnosis, Some(ADVICE_FORWARD_UNCHANGED));
+            return Explanation::new(variant.code, diagnosis, Some(ADVICE_FORWARD_UNCHANGED));
         }
     }
     for variant in &SECRET_VARIANTS {
         if let Some(slot) = slot_signing(secrets, body, &signature, variant.key_of) {
-            return Explanation::new((variant.diagnosis)(slot), Some(variant.advice));
+            return Explanation::new(variant.code, (variant.diagnosis)(slot), Some(variant.advice));
         }
     }
     if body.is_empty() {
         return Explanation::new(
+            DiagnosisCode::EmptyBody,
             "The body arrived empty, so no secret can match: something between AfterShip and \
              Shipwatch dropped it.",
             Some(ADVICE_FORWARD_UNCHANGED),
@@ -674,6 +905,7 @@ fn explain_invalid(
     });
     if compressed {
         return Explanation::new(
+            DiagnosisCode::CompressedBody,
             "No secret matches, and the body arrived compressed (Content-Encoding): the signature may \
              cover the body before compression, or a proxy changed the encoding.",
             Some(
@@ -690,6 +922,7 @@ fn explain_invalid(
          Notifications."
     };
     Explanation::new(
+        DiagnosisCode::WrongSecret,
         diagnosis,
         Some(
             "Copy the webhook secret again from AfterShip → Settings → Notifications into Shipwatch. \

@@ -3,7 +3,8 @@
 
 use shipwatch_aftership::signature::find_signature_header;
 use shipwatch_aftership::{
-    diagnose, sign, verify_signature, DeliveryVerdict, Diagnosis, SecretSlot, Secrets,
+    diagnose, diagnosis_code, sign, verify_signature, DeliveryVerdict, Diagnosis, DiagnosisCode, SecretSlot,
+    Secrets,
 };
 
 /// AfterShip's published sample delivery, byte for byte (4-space pretty JSON with a final newline).
@@ -71,6 +72,8 @@ fn diagnosed(pairs: &[(&str, &str)], body: &[u8], secrets: &Secrets) -> Diagnosi
 
     let header = find_signature_header(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
     assert_eq!(diagnosis.verdict, verify_signature(header, body, secrets));
+    // The code alone (as the receiver computes it) is the code of the whole diagnosis.
+    assert_eq!(diagnosis_code(diagnosis.verdict, &headers, body, secrets), diagnosis.code);
 
     let primary = secrets
         .current
@@ -173,6 +176,7 @@ fn fixture_verifies_under_both_header_casings() {
         );
         assert_eq!(diagnosis.verdict, DeliveryVerdict::Valid(SecretSlot::Current));
         assert_mentions(&diagnosis, "matches the current secret");
+        assert_eq!(diagnosis.code, DiagnosisCode::ValidCurrent);
     }
 }
 
@@ -185,6 +189,7 @@ fn tampered_body_is_invalid() {
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", NODE_FIXTURE)], &tampered, &current(SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Invalid);
     assert_mentions(&diagnosis, "does not match");
+    assert_eq!(diagnosis.code, DiagnosisCode::WrongSecret);
 }
 
 #[test]
@@ -192,6 +197,7 @@ fn wrong_secret_is_invalid_and_explained() {
     let one = diagnosed(&[("aftership-hmac-sha256", NODE_FIXTURE)], FIXTURE, &current(OTHER_SECRET));
     assert_eq!(one.verdict, DeliveryVerdict::Invalid);
     assert_mentions(&one, "the secret in Shipwatch is not the one in AfterShip → Settings → Notifications");
+    assert_eq!(one.code, DiagnosisCode::WrongSecret);
     assert!(one.advice.is_some());
 
     let two = diagnosed(
@@ -201,6 +207,7 @@ fn wrong_secret_is_invalid_and_explained() {
     );
     assert_eq!(two.verdict, DeliveryVerdict::Invalid);
     assert_mentions(&two, "Neither secret matches");
+    assert_eq!(two.code, DiagnosisCode::WrongSecret);
 }
 
 #[test]
@@ -213,7 +220,9 @@ fn previous_secret_is_valid_previous() {
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", NODE_FIXTURE)], FIXTURE, &secrets);
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Valid(SecretSlot::Previous));
     assert_mentions(&diagnosis, "matches the previous secret");
+    assert_eq!(diagnosis.code, DiagnosisCode::ValidPrevious);
     assert_mentions(&diagnosis, "AfterShip is still signing with it — finish the rotation");
+    assert_eq!(diagnosis.code, DiagnosisCode::ValidPrevious);
     assert!(diagnosis.advice.is_some());
     // `expected` is made with the current secret.
     assert_eq!(diagnosis.expected, Some(sign(OTHER_SECRET, FIXTURE)));
@@ -244,6 +253,7 @@ fn valid_current_while_rotating_advises_clearing_previous() {
     let diagnosis =
         diagnosed(&[("aftership-hmac-sha256", NODE_FIXTURE)], FIXTURE, &rotating(SECRET, OTHER_SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Valid(SecretSlot::Current));
+    assert_eq!(diagnosis.code, DiagnosisCode::ValidCurrent);
     assert!(diagnosis.advice.unwrap().contains("clear the previous secret"));
 }
 
@@ -259,6 +269,7 @@ fn no_secret_is_unverified_even_with_a_header() {
         assert_eq!(diagnosis.verdict, DeliveryVerdict::Unverified);
         assert_eq!(diagnosis.expected, None);
         assert_mentions(&diagnosis, "no secret is configured");
+        assert_eq!(diagnosis.code, DiagnosisCode::UnverifiedNoSecret);
         assert!(diagnosis.advice.unwrap().contains("AfterShip → Settings → Notifications"));
     }
 }
@@ -270,8 +281,10 @@ fn no_header_is_missing() {
     let diagnosis = diagnosed(&[("Content-Type", "application/json")], FIXTURE, &current(SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Missing);
     assert_mentions(&diagnosis, "no aftership-hmac-sha256 header");
+    assert_eq!(diagnosis.code, DiagnosisCode::MissingHeader);
     let unconfigured = diagnosed(&[], FIXTURE, &Secrets::default());
     assert_eq!(unconfigured.verdict, DeliveryVerdict::Missing);
+    assert_eq!(unconfigured.code, DiagnosisCode::MissingHeader);
     assert!(unconfigured.advice.unwrap().contains("No secret is configured"));
 }
 
@@ -280,6 +293,7 @@ fn missing_with_returns_or_warranty_header() {
     let diagnosis = diagnosed(&[("As-Signature-Hmac-Sha256", NODE_FIXTURE)], FIXTURE, &current(SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Missing);
     assert_mentions(&diagnosis, "this is a Returns or Warranty webhook, signed with that product's secret");
+    assert_eq!(diagnosis.code, DiagnosisCode::ReturnsOrWarrantyProduct);
 }
 
 #[test]
@@ -291,7 +305,9 @@ fn missing_with_shipping_header() {
     );
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Missing);
     assert_mentions(&diagnosis, "Shipping (formerly Postmen)");
+    assert_eq!(diagnosis.code, DiagnosisCode::ShippingProduct);
     assert_mentions(&diagnosis, "Returns webhook from an account created before 2022-10-25");
+    assert_eq!(diagnosis.code, DiagnosisCode::ShippingProduct);
 }
 
 #[test]
@@ -299,8 +315,10 @@ fn missing_with_a_renamed_header() {
     let diagnosis = diagnosed(&[("X-Aftership-Hmac-Sha256", NODE_FIXTURE)], FIXTURE, &current(SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Missing);
     assert_mentions(&diagnosis, "renamed it");
+    assert_eq!(diagnosis.code, DiagnosisCode::RenamedHeader);
     let underscored = diagnosed(&[("aftership_hmac_sha256", NODE_FIXTURE)], FIXTURE, &current(SECRET));
     assert_mentions(&underscored, "renamed it");
+    assert_eq!(underscored.code, DiagnosisCode::RenamedHeader);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,12 +333,16 @@ fn hex_header_of_the_right_hmac() {
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", NODE_FIXTURE_HEX)], FIXTURE, &current(SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Malformed);
     assert_mentions(&diagnosis, "the header is hex, not base64");
+    assert_eq!(diagnosis.code, DiagnosisCode::HexSignature);
     assert_mentions(&diagnosis, "hex digest");
+    assert_eq!(diagnosis.code, DiagnosisCode::HexSignature);
     assert_mentions(&diagnosis, "current secret");
+    assert_eq!(diagnosis.code, DiagnosisCode::HexSignature);
     // Upper-case hex too.
     let upper =
         diagnosed(&[("aftership-hmac-sha256", &NODE_FIXTURE_HEX.to_uppercase())], FIXTURE, &current(SECRET));
     assert_mentions(&upper, "hex digest");
+    assert_eq!(upper.code, DiagnosisCode::HexSignature);
 }
 
 #[test]
@@ -329,7 +351,9 @@ fn hex_header_of_another_hmac() {
         diagnosed(&[("aftership-hmac-sha256", NODE_FIXTURE_HEX)], FIXTURE, &current(OTHER_SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Malformed);
     assert_mentions(&diagnosis, "the header is hex, not base64");
+    assert_eq!(diagnosis.code, DiagnosisCode::HexSignature);
     assert_mentions(&diagnosis, "matches no configured secret");
+    assert_eq!(diagnosis.code, DiagnosisCode::HexSignature);
     assert!(!diagnosis.diagnosis.contains("hex digest of the right HMAC"));
 }
 
@@ -340,6 +364,7 @@ fn base64_of_the_wrong_length() {
     assert_eq!(verify_signature(Some(sha1_sized), FIXTURE, &current(SECRET)), DeliveryVerdict::Malformed);
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", sha1_sized)], FIXTURE, &current(SECRET));
     assert_mentions(&diagnosis, "base64 but decodes to 20 bytes");
+    assert_eq!(diagnosis.code, DiagnosisCode::WrongLength);
 }
 
 #[test]
@@ -349,7 +374,9 @@ fn base64url_alphabet() {
     assert_eq!(verify_signature(Some(&url_safe), FIXTURE, &current(SECRET)), DeliveryVerdict::Malformed);
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", &url_safe)], FIXTURE, &current(SECRET));
     assert_mentions(&diagnosis, "base64url alphabet");
+    assert_eq!(diagnosis.code, DiagnosisCode::Base64urlSignature);
     assert_mentions(&diagnosis, "it matches the current secret");
+    assert_eq!(diagnosis.code, DiagnosisCode::Base64urlSignature);
 }
 
 #[test]
@@ -358,6 +385,7 @@ fn missing_padding() {
     assert_eq!(verify_signature(Some(unpadded), FIXTURE, &current(SECRET)), DeliveryVerdict::Malformed);
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", unpadded)], FIXTURE, &current(SECRET));
     assert_mentions(&diagnosis, "lacks its trailing '=' padding");
+    assert_eq!(diagnosis.code, DiagnosisCode::UnpaddedSignature);
 }
 
 #[test]
@@ -369,6 +397,7 @@ fn surrounding_whitespace_is_ignored() {
     );
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", &spaced)], FIXTURE, &current(SECRET));
     assert_mentions(&diagnosis, "whitespace around the header value was ignored");
+    assert_eq!(diagnosis.code, DiagnosisCode::ValidCurrent);
 }
 
 #[test]
@@ -377,6 +406,7 @@ fn surrounding_quotes() {
         assert_eq!(verify_signature(Some(&quoted), FIXTURE, &current(SECRET)), DeliveryVerdict::Malformed);
         let diagnosis = diagnosed(&[("aftership-hmac-sha256", &quoted)], FIXTURE, &current(SECRET));
         assert_mentions(&diagnosis, "wrapped in quotes; without them it matches the current secret");
+        assert_eq!(diagnosis.code, DiagnosisCode::QuotedHeader);
     }
 }
 
@@ -386,6 +416,7 @@ fn prefixed_header() {
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", &prefixed)], FIXTURE, &current(SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Malformed);
     assert_mentions(&diagnosis, "starts with \"sha256=\"");
+    assert_eq!(diagnosis.code, DiagnosisCode::PrefixedHeader);
 }
 
 #[test]
@@ -393,9 +424,11 @@ fn empty_and_garbage_headers() {
     let empty = diagnosed(&[("aftership-hmac-sha256", "  ")], FIXTURE, &current(SECRET));
     assert_eq!(empty.verdict, DeliveryVerdict::Malformed);
     assert_mentions(&empty, "present but empty");
+    assert_eq!(empty.code, DiagnosisCode::EmptyHeader);
     let garbage = diagnosed(&[("aftership-hmac-sha256", "not a signature!")], FIXTURE, &current(SECRET));
     assert_eq!(garbage.verdict, DeliveryVerdict::Malformed);
     assert_mentions(&garbage, "not base64");
+    assert_eq!(garbage.code, DiagnosisCode::NotBase64);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,7 +446,9 @@ fn reserialised_by_javascript_is_invalid_and_explained() {
         diagnosed(&[("aftership-hmac-sha256", NODE_FIXTURE_STRINGIFIED)], FIXTURE, &current(SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Invalid);
     assert_mentions(&diagnosis, "a proxy or framework re-serialised the JSON before it reached us");
+    assert_eq!(diagnosis.code, DiagnosisCode::ReserialisedBody);
     assert_mentions(&diagnosis, "compact JSON, keys in their order");
+    assert_eq!(diagnosis.code, DiagnosisCode::ReserialisedBody);
 }
 
 #[test]
@@ -422,7 +457,9 @@ fn reserialised_two_space_pretty() {
         diagnosed(&[("aftership-hmac-sha256", NODE_FIXTURE_STRINGIFIED_2)], FIXTURE, &current(SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Invalid);
     assert_mentions(&diagnosis, "pretty-printed with 2-space indents");
+    assert_eq!(diagnosis.code, DiagnosisCode::ReserialisedBody);
     assert_mentions(&diagnosis, "re-serialised the JSON");
+    assert_eq!(diagnosis.code, DiagnosisCode::ReserialisedBody);
 }
 
 #[test]
@@ -438,6 +475,7 @@ fn reserialised_four_space_pretty() {
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", &header)], &received, &current(SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Invalid);
     assert_mentions(&diagnosis, "pretty-printed with 4-space indents");
+    assert_eq!(diagnosis.code, DiagnosisCode::ReserialisedBody);
 }
 
 #[test]
@@ -451,7 +489,9 @@ fn reserialised_four_space_pretty_signed_with_its_final_newline() {
         &diagnosis,
         "pretty-printed with 4-space indents and a final newline, keys in their order",
     );
+    assert_eq!(diagnosis.code, DiagnosisCode::ReserialisedBody);
     assert_mentions(&diagnosis, "re-serialised");
+    assert_eq!(diagnosis.code, DiagnosisCode::ReserialisedBody);
 }
 
 /// Drops the whitespace between JSON tokens, keeping key order and string contents.
@@ -485,6 +525,7 @@ fn reserialised_with_sorted_keys() {
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", &header)], FIXTURE, &current(SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Invalid);
     assert_mentions(&diagnosis, "compact JSON, keys sorted");
+    assert_eq!(diagnosis.code, DiagnosisCode::ReserialisedBody);
 }
 
 #[test]
@@ -495,7 +536,9 @@ fn reserialised_with_the_previous_secret_says_so() {
         &rotating(OTHER_SECRET, SECRET),
     );
     assert_mentions(&diagnosis, "re-serialised");
+    assert_eq!(diagnosis.code, DiagnosisCode::ReserialisedBody);
     assert_mentions(&diagnosis, "(with the previous secret)");
+    assert_eq!(diagnosis.code, DiagnosisCode::ReserialisedBody);
 }
 
 #[test]
@@ -506,6 +549,7 @@ fn trailing_newline_added_on_the_way() {
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", &header)], FIXTURE, &current(SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Invalid);
     assert_mentions(&diagnosis, "matches the body with its trailing newline removed");
+    assert_eq!(diagnosis.code, DiagnosisCode::TrailingNewline);
 }
 
 #[test]
@@ -514,6 +558,7 @@ fn trailing_newline_removed_on_the_way() {
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", NODE_FIXTURE)], received, &current(SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Invalid);
     assert_mentions(&diagnosis, "matches the body with a trailing newline added");
+    assert_eq!(diagnosis.code, DiagnosisCode::MissingNewline);
 }
 
 fn to_crlf(body: &[u8]) -> Vec<u8> {
@@ -526,6 +571,7 @@ fn line_endings_changed_to_crlf_on_the_way() {
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", NODE_FIXTURE)], &received, &current(SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Invalid);
     assert_mentions(&diagnosis, "CRLF line endings turned into LF");
+    assert_eq!(diagnosis.code, DiagnosisCode::CrlfBody);
 }
 
 #[test]
@@ -534,6 +580,7 @@ fn line_endings_changed_to_lf_on_the_way() {
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", &header)], FIXTURE, &current(SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Invalid);
     assert_mentions(&diagnosis, "LF line endings turned into CRLF");
+    assert_eq!(diagnosis.code, DiagnosisCode::LfBody);
 }
 
 #[test]
@@ -542,6 +589,7 @@ fn empty_body_with_a_foreign_signature() {
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", &header)], b"", &current(SECRET));
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Invalid);
     assert_mentions(&diagnosis, "body arrived empty");
+    assert_eq!(diagnosis.code, DiagnosisCode::EmptyBody);
 }
 
 #[test]
@@ -554,6 +602,7 @@ fn compressed_body() {
     );
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Invalid);
     assert_mentions(&diagnosis, "arrived compressed");
+    assert_eq!(diagnosis.code, DiagnosisCode::CompressedBody);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -567,6 +616,7 @@ fn secret_saved_with_surrounding_whitespace() {
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", NODE_FIXTURE)], FIXTURE, &secrets);
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Invalid);
     assert_mentions(&diagnosis, "matches the current secret without the whitespace around it");
+    assert_eq!(diagnosis.code, DiagnosisCode::SecretWhitespace);
 }
 
 #[test]
@@ -575,7 +625,9 @@ fn sender_hex_decoded_the_secret() {
     assert_eq!(verify_signature(Some(NODE_HEX_DECODED_KEY), SMALL_BODY, &secrets), DeliveryVerdict::Invalid);
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", NODE_HEX_DECODED_KEY)], SMALL_BODY, &secrets);
     assert_mentions(&diagnosis, "hex-decoded current secret");
+    assert_eq!(diagnosis.code, DiagnosisCode::SecretDecoded);
     assert_mentions(&diagnosis, "the sender decoded the secret");
+    assert_eq!(diagnosis.code, DiagnosisCode::SecretDecoded);
 }
 
 #[test]
@@ -584,7 +636,9 @@ fn sender_base64_decoded_the_secret() {
     let diagnosis = diagnosed(&[("aftership-hmac-sha256", NODE_BASE64_DECODED_KEY)], SMALL_BODY, &secrets);
     assert_eq!(diagnosis.verdict, DeliveryVerdict::Invalid);
     assert_mentions(&diagnosis, "base64-decoded previous secret");
+    assert_eq!(diagnosis.code, DiagnosisCode::SecretDecoded);
     assert_mentions(&diagnosis, "the sender decoded the secret");
+    assert_eq!(diagnosis.code, DiagnosisCode::SecretDecoded);
 }
 
 #[test]
@@ -603,4 +657,22 @@ fn verdict_words_and_acceptance() {
     assert!(!DeliveryVerdict::Invalid.accepted());
     assert!(!DeliveryVerdict::Malformed.accepted());
     assert!(!DeliveryVerdict::Missing.accepted());
+}
+
+#[test]
+fn diagnosis_codes_are_stable_distinct_and_labelled() {
+    let codes: std::collections::HashSet<&str> = DiagnosisCode::ALL.iter().map(|c| c.as_str()).collect();
+    let labels: std::collections::HashSet<&str> = DiagnosisCode::ALL.iter().map(|c| c.label()).collect();
+    assert_eq!(codes.len(), DiagnosisCode::ALL.len());
+    assert_eq!(labels.len(), DiagnosisCode::ALL.len());
+    for code in DiagnosisCode::ALL {
+        assert_eq!(DiagnosisCode::parse(code.as_str()), Some(code));
+        assert!(code.as_str().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+        assert!(!code.label().is_empty() && code.label().len() <= 24, "{:?}", code.label());
+    }
+    assert_eq!(DiagnosisCode::parse("nonsense"), None);
+    // Stored in the database: these never change.
+    assert_eq!(DiagnosisCode::WrongSecret.as_str(), "wrong_secret");
+    assert_eq!(DiagnosisCode::HexSignature.as_str(), "hex_signature");
+    assert_eq!(DiagnosisCode::ReserialisedBody.as_str(), "reserialised_body");
 }
