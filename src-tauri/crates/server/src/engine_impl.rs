@@ -307,7 +307,12 @@ impl ApiInner {
         };
         let (state, bound) = match listener {
             Ok(listener) => {
-                let running = serve::spawn(listener, receiver::router(me, &path), &self.limits, "receiver");
+                let running = serve::spawn_keeping_wire_headers(
+                    listener,
+                    receiver::router(me, &path),
+                    &self.limits,
+                    "receiver",
+                );
                 let bound = running.addr;
                 *server = Some(running);
                 tracing::info!(addr = %bound, %path, "receiver listening");

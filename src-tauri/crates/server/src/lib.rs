@@ -21,6 +21,7 @@ mod engine_impl;
 pub mod inspector;
 pub mod receiver;
 pub mod serve;
+mod wire;
 
 pub use api::Api;
 pub use clock::{ClockReport, ClockSource, Notifications};

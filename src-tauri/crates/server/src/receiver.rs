@@ -24,6 +24,7 @@ use shipwatch_store::{NewDelivery, StoredVerdict};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::engine_impl::ApiInner;
+use crate::serve::WireHeaders;
 
 /// How much of an oversize body is kept for inspection.
 pub const TRUNCATED_KEEP: usize = 64 * 1024;
@@ -124,12 +125,17 @@ async fn receive_delivery(
     // Bounded work in flight: memory stays about max_in_flight × body limit under a burst.
     let _permit = inner.in_flight.acquire().await.expect("semaphore never closed");
     let received_at_ms = now_ms();
-    let (parts, body) = request.into_parts();
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
+    let (mut parts, body) = request.into_parts();
+    // As they arrived (case, order, repeats in place) when the listener could tell; else as hyper
+    // parsed them (lowercased, a repeated name's values together).
+    let headers: Vec<(String, String)> = match parts.extensions.remove::<WireHeaders>() {
+        Some(WireHeaders(lines)) => lines,
+        None => parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
+    };
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)

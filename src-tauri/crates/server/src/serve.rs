@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -18,6 +18,8 @@ use tokio::task::JoinHandle;
 use tower::Service;
 
 use crate::config::Limits;
+pub use crate::wire::WireHeaders;
+use crate::wire::{Tap, Tapped};
 
 /// How long a graceful stop waits for in-flight requests before closing them.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -43,6 +45,27 @@ impl RunningServer {
 
 /// Serves `router` on `listener` until stopped.
 pub fn spawn(listener: TcpListener, router: Router, limits: &Limits, name: &'static str) -> RunningServer {
+    spawn_with(listener, router, limits, name, false)
+}
+
+/// Like [`spawn`], and each request carries its header lines as they arrived on the wire (case,
+/// order, repeats in place) as a [`WireHeaders`] extension: the receiver's listener.
+pub fn spawn_keeping_wire_headers(
+    listener: TcpListener,
+    router: Router,
+    limits: &Limits,
+    name: &'static str,
+) -> RunningServer {
+    spawn_with(listener, router, limits, name, true)
+}
+
+fn spawn_with(
+    listener: TcpListener,
+    router: Router,
+    limits: &Limits,
+    name: &'static str,
+    wire_headers: bool,
+) -> RunningServer {
     let addr = listener.local_addr().expect("bound listener has an address");
     let (stop, mut stopped) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -54,8 +77,17 @@ pub fn spawn(listener: TcpListener, router: Router, limits: &Limits, name: &'sta
         let serve_one = |stream: TcpStream, peer: SocketAddr, permit: OwnedSemaphorePermit| {
             let _ = stream.set_nodelay(true);
             let router = router.clone();
+            let tap = wire_headers.then(|| Arc::new(Mutex::new(Tap::new())));
+            let stream = Tapped::new(stream, tap.clone());
             let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
+                if let Some(tap) = &tap {
+                    let wire =
+                        tap.lock().expect("tap lock").take_head(req.method(), req.uri(), req.headers());
+                    if let Some(wire) = wire {
+                        req.extensions_mut().insert(wire);
+                    }
+                }
                 router.clone().call(req)
             });
             let conn = hyper::server::conn::http1::Builder::new()
