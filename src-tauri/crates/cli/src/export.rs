@@ -115,7 +115,7 @@ pub fn export(args: ExportArgs) -> CmdResult {
                 tag: args.tag.clone(),
                 slug: args.slug.clone(),
                 limit: args.limit,
-                before: None,
+                ..Default::default()
             };
             export_deliveries(&conn, &query, options, &mut out, &mut progress)
         }
@@ -124,7 +124,7 @@ pub fn export(args: ExportArgs) -> CmdResult {
                 tag: args.tag.clone(),
                 q: args.search.clone(),
                 limit: args.limit,
-                before: None,
+                ..Default::default()
             };
             export_shipments(&conn, &query, options, &mut out, &mut progress)
         }
