@@ -13,13 +13,14 @@ use std::time::Duration;
 pub const BIN: &str = env!("CARGO_BIN_EXE_shipwatch");
 
 /// Env vars the binary reads, cleared so the developer's own settings never leak into a test.
-const SHIPWATCH_VARS: [&str; 6] = [
+const SHIPWATCH_VARS: [&str; 7] = [
     "SHIPWATCH_SECRET",
     "SHIPWATCH_PREVIOUS_SECRET",
     "SHIPWATCH_DATA_DIR",
     "SHIPWATCH_LISTEN",
     "SHIPWATCH_INSPECTOR_LISTEN",
     "SHIPWATCH_LOG",
+    "RUST_LOG",
 ];
 
 /// `shipwatch ARGS` with a clean environment plus `env`, no stdin unless given.
