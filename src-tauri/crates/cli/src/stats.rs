@@ -49,6 +49,7 @@ pub fn stats(args: StatsArgs, offset: time::UtcOffset) -> CmdResult {
             },
             "shipments": {
                 "total": s.shipments_total,
+                "test": s.shipments_test,
                 "by_tag": s.shipments_by_tag.iter().map(|t| (t.tag.clone(), serde_json::json!(t.count))).collect::<serde_json::Map<_, _>>(),
             },
         });
@@ -72,7 +73,11 @@ pub fn stats(args: StatsArgs, offset: time::UtcOffset) -> CmdResult {
     if let (Some(first), Some(last)) = (s.first_delivery_ms, s.last_delivery_ms) {
         println!("  first {}, last {}", rfc3339_ms(first), rfc3339_ms(last));
     }
-    println!("shipments:   {}", s.shipments_total);
+    if s.shipments_test > 0 {
+        println!("shipments:   {} (and {} test, left out)", s.shipments_total, s.shipments_test);
+    } else {
+        println!("shipments:   {}", s.shipments_total);
+    }
     for tag in &s.shipments_by_tag {
         println!("  {:<20} {:>8}", tag.tag, tag.count);
     }

@@ -26,8 +26,11 @@ pub struct Stats {
     pub verdicts_today: Vec<(String, i64)>,
     pub failed_total: i64,
     pub failed_today: i64,
+    /// Shipments other than test ones (what `shipments_by_tag` adds up).
     pub shipments_total: i64,
     pub shipments_by_tag: Vec<TagCount>,
+    /// Shipments made by Shipwatch's test tools, left out of the counts by tag.
+    pub shipments_test: i64,
     /// Unix ms of the oldest and newest delivery.
     pub first_delivery_ms: Option<i64>,
     pub last_delivery_ms: Option<i64>,
@@ -41,6 +44,9 @@ pub fn collect(conn: &Connection, data_dir: &Path, today_start_ms: i64) -> Resul
         counts.iter().filter(|(v, _)| FAILED_VERDICTS.contains(&v.as_str())).map(|(_, n)| n).sum::<i64>()
     };
     let shipments_by_tag = queries::tag_counts(conn)?;
+    let shipments_test: i64 = conn
+        .query_row("SELECT count(*) FROM shipments WHERE test = 1", [], |r| r.get(0))
+        .map_err(shipwatch_store::StoreError::from)?;
     let range = queries::delivery_time_range(conn)?;
     let database = shipwatch_store::db_path(data_dir);
     let database_bytes = ["", "-wal", "-shm"]
@@ -63,6 +69,7 @@ pub fn collect(conn: &Connection, data_dir: &Path, today_start_ms: i64) -> Resul
         verdicts_today,
         shipments_total: shipments_by_tag.iter().map(|t| t.count).sum(),
         shipments_by_tag,
+        shipments_test,
         first_delivery_ms: range.map(|(first, _)| first),
         last_delivery_ms: range.map(|(_, last)| last),
     })
