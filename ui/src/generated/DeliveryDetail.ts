@@ -15,9 +15,11 @@ method: string, path: string,
  */
 peer: string, forwarded_for: string | null, cf_connecting_ip: string | null, 
 /**
- * All headers in the order received, `[[name, value], ...]`; names in lowercase (HTTP/1 names are
- * case-insensitive and the HTTP stack normalises them), and a name sent more than once has all
- * its values at its first place, in their order.
+ * All headers as they arrived, `[[name, value], ...]`: each name in the case it was sent, in the
+ * order sent, a name sent more than once at each of its places. Deliveries stored before
+ * Shipwatch kept them so (or whose head could not be told apart for sure) have names in lowercase
+ * and a repeated name's values together at its first place. Names are case-insensitive: look
+ * them up so.
  */
 headers: Array<[string, string]>, 
 /**

@@ -20,7 +20,9 @@ delivery_id: number | null,
 /**
  * The request's headers as sent (or, for a dry run, as they would be), in the received order:
  * the original ones minus `host`, `content-length` and hop-by-hop headers, with the signature
- * header re-computed for `sign_with` (only ever answered to the local UI).
+ * header re-computed for `sign_with` (only ever answered to the local UI). A dry run (copy as
+ * curl) gives them in the case and places received; a replay as its HTTP client wrote them:
+ * names in lowercase, a repeated name's values together at its first place.
  */
 sent_headers: Array<[string, string]>, 
 /**

@@ -105,9 +105,11 @@ pub struct DeliveryDetail {
     pub peer: String,
     pub forwarded_for: Option<String>,
     pub cf_connecting_ip: Option<String>,
-    /// All headers in the order received, `[[name, value], ...]`; names in lowercase (HTTP/1 names are
-    /// case-insensitive and the HTTP stack normalises them), and a name sent more than once has all
-    /// its values at its first place, in their order.
+    /// All headers as they arrived, `[[name, value], ...]`: each name in the case it was sent, in the
+    /// order sent, a name sent more than once at each of its places. Deliveries stored before
+    /// Shipwatch kept them so (or whose head could not be told apart for sure) have names in lowercase
+    /// and a repeated name's values together at its first place. Names are case-insensitive: look
+    /// them up so.
     pub headers: Vec<(String, String)>,
     /// The body exactly as received (first 64 KiB for a too-large delivery).
     pub body_base64: String,
@@ -812,7 +814,9 @@ pub struct ReplayResult {
     pub delivery_id: Option<i64>,
     /// The request's headers as sent (or, for a dry run, as they would be), in the received order:
     /// the original ones minus `host`, `content-length` and hop-by-hop headers, with the signature
-    /// header re-computed for `sign_with` (only ever answered to the local UI).
+    /// header re-computed for `sign_with` (only ever answered to the local UI). A dry run (copy as
+    /// curl) gives them in the case and places received; a replay as its HTTP client wrote them:
+    /// names in lowercase, a repeated name's values together at its first place.
     #[serde(default)]
     pub sent_headers: Vec<(String, String)>,
     /// Which signature was sent.

@@ -3,9 +3,13 @@
 //! which says in one sentence which hop failed (URL, DNS, connect, TLS, response, HTTP status) and
 //! what to do. The tunnel self-test reuses these errors.
 //!
-//! What the target receives: the given headers in the given order (names in lowercase, as HTTP/2
-//! writes them; HTTP says names are case-insensitive), then `accept: */*` when none was given,
-//! `host` and `content-length`; the body byte for byte.
+//! What the target receives: the given headers in the given order, as [`headers_as_sent`] gives them
+//! (names in lowercase, a repeated name's values together at its first place), then `accept: */*`
+//! when none was given, `host` and `content-length`; the body byte for byte. The names' case and the
+//! places of repeated names cannot be kept: reqwest writes an `http::HeaderMap` (lowercase names,
+//! values grouped by name) through hyper, and offers only `http1_title_case_headers`; hyper's client
+//! keeps a name's case only from its private `HeaderCaseMap` extension (hyperium/hyper#2695), which
+//! a caller cannot fill. HTTP says names are case-insensitive; "copy as curl" sends them as given.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -399,6 +403,17 @@ fn header_map(headers: &[(String, String)]) -> HeaderMap {
     map
 }
 
+/// The header lines [`Sender::send`] writes for `headers`, in their order: names in lowercase, a
+/// repeated name's values together at its first place, those HTTP cannot carry left out.
+pub fn headers_as_sent(headers: &[(String, String)]) -> Vec<(String, String)> {
+    header_map(headers)
+        .iter()
+        .map(|(name, value)| {
+            (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned())
+        })
+        .collect()
+}
+
 /// Headers an HTTP request cannot carry as they are (bad name or value bytes).
 pub fn unsendable_headers(headers: &[(String, String)]) -> Vec<String> {
     headers
@@ -557,5 +572,19 @@ mod tests {
         ];
         assert_eq!(unsendable_headers(&headers), ["bad name", "x-ok"]);
         assert_eq!(header_map(&headers).len(), 1);
+    }
+
+    #[test]
+    fn headers_as_sent_are_lowercased_and_grouped() {
+        let headers: Vec<(String, String)> = [("X-A", "1"), ("Content-Type", "text/plain"), ("x-a", "2")]
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        let sent = headers_as_sent(&headers);
+        assert_eq!(
+            sent,
+            [("x-a", "1"), ("x-a", "2"), ("content-type", "text/plain")]
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        );
     }
 }

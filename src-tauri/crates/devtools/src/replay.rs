@@ -1,5 +1,7 @@
 //! Replay: send a stored delivery (or an edited body) to any URL as AfterShip sent it. The body goes
-//! byte for byte; the original headers go in their order, minus `host`, `content-length` and the
+//! byte for byte; the original headers go in their order (names in lowercase and a repeated name's
+//! values together, as the HTTP client writes them: [`PreparedReplay::headers_as_sent`]; "copy as
+//! curl" keeps the case and places received), minus `host`, `content-length` and the
 //! hop-by-hop ones (which describe the original connection, not the delivery); the original
 //! `aftership-hmac-sha256` stays unless the delivery is re-signed with a chosen secret, which
 //! replaces its value in place (or adds the header when there was none). [`Signing`] picks that
@@ -9,7 +11,7 @@ use shipwatch_aftership::{sign, Secrets, SIGNATURE_HEADER};
 use shipwatch_api::SignWith;
 use shipwatch_store::queries::DeliveryRecord;
 
-use crate::http::{unsendable_headers, OutgoingRequest, Sender, TargetResponse};
+use crate::http::{headers_as_sent, unsendable_headers, OutgoingRequest, Sender, TargetResponse};
 use crate::{DevtoolsError, Result};
 
 /// Headers never replayed: they belong to the connection the delivery came on, and the client
@@ -134,7 +136,7 @@ impl std::fmt::Debug for ReplayOptions {
 pub struct PreparedReplay {
     pub delivery_id: i64,
     pub method: String,
-    /// In the original order.
+    /// In the original order, each name in the case received.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     /// The original headers left out, by name.
@@ -154,6 +156,12 @@ impl PreparedReplay {
             headers: self.headers.clone(),
             body: self.body.clone(),
         }
+    }
+
+    /// The header lines [`Sender::send`] writes for this request: `headers` with names in lowercase
+    /// and a repeated name's values together at its first place (see [`headers_as_sent`]).
+    pub fn headers_as_sent(&self) -> Vec<(String, String)> {
+        headers_as_sent(&self.headers)
     }
 
     /// The signature header sent, if any.

@@ -204,6 +204,8 @@ impl ApiInner {
         if dry_run {
             return Ok(result);
         }
+        // What the client writes: names in lowercase, a repeated name's values together.
+        result.sent_headers = prepared.headers_as_sent();
         let started = Instant::now();
         let outcome = self.dev.sender.send(&prepared.request(&result.target)).await;
         result.round_trip_ms = started.elapsed().as_millis() as u64;

@@ -155,3 +155,98 @@ async fn a_signature_header_in_any_case_is_verified() {
     }
     t.shutdown().await;
 }
+
+/// A server on loopback that answers 200 to one request and hands over its header lines as sent.
+async fn capture_one() -> (SocketAddr, tokio::sync::oneshot::Receiver<Vec<(String, String)>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 8192];
+        let end = loop {
+            let n = s.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the replay closed before its head");
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p;
+            }
+        };
+        let head = String::from_utf8(buf[..end].to_vec()).unwrap();
+        let lines = head.split("\r\n").skip(1).map(|l| {
+            let (n, v) = l.split_once(':').unwrap();
+            (n.to_owned(), v.trim().to_owned())
+        });
+        tx.send(lines.collect()).unwrap();
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+    });
+    (addr, rx)
+}
+
+#[tokio::test]
+async fn replay_says_which_header_lines_it_sent() {
+    let mut t = start(Some(SECRET)).await;
+    let host = t.receiver.to_string();
+    let body = sample(&event_id(), "HC-REPLAY");
+    let sig = sign(SECRET, &body);
+    let length = body.len().to_string();
+    let received: Vec<(&str, &str)> = vec![
+        ("Host", &host),
+        ("X-Custom", "one"),
+        ("Aftership-Hmac-Sha256", &sig),
+        ("Content-Type", "application/json"),
+        ("x-CUSTOM", "two"),
+        ("Content-Length", &length),
+        ("As-Webhook-Version", "2026-07"),
+    ];
+    let mut bytes = format!("POST {} HTTP/1.1\r\n{}\r\n", t.webhook_path, lines(&received)).into_bytes();
+    bytes.extend_from_slice(&body);
+    assert_eq!(raw_exchange(t.receiver, &bytes).await.status, 200);
+    let id = t.latest_delivery().await["id"].as_i64().unwrap();
+    let kept: Vec<(&str, &str)> = received
+        .iter()
+        .copied()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("host") && !n.eq_ignore_ascii_case("content-length"))
+        .collect();
+
+    // Copy as curl (a dry run): the lines as received, case and places kept (curl sends them so).
+    let url = format!("http://{host}{}", t.webhook_path);
+    let dry = t
+        .api(
+            "POST",
+            &format!("/api/deliveries/{id}/replay"),
+            Some(&serde_json::json!({"to": url, "dry_run": true})),
+        )
+        .await;
+    assert_eq!(dry.status, 200, "{}", dry.text());
+    assert_eq!(stored_headers_of(&dry.json()["sent_headers"]), owned(&kept));
+
+    // A replay: the answer names exactly the lines the capture server read, in its order.
+    let (cap, seen) = capture_one().await;
+    let to = format!("http://{cap}/hook");
+    let sent =
+        t.api("POST", &format!("/api/deliveries/{id}/replay"), Some(&serde_json::json!({"to": to}))).await;
+    assert_eq!(sent.status, 200, "{}", sent.text());
+    let answered = stored_headers_of(&sent.json()["sent_headers"]);
+    let on_the_wire: Vec<(String, String)> = seen
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(n, _)| !["host", "content-length", "accept"].contains(&n.as_str()))
+        .collect();
+    assert_eq!(answered, on_the_wire, "sent_headers are what the target read");
+    let lowercased_grouped = owned(&[
+        ("x-custom", "one"),
+        ("x-custom", "two"),
+        ("aftership-hmac-sha256", &sig),
+        ("content-type", "application/json"),
+        ("as-webhook-version", "2026-07"),
+    ]);
+    assert_eq!(on_the_wire, lowercased_grouped);
+    t.shutdown().await;
+}
+
+fn stored_headers_of(v: &Value) -> Vec<(String, String)> {
+    serde_json::from_value(v.clone()).unwrap()
+}

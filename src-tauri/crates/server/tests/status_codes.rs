@@ -45,7 +45,7 @@ async fn oversize_body_with_content_length_is_413_and_recorded_with_first_64_kib
         "exactly the first 64 KiB",
     );
     assert!(
-        d["headers"].as_array().unwrap().iter().any(|h| h[0] == "x-probe" && h[1] == "cl"),
+        d["headers"].as_array().unwrap().iter().any(|h| h[0] == "X-Probe" && h[1] == "cl"),
         "headers kept"
     );
     assert!(d["parse_error"].as_str().unwrap().contains("over the"), "{d}");
