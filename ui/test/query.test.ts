@@ -29,8 +29,9 @@ const item = (over: Partial<DeliveryItem> = {}): DeliveryItem => ({
   courier: 'USPS',
   webhook_version: null,
   test: false,
+  diagnosis: 'valid_current',
   ...over,
-});
+}) as DeliveryItem;
 
 describe('filters → query', () => {
   it('leaves out empty filters', () => {
@@ -38,9 +39,15 @@ describe('filters → query', () => {
     expect(toSearch(toDeliveryQuery(emptyFilters(), 100))).toBe('?limit=100');
   });
   it('passes every filter, trimmed, with the cursor', () => {
-    const q = toDeliveryQuery({ verdict: 'failed', tag: 'Delivered', slug: ' USPS ', q: ' 9361 ' }, 50, 'abc');
+    const q = toDeliveryQuery({ ...emptyFilters(), verdict: 'failed', tag: 'Delivered', slug: ' USPS ', q: ' 9361 ' }, 50, 'abc');
     expect(q).toEqual({ verdict: 'failed', tag: 'Delivered', slug: 'usps', q: '9361', limit: 50, before: 'abc' });
     expect(toSearch(q)).toBe('?verdict=failed&tag=Delivered&slug=usps&q=9361&limit=50&before=abc');
+  });
+  it('passes the diagnosis code', () => {
+    const q = toDeliveryQuery({ ...emptyFilters(), diagnosis: 'wrong_secret' });
+    expect(q).toEqual({ diagnosis: 'wrong_secret' });
+    expect(toSearch(q)).toBe('?diagnosis=wrong_secret');
+    expect(hasFilters({ ...emptyFilters(), diagnosis: 'hex_signature' })).toBe(true);
   });
   it('encodes query values', () => {
     expect(toSearch({ q: 'a b&c=d', before: null, x: undefined })).toBe('?q=a+b%26c%3Dd');
@@ -67,6 +74,12 @@ describe('live rows against the filters', () => {
     expect(matchesDelivery(item({ verdict: 'too_large', status: 413 }), failed)).toBe(true);
     expect(matchesDelivery(item({ verdict: 'valid' }), failed)).toBe(false);
     expect(matchesDelivery(item({ verdict: 'unverified' }), failed)).toBe(false);
+  });
+  it('matches a diagnosis code exactly', () => {
+    const wrong = { ...f, diagnosis: 'wrong_secret' };
+    expect(matchesDelivery(item({ verdict: 'invalid', status: 401, diagnosis: 'wrong_secret' }), wrong)).toBe(true);
+    expect(matchesDelivery(item({ verdict: 'invalid', status: 401, diagnosis: 'reserialised_body' }), wrong)).toBe(false);
+    expect(matchesDelivery(item({ diagnosis: null }), wrong)).toBe(false);
   });
   it('matches one verdict exactly', () => {
     expect(matchesDelivery(item({ verdict: 'invalid' }), { ...f, verdict: 'invalid' })).toBe(true);

@@ -5,7 +5,7 @@ describe('hash routes', () => {
   it('parses every page', () => {
     expect(parseHash('')).toEqual({ name: 'home' });
     expect(parseHash('#/')).toEqual({ name: 'home' });
-    expect(parseHash('#/feed')).toEqual({ name: 'feed', filters: { verdict: '', tag: '', slug: '', q: '' } });
+    expect(parseHash('#/feed')).toEqual({ name: 'feed', filters: { verdict: '', tag: '', slug: '', q: '', diagnosis: '' } });
     expect(parseHash('#/delivery/12')).toEqual({ name: 'delivery', id: 12 });
     expect(parseHash('#/shipments')).toEqual({ name: 'shipments', tag: '', q: '' });
     expect(parseHash('#/shipment/3')).toEqual({ name: 'shipment', id: 3 });
@@ -15,7 +15,11 @@ describe('hash routes', () => {
   it('reads filters from the hash', () => {
     expect(parseHash('#/feed?verdict=failed&tag=Delivered&slug=usps&q=93%2061')).toEqual({
       name: 'feed',
-      filters: { verdict: 'failed', tag: 'Delivered', slug: 'usps', q: '93 61' },
+      filters: { verdict: 'failed', tag: 'Delivered', slug: 'usps', q: '93 61', diagnosis: '' },
+    });
+    expect(parseHash('#/feed?verdict=failed&diagnosis=wrong_secret')).toMatchObject({
+      name: 'feed',
+      filters: { verdict: 'failed', diagnosis: 'wrong_secret' },
     });
     expect(parseHash('#/shipments?tag=Exception&q=sofa')).toEqual({ name: 'shipments', tag: 'Exception', q: 'sofa' });
   });
@@ -31,7 +35,7 @@ describe('hash routes', () => {
     expect(parseHash('#/nope')).toMatchObject({ name: 'notfound' });
   });
   it('round-trips', () => {
-    for (const h of ['#/feed', '#/feed?verdict=failed&q=x+y', '#/delivery/12', '#/shipments?tag=Delivered', '#/shipment/3', '#/setup', '#/settings'])
+    for (const h of ['#/feed', '#/feed?verdict=failed&q=x+y', '#/feed?diagnosis=hex_signature', '#/delivery/12', '#/shipments?tag=Delivered', '#/shipment/3', '#/setup', '#/settings'])
       expect(formatRoute(parseHash(h))).toBe(h);
   });
   it('builds links', () => {

@@ -23,4 +23,8 @@ limit?: number,
 /**
  * Cursor from a previous page's `next`.
  */
-before?: string, };
+before?: string, 
+/**
+ * A diagnosis code (`wrong_secret`, `hex_signature`, ...: see `DiagnosisCode`).
+ */
+diagnosis?: string, };

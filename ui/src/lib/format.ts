@@ -1,4 +1,5 @@
 // Formatting for people: times, sizes, tags, verdicts.
+import type { DiagnosisCode } from '../generated/DiagnosisCode';
 import type { Verdict } from '../generated/Verdict';
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
@@ -156,6 +157,47 @@ export function verdictInfo(v: Verdict): VerdictInfo {
     default:
       return { kind: 'warn', short: String(v), long: String(v) };
   }
+}
+
+/**
+ * A few words per diagnosis code, as the terminal (`shipwatch serve`) prints them: the short form
+ * of the sentence on the delivery page (signature.rs, `DiagnosisCode::label`).
+ */
+export const DIAGNOSIS_LABELS: Record<DiagnosisCode, string> = {
+  valid_current: 'current secret',
+  valid_previous: 'previous secret',
+  unverified_no_secret: 'no secret set',
+  missing_header: 'no signature header',
+  returns_or_warranty_product: 'Returns/Warranty webhook',
+  shipping_product: 'Shipping webhook',
+  renamed_header: 'renamed header',
+  empty_header: 'empty header',
+  quoted_header: 'quoted header',
+  prefixed_header: 'prefixed header',
+  hex_signature: 'hex signature',
+  base64url_signature: 'base64url signature',
+  unpadded_signature: 'unpadded signature',
+  wrong_length: 'not HMAC-SHA256',
+  not_base64: 'not base64',
+  trailing_newline: 'trailing newline added',
+  missing_newline: 'final newline removed',
+  crlf_body: 'CRLF line endings',
+  lf_body: 'LF line endings',
+  reserialised_body: 're-serialised body',
+  secret_whitespace: 'secret has whitespace',
+  secret_decoded: 'decoded secret',
+  empty_body: 'empty body',
+  compressed_body: 'compressed body',
+  wrong_secret: 'wrong secret',
+  too_large: 'too large',
+};
+
+/** The diagnosis codes of deliveries that passed (valid or unverified); every other one failed. */
+export const PASSING_DIAGNOSES: readonly DiagnosisCode[] = ['valid_current', 'valid_previous', 'unverified_no_secret'];
+
+/** "wrong secret" for `wrong_secret`; a code this UI does not know is shown as it is. */
+export function diagnosisLabel(code: string): string {
+  return (DIAGNOSIS_LABELS as Record<string, string>)[code] ?? code.replace(/_/g, ' ');
 }
 
 export function statusKind(status: number): 'ok' | 'client' | 'server' {

@@ -1,9 +1,11 @@
 // Filters → API queries, and the same filters applied client-side to live events.
 import type { DeliveryItem } from '../generated/DeliveryItem';
 import type { DeliveryQuery } from '../generated/DeliveryQuery';
+import type { DiagnosisCode } from '../generated/DiagnosisCode';
 import type { ShipmentItem } from '../generated/ShipmentItem';
 import type { ShipmentQuery } from '../generated/ShipmentQuery';
 import type { Verdict } from '../generated/Verdict';
+import { DIAGNOSIS_LABELS, PASSING_DIAGNOSES } from './format';
 
 export interface FeedFilters {
   /** One verdict, `failed`, or '' for all. */
@@ -12,11 +14,13 @@ export interface FeedFilters {
   /** Courier slug. */
   slug: string;
   q: string;
+  /** A diagnosis code (`wrong_secret`, ...), or '' for all. */
+  diagnosis: string;
 }
 
-export const emptyFilters = (): FeedFilters => ({ verdict: '', tag: '', slug: '', q: '' });
+export const emptyFilters = (): FeedFilters => ({ verdict: '', tag: '', slug: '', q: '', diagnosis: '' });
 
-export const hasFilters = (f: FeedFilters) => !!(f.verdict || f.tag || f.slug || f.q.trim());
+export const hasFilters = (f: FeedFilters) => !!(f.verdict || f.tag || f.slug || f.q.trim() || f.diagnosis);
 
 export const FAILED_VERDICTS: readonly Verdict[] = ['invalid', 'missing', 'malformed', 'too_large'];
 
@@ -33,9 +37,21 @@ export const VERDICT_FILTERS: { value: string; label: string }[] = [
   { value: 'too_large', label: 'Too large' },
 ];
 
+/** The filter by reason: failures first (the reasons one looks for), then the passing ones. */
+export const DIAGNOSIS_FILTERS: { group: string; options: { value: DiagnosisCode; label: string }[] }[] = [
+  {
+    group: 'Failed because',
+    options: (Object.keys(DIAGNOSIS_LABELS) as DiagnosisCode[])
+      .filter((c) => !PASSING_DIAGNOSES.includes(c))
+      .map((value) => ({ value, label: DIAGNOSIS_LABELS[value] })),
+  },
+  { group: 'Passed', options: PASSING_DIAGNOSES.map((value) => ({ value, label: DIAGNOSIS_LABELS[value] })) },
+];
+
 export function toDeliveryQuery(f: FeedFilters, limit?: number, before?: string | null): DeliveryQuery {
   const q: DeliveryQuery = {};
   if (f.verdict) q.verdict = f.verdict;
+  if (f.diagnosis) q.diagnosis = f.diagnosis;
   if (f.tag) q.tag = f.tag;
   if (f.slug) q.slug = f.slug.trim().toLowerCase();
   if (f.q.trim()) q.q = f.q.trim();
@@ -73,6 +89,7 @@ export function matchesDelivery(d: DeliveryItem, f: FeedFilters): boolean {
       if (!isFailedVerdict(d.verdict)) return false;
     } else if (d.verdict !== f.verdict) return false;
   }
+  if (f.diagnosis && d.diagnosis !== f.diagnosis) return false;
   if (f.tag && d.tag !== f.tag) return false;
   if (f.slug && (d.slug ?? '').toLowerCase() !== f.slug.trim().toLowerCase()) return false;
   const q = f.q.trim().toLowerCase();

@@ -30,7 +30,10 @@ export function parseHash(hash: string): Route {
   switch (parts[0]) {
     case 'feed':
       if (parts.length === 1)
-        return { name: 'feed', filters: { verdict: get('verdict'), tag: get('tag'), slug: get('slug'), q: get('q') } };
+        return {
+          name: 'feed',
+          filters: { verdict: get('verdict'), tag: get('tag'), slug: get('slug'), q: get('q'), diagnosis: get('diagnosis') },
+        };
       break;
     case 'delivery': {
       const id = positiveInt(parts[1]);

@@ -36,7 +36,8 @@ export const feedScroll = { top: 0 };
 let generation = 0;
 let buffered: DeliveryItem[] | null = null;
 
-const filtersKey = (f: FeedFilters) => JSON.stringify([f.verdict, f.tag, f.slug.trim().toLowerCase(), f.q.trim()]);
+const filtersKey = (f: FeedFilters) =>
+  JSON.stringify([f.verdict, f.tag, f.slug.trim().toLowerCase(), f.q.trim(), f.diagnosis]);
 
 function noteSlugs(items: DeliveryItem[]) {
   const cur = new Set(seenSlugs.value);

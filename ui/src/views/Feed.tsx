@@ -7,8 +7,8 @@ import { TestEventDialogButton } from '../components/TestEvent';
 import { LoudWarnings } from '../components/Warnings';
 import { forwards } from '../state/forwards';
 import type { DeliveryItem } from '../generated/DeliveryItem';
-import { eventLabel, formatFullTime, formatListTime, KNOWN_TAGS, plural, tagLabel } from '../lib/format';
-import { emptyFilters, hasFilters, VERDICT_FILTERS, type FeedFilters } from '../lib/query';
+import { diagnosisLabel, eventLabel, formatFullTime, formatListTime, KNOWN_TAGS, plural, tagLabel, verdictInfo } from '../lib/format';
+import { DIAGNOSIS_FILTERS, emptyFilters, hasFilters, VERDICT_FILTERS, type FeedFilters } from '../lib/query';
 import { deliveryHref, feedHref } from '../lib/router';
 import { moveSelection, scrollToReveal } from '../lib/virtual';
 import { api, navigate, needsSetup, showToast, status } from '../state/app';
@@ -121,7 +121,7 @@ function FeedRow({ d, selected }: { d: DeliveryItem; selected: boolean }) {
         <TagBadge tag={d.tag} />
       </span>
       <span class="c-verdict">
-        <VerdictBadge verdict={d.verdict} />
+        <DiagnosisBadge d={d} />
       </span>
       <span class="c-status">
         <HttpStatus status={d.status} />
@@ -133,6 +133,27 @@ function FeedRow({ d, selected }: { d: DeliveryItem; selected: boolean }) {
         <ForwardMark attempt={forwards.value.get(d.id)} />
       </span>
     </a>
+  );
+}
+
+/**
+ * The verdict badge, saying why when it failed ("✗ wrong secret", "✗ hex signature") or when a
+ * rotation is unfinished ("✓ previous secret"); the sentence and the advice are on the delivery's page.
+ */
+function DiagnosisBadge({ d }: { d: DeliveryItem }) {
+  const code = d.diagnosis;
+  const v = verdictInfo(d.verdict);
+  if (!code || (v.kind !== 'fail' && code !== 'valid_previous')) return <VerdictBadge verdict={d.verdict} />;
+  const label = diagnosisLabel(code);
+  return (
+    <span
+      class={`verdict verdict-${v.kind} diagnosis`}
+      data-testid="row-diagnosis"
+      data-diagnosis={code}
+      title={`${v.long}: ${label} (${code}). Open the delivery for the explanation.`}
+    >
+      <span aria-hidden="true">{v.kind === 'pass' ? '✓' : '✗'}</span> {label}
+    </span>
   );
 }
 
@@ -167,6 +188,25 @@ function Filters({ filters }: { filters: FeedFilters }) {
         {VERDICT_FILTERS.map((v) => (
           <option value={v.value}>{v.label}</option>
         ))}
+      </select>
+      <select
+        data-testid="filter-diagnosis"
+        aria-label="Reason"
+        title="Why the signature passed or failed"
+        value={filters.diagnosis}
+        onChange={(e) => apply({ diagnosis: (e.currentTarget as HTMLSelectElement).value })}
+      >
+        <option value="">All reasons</option>
+        {DIAGNOSIS_FILTERS.map((g) => (
+          <optgroup label={g.group}>
+            {g.options.map((o) => (
+              <option value={o.value}>{o.label}</option>
+            ))}
+          </optgroup>
+        ))}
+        {filters.diagnosis && !DIAGNOSIS_FILTERS.some((g) => g.options.some((o) => o.value === filters.diagnosis)) && (
+          <option value={filters.diagnosis}>{filters.diagnosis}</option>
+        )}
       </select>
       <select
         data-testid="filter-tag"
@@ -274,7 +314,7 @@ function FeedEmpty({ filters }: { filters: FeedFilters }) {
 }
 
 export function Feed({ filters }: { filters: FeedFilters }) {
-  useEffect(() => setFeedFilters(filters), [filters.verdict, filters.tag, filters.slug, filters.q]);
+  useEffect(() => setFeedFilters(filters), [filters.verdict, filters.tag, filters.slug, filters.q, filters.diagnosis]);
   const listRef = useRef<HTMLDivElement>(null);
   const pendingShift = useRef(0);
   const items = feedItems.value;

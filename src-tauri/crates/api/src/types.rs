@@ -40,6 +40,75 @@ pub enum SecretSlot {
     Previous,
 }
 
+/// Why a delivery's signature passed or failed, as a stable code: the mirror of the aftership
+/// crate's `DiagnosisCode` (the store's tests check that they agree), stored with each delivery
+/// when it is received or re-verified. Deliveries stored before Shipwatch knew codes have none.
+#[derive(Serialize, Deserialize, TS, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum DiagnosisCode {
+    ValidCurrent,
+    ValidPrevious,
+    UnverifiedNoSecret,
+    MissingHeader,
+    ReturnsOrWarrantyProduct,
+    ShippingProduct,
+    RenamedHeader,
+    EmptyHeader,
+    QuotedHeader,
+    PrefixedHeader,
+    HexSignature,
+    Base64urlSignature,
+    UnpaddedSignature,
+    WrongLength,
+    NotBase64,
+    TrailingNewline,
+    MissingNewline,
+    CrlfBody,
+    LfBody,
+    ReserialisedBody,
+    SecretWhitespace,
+    SecretDecoded,
+    EmptyBody,
+    CompressedBody,
+    WrongSecret,
+    TooLarge,
+}
+
+impl DiagnosisCode {
+    /// The code as stored, exported and filtered on (`wrong_secret`): its JSON string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiagnosisCode::ValidCurrent => "valid_current",
+            DiagnosisCode::ValidPrevious => "valid_previous",
+            DiagnosisCode::UnverifiedNoSecret => "unverified_no_secret",
+            DiagnosisCode::MissingHeader => "missing_header",
+            DiagnosisCode::ReturnsOrWarrantyProduct => "returns_or_warranty_product",
+            DiagnosisCode::ShippingProduct => "shipping_product",
+            DiagnosisCode::RenamedHeader => "renamed_header",
+            DiagnosisCode::EmptyHeader => "empty_header",
+            DiagnosisCode::QuotedHeader => "quoted_header",
+            DiagnosisCode::PrefixedHeader => "prefixed_header",
+            DiagnosisCode::HexSignature => "hex_signature",
+            DiagnosisCode::Base64urlSignature => "base64url_signature",
+            DiagnosisCode::UnpaddedSignature => "unpadded_signature",
+            DiagnosisCode::WrongLength => "wrong_length",
+            DiagnosisCode::NotBase64 => "not_base64",
+            DiagnosisCode::TrailingNewline => "trailing_newline",
+            DiagnosisCode::MissingNewline => "missing_newline",
+            DiagnosisCode::CrlfBody => "crlf_body",
+            DiagnosisCode::LfBody => "lf_body",
+            DiagnosisCode::ReserialisedBody => "reserialised_body",
+            DiagnosisCode::SecretWhitespace => "secret_whitespace",
+            DiagnosisCode::SecretDecoded => "secret_decoded",
+            DiagnosisCode::EmptyBody => "empty_body",
+            DiagnosisCode::CompressedBody => "compressed_body",
+            DiagnosisCode::WrongSecret => "wrong_secret",
+            DiagnosisCode::TooLarge => "too_large",
+        }
+    }
+}
+
 /// One delivery in a list (the feed).
 #[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
 #[ts(export)]
@@ -73,6 +142,10 @@ pub struct DeliveryItem {
     pub webhook_version: Option<String>,
     /// Sent by Shipwatch's own test tools (`x-shipwatch-test` header with a valid signature).
     pub test: bool,
+    /// Why its signature passed or failed (`wrong_secret`, `hex_signature`, ...); absent for
+    /// deliveries stored before diagnosis codes.
+    #[serde(default)]
+    pub diagnosis: Option<DiagnosisCode>,
 }
 
 /// The signature panel of a delivery. `expected` is only ever sent to the local UI.
@@ -184,6 +257,9 @@ pub struct DeliveryQuery {
     pub before: Option<String>,
 }
 
+    /// A diagnosis code (`wrong_secret`, `hex_signature`, ...: see `DiagnosisCode`).
+    #[ts(optional)]
+    pub diagnosis: Option<String>,
 /// One checkpoint of a shipment's timeline.
 #[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
 #[ts(export)]

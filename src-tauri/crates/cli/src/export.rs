@@ -53,6 +53,11 @@ pub struct ExportArgs {
     /// Deliveries only: courier slug, e.g. usps
     #[arg(long)]
     slug: Option<String>,
+    /// Deliveries only: why the signature passed or failed, as a diagnosis code: wrong_secret,
+    /// hex_signature, reserialised_body, trailing_newline, missing_header, valid_current, ... (the
+    /// `diagnosis` field of each row)
+    #[arg(long, value_name = "CODE")]
+    diagnosis: Option<String>,
     /// Export at most N rows (newest first)
     #[arg(long, value_name = "N")]
     limit: Option<u32>,
@@ -128,6 +133,7 @@ pub fn export(args: ExportArgs) -> CmdResult {
             };
             export_shipments(&conn, &query, options, &mut out, &mut progress)
         }
+                diagnosis: args.diagnosis.clone(),
     };
     bar.finish();
     let summary = result.map_err(|e| match e {

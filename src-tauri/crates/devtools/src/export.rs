@@ -79,7 +79,7 @@ pub struct ExportSummary {
     pub bytes: u64,
 }
 
-const DELIVERY_COLUMNS: [&str; 13] = [
+const DELIVERY_COLUMNS: [&str; 14] = [
     "id",
     "received_at",
     "event_id",
@@ -93,6 +93,7 @@ const DELIVERY_COLUMNS: [&str; 13] = [
     "order_id",
     "shipment_id",
     "size",
+    "diagnosis",
 ];
 const DELIVERY_BODY_COLUMNS: [&str; 8] = [
     "method",
@@ -319,6 +320,7 @@ fn delivery_fields(d: &DeliveryItem) -> Vec<Field<'_>> {
             None => Field::Opt(None),
         },
         Field::Int(d.size),
+        Field::Opt(d.diagnosis.map(|c| c.as_str())),
     ]
 }
 

@@ -294,6 +294,7 @@ mod tests {
                 webhook_version: None,
                 test: false,
             },
+                diagnosis: None,
             method: "POST".into(),
             path: "/webhooks/aftership".into(),
             peer: "127.0.0.1:5000".into(),

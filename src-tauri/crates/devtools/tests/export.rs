@@ -44,6 +44,7 @@ fn delivery(n: usize, tag: Tag, valid: bool, title: Option<&str>) -> NewDelivery
         }),
         status: if valid { 200 } else { 401 },
         parse_error: None,
+        diagnosis: None,
     }
 }
 

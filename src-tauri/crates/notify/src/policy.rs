@@ -332,6 +332,7 @@ pub(crate) mod tests {
                 webhook_version: None,
                 test: false,
             },
+                diagnosis: None,
             shipment: Some(ShipmentChange {
                 shipment_id,
                 created: false,

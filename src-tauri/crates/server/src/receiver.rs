@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use http_body_util::BodyExt;
 use serde_json::json;
 use shipwatch_aftership::signature::find_signature_header;
-use shipwatch_aftership::{parse_envelope, verify_signature};
+use shipwatch_aftership::{diagnosis_code, parse_envelope, verify_signature};
 use shipwatch_store::{NewDelivery, StoredVerdict};
 use tower_http::timeout::TimeoutLayer;
 
@@ -170,6 +170,7 @@ async fn receive_delivery(
         status: 413,
         envelope: None,
         parse_error: None,
+        diagnosis: None,
     };
     match read {
         BodyRead::TooLarge { head, size } => {
@@ -185,6 +186,16 @@ async fn receive_delivery(
             let sig = find_signature_header(new.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
             let verdict = verify_signature(sig, &body, &secrets);
             new.verdict = StoredVerdict::Signature(verdict);
+            if !verdict.accepted() {
+                // Why it failed, kept with it for the feed, its filter and exports. The explanation
+                // tries likely changes of the body (re-serialised JSON, newlines) and of the secret:
+                // CPU work, done off the async workers. (A valid delivery costs nothing more.)
+                let (headers, body, secrets) = (new.headers.clone(), body.clone(), secrets.clone());
+                new.diagnosis =
+                    tokio::task::spawn_blocking(move || diagnosis_code(verdict, &headers, &body, &secrets))
+                        .await
+                        .ok();
+            }
             new.status = if verdict.accepted() { 200 } else { 401 };
             match parse_envelope(&body) {
                 Ok(env) => new.envelope = Some(env),

@@ -29,6 +29,7 @@ mod conn;
 
 use std::path::{Path, PathBuf};
 
+pub use shipwatch_aftership::DiagnosisCode;
 pub use shipwatch_aftership::SecretSlot;
 use shipwatch_aftership::{DeliveryVerdict, Envelope};
 pub use writer::{NotificationRecord, Store, WriterConfig};
@@ -132,6 +133,10 @@ pub struct NewDelivery {
     /// The parsed envelope, when the body is a JSON object.
     pub envelope: Option<Envelope>,
     pub parse_error: Option<String>,
+    /// Why the signature failed, as the receiver diagnosed it (`shipwatch_aftership::diagnosis_code`).
+    /// `None` lets the store derive what needs no secret (valid, unverified, too large); a failed
+    /// delivery without one is stored with none.
+    pub diagnosis: Option<DiagnosisCode>,
 }
 
 /// The request header a versioned AfterShip webhook URL sends its version in (`2026-07`).
@@ -147,6 +152,21 @@ impl NewDelivery {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.trim())
             .filter(|v| !v.is_empty())
+    }
+
+    /// The diagnosis code stored with it: the receiver's, else what the verdict alone says.
+    pub fn diagnosis_code(&self) -> Option<DiagnosisCode> {
+        self.diagnosis.or(match self.verdict {
+            StoredVerdict::Signature(DeliveryVerdict::Valid(SecretSlot::Current)) => {
+                Some(DiagnosisCode::ValidCurrent)
+            }
+            StoredVerdict::Signature(DeliveryVerdict::Valid(SecretSlot::Previous)) => {
+                Some(DiagnosisCode::ValidPrevious)
+            }
+            StoredVerdict::Signature(DeliveryVerdict::Unverified) => Some(DiagnosisCode::UnverifiedNoSecret),
+            StoredVerdict::TooLarge => Some(DiagnosisCode::TooLarge),
+            StoredVerdict::Signature(_) => None,
+        })
     }
 
     /// `as-webhook-version` as received; absent on legacy v4 URLs.
@@ -227,6 +247,7 @@ pub(crate) fn test_delivery(body: Vec<u8>) -> writer::PendingInsert {
             verdict: StoredVerdict::Signature(DeliveryVerdict::Valid(SecretSlot::Current)),
             status: 200,
             parse_error: None,
+            diagnosis: None,
         },
         stored: bodies::StoredBlobs {
             headers: b"[]".to_vec(),

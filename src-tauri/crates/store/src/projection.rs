@@ -101,9 +101,9 @@ pub(crate) fn store_delivery(conn: &Connection, pending: &PendingInsert) -> Resu
         "INSERT INTO deliveries (received_at, peer, forwarded_for, cf_connecting_ip, method, path, headers,
             headers_codec, body, body_codec, dictionary_id, body_size, body_truncated, verdict, secret, status,
             duplicate_of, event, event_id, ts, tracking_id, tracking_number, slug, tag, order_id, parse_error,
-            shipment_id, projection, webhook_version, test)
+            shipment_id, projection, webhook_version, test, diagnosis)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-            ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+            ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
     )?
     .execute(params![
         d.received_at_ms,
@@ -136,6 +136,7 @@ pub(crate) fn store_delivery(conn: &Connection, pending: &PendingInsert) -> Resu
         note,
         d.webhook_version(),
         d.is_test(),
+        d.diagnosis_code().map(|c| c.as_str()),
     ])?;
     let id = conn.last_insert_rowid();
 
@@ -738,14 +739,16 @@ fn tags_seen_with(seen: &str, tag: Option<&str>) -> String {
 
 /// Checks every failed delivery (invalid, missing, malformed) again with `secrets`. Those now valid
 /// get verdict `valid` and are projected in the order received (or flagged duplicate when their event
-/// was already accepted); the stale-update rule still holds. Returns how many were checked and what
+/// was already accepted); the stale-update rule still holds. Those still failing get their diagnosis
+/// code again (the new secrets may explain them otherwise, say a trailing newline instead of a
+/// wrong secret). Returns how many were checked and what
 /// each newly valid one did. Runs inside the writer's transaction.
 pub fn reverify_failed(
     conn: &Connection,
     secrets: &shipwatch_aftership::Secrets,
 ) -> Result<(i64, Vec<StoredDelivery>)> {
     use shipwatch_aftership::signature::find_signature_header;
-    use shipwatch_aftership::{parse_envelope, verify_signature, DeliveryVerdict};
+    use shipwatch_aftership::{diagnosis_code, parse_envelope, verify_signature, DeliveryVerdict};
 
     let failed: Vec<i64> = conn
         .prepare_cached(
@@ -761,7 +764,19 @@ pub fn reverify_failed(
         let rec = crate::queries::get_delivery(conn, *id)?;
         let header = find_signature_header(rec.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
         let verdict = verify_signature(header, &rec.body, secrets);
-        let DeliveryVerdict::Valid(slot) = verdict else { continue };
+        let DeliveryVerdict::Valid(slot) = verdict else {
+            if matches!(
+                verdict,
+                DeliveryVerdict::Invalid | DeliveryVerdict::Missing | DeliveryVerdict::Malformed
+            ) {
+                let code = diagnosis_code(verdict, &rec.headers, &rec.body, secrets);
+                conn.prepare_cached(
+                    "UPDATE deliveries SET diagnosis = ?2 WHERE id = ?1 AND diagnosis IS NOT ?2",
+                )?
+                .execute(params![id, code.as_str()])?;
+            }
+            continue;
+        };
         let envelope = parse_envelope(&rec.body).ok();
         let received_at_ms =
             conn.query_row("SELECT received_at FROM deliveries WHERE id = ?1", [id], |r| r.get(0))?;
@@ -782,6 +797,7 @@ pub fn reverify_failed(
             status: rec.item.status,
             envelope,
             parse_error: rec.parse_error.clone(),
+            diagnosis: None,
         };
         let env = d.envelope.as_ref();
         let event_id = env.and_then(|e| e.event_id.clone());
@@ -813,10 +829,18 @@ pub fn reverify_failed(
             shipment.as_ref().map(|s: &ShipmentChange| s.shipment_id).or(original.and_then(|o| o.1));
         conn.prepare_cached(
             "UPDATE deliveries SET verdict = 'valid', secret = ?2, duplicate_of = ?3, projection = ?4,
-                shipment_id = coalesce(?5, shipment_id), test = ?6
+                shipment_id = coalesce(?5, shipment_id), test = ?6, diagnosis = ?7
              WHERE id = ?1",
         )?
-        .execute(params![id, slot.as_str(), duplicate_of, note, shipment_id, d.is_test()])?;
+        .execute(params![
+            id,
+            slot.as_str(),
+            duplicate_of,
+            note,
+            shipment_id,
+            d.is_test(),
+            d.diagnosis_code().map(|c| c.as_str())
+        ])?;
         let item = crate::queries::get_delivery(conn, *id)?.item;
         changed.push(StoredDelivery {
             id: *id,

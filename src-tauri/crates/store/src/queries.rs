@@ -3,8 +3,8 @@
 
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 use shipwatch_api::{
-    CheckpointItem, DeliveryItem, DeliveryQuery, EstimateChange, Page, ShipmentItem, ShipmentList,
-    ShipmentQuery, TagCount, Verdict,
+    CheckpointItem, DeliveryItem, DeliveryQuery, DiagnosisCode, EstimateChange, Page, ShipmentItem,
+    ShipmentList, ShipmentQuery, TagCount, Verdict,
 };
 
 use crate::{NewDelivery, Result, StoreError};
@@ -104,15 +104,25 @@ pub(crate) fn delivery_item_from_parts(
         courier: msg.and_then(|m| m.slug.as_deref()).map(courier_of),
         webhook_version: d.webhook_version().map(str::to_owned),
         test: d.is_test(),
+        diagnosis: d.diagnosis_code().and_then(|c| diagnosis_from_str(c.as_str())),
     }
+}
+
+/// A stored diagnosis code as the API's; `None` for one this version does not know.
+pub fn diagnosis_from_str(code: &str) -> Option<DiagnosisCode> {
+    use serde::de::value::{Error, StrDeserializer};
+    use serde::de::IntoDeserializer;
+    use serde::Deserialize;
+    let text: StrDeserializer<'_, Error> = code.into_deserializer();
+    DiagnosisCode::deserialize(text).ok()
 }
 
 const ITEM_COLUMNS: &str =
     "id, received_at, event_id, event, verdict, status, duplicate_of, tracking_number, slug, tag,
      order_id, shipment_id, body_size, webhook_version, test,
-     (SELECT title FROM shipments WHERE shipments.id = deliveries.shipment_id)";
+     (SELECT title FROM shipments WHERE shipments.id = deliveries.shipment_id), diagnosis";
 /// How many columns [`ITEM_COLUMNS`] has.
-const ITEM_COLUMN_COUNT: usize = 16;
+const ITEM_COLUMN_COUNT: usize = 17;
 
 fn delivery_item(r: &Row<'_>) -> rusqlite::Result<DeliveryItem> {
     Ok(DeliveryItem {
@@ -134,6 +144,7 @@ fn delivery_item(r: &Row<'_>) -> rusqlite::Result<DeliveryItem> {
         test: r.get(14)?,
         title: r.get(15)?,
     })
+        diagnosis: r.get::<_, Option<String>>(16)?.as_deref().and_then(diagnosis_from_str),
 }
 
 /// A `before` that is not a `next` this API handed out.
@@ -506,6 +517,19 @@ fn shipments_found_args(text: &str) -> [rusqlite::types::Value; 5] {
 /// The WHERE conditions of `list_shipments` except the cursor.
 fn shipment_conditions(q: &ShipmentQuery) -> (String, Vec<rusqlite::types::Value>) {
     let mut sql = String::from("1=1");
+    if let Some(code) = q.diagnosis.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        // Served by the partial index deliveries_diagnosis (`diagnosis = ?` implies NOT NULL).
+        let Some(code) = shipwatch_aftership::DiagnosisCode::parse(code) else {
+            let known: Vec<&str> =
+                shipwatch_aftership::DiagnosisCode::ALL.iter().map(|c| c.as_str()).collect();
+            return Err(StoreError::BadQuery(format!(
+                "unknown diagnosis {code:?}: use one of {}",
+                known.join(", ")
+            )));
+        };
+        sql.push_str(" AND diagnosis = ?");
+        args.push(code.as_str().to_owned().into());
+    }
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if let Some(tag) = q.tag.as_deref().filter(|s| !s.is_empty()) {
         sql.push_str(" AND tag = ?");
@@ -536,6 +560,19 @@ pub fn list_shipments_page(conn: &Connection, q: &ShipmentQuery) -> Result<Page<
             .split_once(':')
             .and_then(|(u, i)| Some((u.parse::<i64>().ok()?, i.parse::<i64>().ok()?)))
             .ok_or_else(|| StoreError::BadQuery(bad_cursor(before)))?;
+/// SQLite's plan for the page `list_deliveries` reads for `q` (its steps joined with "; "), for the
+/// query-plan tests.
+pub fn list_deliveries_plan(conn: &Connection, q: &DeliveryQuery) -> Result<String> {
+    let (conditions, args) = delivery_conditions(q)?;
+    let sql = format!(
+        "EXPLAIN QUERY PLAN SELECT {ITEM_COLUMNS} FROM deliveries WHERE {conditions} ORDER BY id DESC LIMIT {}",
+        limit_of(q.limit) + 1
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let steps = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(3))?;
+    Ok(steps.collect::<rusqlite::Result<Vec<_>>>()?.join("; "))
+}
+
         sql.push_str(" AND (updated_at < ? OR (updated_at = ? AND id < ?))");
         args.extend([u.into(), u.into(), i.into()]);
     }

@@ -83,6 +83,7 @@ fn delivery(body: Vec<u8>) -> NewDelivery {
         verdict: StoredVerdict::Signature(DeliveryVerdict::Valid(SecretSlot::Current)),
         status: 200,
         parse_error: None,
+        diagnosis: None,
     }
 }
 

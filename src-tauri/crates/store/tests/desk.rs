@@ -160,6 +160,7 @@ fn delivery(body: Vec<u8>, received_at_ms: i64) -> NewDelivery {
         verdict: StoredVerdict::Signature(DeliveryVerdict::Valid(SecretSlot::Current)),
         status: 200,
         parse_error: None,
+        diagnosis: None,
     }
 }
 

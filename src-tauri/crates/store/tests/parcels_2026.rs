@@ -41,6 +41,7 @@ fn delivery_with(body: &[u8], verdict: StoredVerdict, headers: &[(&str, &str)]) 
         status: if accepted { 200 } else { 401 },
         envelope: parse_envelope(body).ok(),
         parse_error: None,
+        diagnosis: None,
     }
 }
 

@@ -29,6 +29,7 @@ fn delivery(body: Vec<u8>, signature: Option<String>, secrets: &Secrets, at: i64
         verdict: StoredVerdict::Signature(verdict),
         status: if verdict.accepted() { 200 } else { 401 },
         parse_error: None,
+        diagnosis: None,
     }
 }
 

@@ -47,6 +47,7 @@ fn delivery(body: Vec<u8>, verdict: DeliveryVerdict) -> NewDelivery {
         status: if verdict.accepted() { 200 } else { 401 },
         envelope,
         parse_error,
+        diagnosis: None,
     }
 }
 

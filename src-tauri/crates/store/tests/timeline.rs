@@ -82,6 +82,7 @@ fn delivery(body: Vec<u8>) -> NewDelivery {
         status: 200,
         envelope,
         parse_error: None,
+        diagnosis: None,
     }
 }
 

@@ -70,6 +70,7 @@ fn delivery_tagged(
         verdict: StoredVerdict::Signature(DeliveryVerdict::Valid(SecretSlot::Current)),
         status: 200,
         parse_error: None,
+        diagnosis: None,
     }
 }
 
