@@ -197,6 +197,7 @@ describe('grouping', () => {
   const group = (items: ShipmentItem[], total = items.length) => ({ items, total });
   const desk = (): Desk => ({
     attention: [{ attention: { kind: 'late', reason: '2 days late (due Dec 5)', days: 2, since: null }, shipment: ship({ id: 1 }) }],
+    attention_total: 1,
     arriving_today: group([ship({ id: 2 })]),
     in_transit: group([ship({ id: 3 }), ship({ id: 4 })], 9),
     delivered_recently: group([ship({ id: 5, tag: 'Delivered' })], 1),
@@ -207,14 +208,17 @@ describe('grouping', () => {
     const d = withoutShipment(desk(), 3);
     expect(d.in_transit).toEqual({ items: [ship({ id: 4 })], total: 8 });
     expect(withoutShipment(desk(), 1).attention).toEqual([]);
+    expect(withoutShipment(desk(), 1).attention_total).toBe(0);
     expect(withoutShipment(desk(), 5).delivered_recently).toEqual({ items: [], total: 0 });
     expect(withoutShipment(desk(), 99)).toEqual(desk());
   });
   it('an empty desk: no real shipment (hidden test ones do not count)', () => {
-    const empty: Desk = { attention: [], arriving_today: group([]), in_transit: group([]), delivered_recently: group([]), test_shipments: 0, now: '' };
+    const empty: Desk = { attention: [], attention_total: 0, arriving_today: group([]), in_transit: group([]), delivered_recently: group([]), test_shipments: 0, now: '' };
     expect(deskIsEmpty(empty)).toBe(true);
     expect(deskIsEmpty({ ...empty, test_shipments: 2 })).toBe(true);
     expect(deskIsEmpty({ ...empty, delivered_recently: group([], 1) })).toBe(false);
     expect(deskIsEmpty(desk())).toBe(false);
+    // More need attention than are listed: not empty even with none listed.
+    expect(deskIsEmpty({ ...empty, attention_total: 3 })).toBe(false);
   });
 });

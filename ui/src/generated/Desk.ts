@@ -7,9 +7,14 @@ import type { DeskGroup } from "./DeskGroup";
  */
 export type Desk = { 
 /**
- * Sorted by urgency: kind (exception first), then days (most first).
+ * Sorted by urgency: kind (exception first), then days (most first); the most urgent
+ * `DESK_ATTENTION_LIMIT` (200) of them.
  */
 attention: Array<AttentionItem>, 
+/**
+ * How many need attention in all (`attention` may hold fewer).
+ */
+attention_total: number, 
 /**
  * Due today (local date) and not delivered.
  */

@@ -263,7 +263,7 @@ export function attentionSummary(kinds: AttentionKind[]): string {
 
 /** No real shipment on the home page (hidden test shipments do not count: they get their own note). */
 export function deskIsEmpty(d: Desk): boolean {
-  return !d.attention.length && !d.arriving_today.total && !d.in_transit.total && !d.delivered_recently.total;
+  return !d.attention_total && !d.arriving_today.total && !d.in_transit.total && !d.delivered_recently.total;
 }
 
 /** The desk without one shipment (archived by hand), totals adjusted; the next fetch confirms. */
@@ -272,9 +272,11 @@ export function withoutShipment(d: Desk, id: number): Desk {
     const items = g.items.filter((s) => s.id !== id);
     return items.length === g.items.length ? g : { items, total: Math.max(0, g.total - 1) };
   };
+  const attention = d.attention.filter((a) => a.shipment.id !== id);
   return {
     ...d,
-    attention: d.attention.filter((a) => a.shipment.id !== id),
+    attention,
+    attention_total: d.attention_total - (d.attention.length - attention.length),
     arriving_today: group(d.arriving_today),
     in_transit: group(d.in_transit),
     delivered_recently: group(d.delivered_recently),

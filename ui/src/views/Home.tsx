@@ -320,24 +320,34 @@ export function Home() {
               <div class="page-head row-head">
                 <h1 id="h-attention">
                   Needs attention
-                  <span class={`count-pill${desk.attention.length ? ' count-alert' : ''}`} data-testid="attention-count">
-                    {formatCount(desk.attention.length)}
+                  <span class={`count-pill${desk.attention_total ? ' count-alert' : ''}`} data-testid="attention-count">
+                    {formatCount(desk.attention_total)}
                   </span>
                 </h1>
                 {summary && (
                   <span class="muted small" data-testid="attention-summary">
-                    {summary}
+                    {desk.attention_total > desk.attention.length
+                      ? `the ${formatCount(desk.attention.length)} most urgent: ${summary}`
+                      : summary}
                   </span>
                 )}
               </div>
               {desk.attention.length === 0 ? (
                 <NothingNeedsYou />
               ) : (
-                <ul class="att-list" data-testid="attention-list">
-                  {desk.attention.map((a) => (
-                    <AttentionRow key={`${a.shipment.id}-${a.attention.kind}`} item={a} now={when} onArchive={onArchive} />
-                  ))}
-                </ul>
+                <>
+                  <ul class="att-list" data-testid="attention-list">
+                    {desk.attention.map((a) => (
+                      <AttentionRow key={`${a.shipment.id}-${a.attention.kind}`} item={a} now={when} onArchive={onArchive} />
+                    ))}
+                  </ul>
+                  {desk.attention_total > desk.attention.length && (
+                    <p class="muted small" data-testid="attention-more">
+                      {formatCount(desk.attention_total - desk.attention.length)} more need attention: archive the
+                      ones you have dealt with and the next come up.
+                    </p>
+                  )}
+                </>
               )}
             </section>
             {GROUPS.map((def) => (

@@ -30,6 +30,11 @@ use crate::{Result, StoreError};
 /// Most shipments listed in one group of the home page (`total` says how many there are).
 pub const DESK_GROUP_LIMIT: usize = 100;
 
+/// Most shipments listed under "Needs attention" (`attention_total` says how many there are): a
+/// year of history can leave thousands of exceptions nobody archived, and the page shows the most
+/// urgent.
+pub const DESK_ATTENTION_LIMIT: usize = 200;
+
 const DAY_MS: i64 = 86_400_000;
 
 /// The user's thresholds (settings `stuck_after_days`, `pickup_after_days`, `archive_after_days`).
@@ -552,8 +557,10 @@ pub fn desk(conn: &Connection, clock: DeskClock, rules: &AttentionRules) -> Resu
 
     let test_shipments: i64 = conn.prepare_cached(&Query::TestCount.sql())?.query_row([], |r| r.get(0))?;
     Ok(Desk {
+        attention_total: attention.len() as i64,
         attention: attention
             .into_iter()
+            .take(DESK_ATTENTION_LIMIT)
             .map(|(attention, f)| Ok(AttentionItem { attention, shipment: shipment_item(conn, f.id)? }))
             .collect::<Result<_>>()?,
         arriving_today,

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::{json, Value};
 use shipwatch_aftership::{parse_envelope, DeliveryVerdict, SecretSlot};
 use shipwatch_api::{AttentionKind, ShipmentQuery};
-use shipwatch_store::desk::{self, AttentionRules, DeskClock, DESK_GROUP_LIMIT};
+use shipwatch_store::desk::{self, AttentionRules, DeskClock, DESK_ATTENTION_LIMIT, DESK_GROUP_LIMIT};
 use shipwatch_store::{queries, NewDelivery, Store, StoreError, StoredVerdict, WriterConfig};
 
 const DAY: i64 = 86_400_000;
@@ -748,11 +748,23 @@ async fn a_busy_merchants_desk_stays_right() {
         p.send(&store).await;
     }
     let d = read_desk(&store, clock(n)).await;
-    let count = |k: AttentionKind| d.attention.iter().filter(|a| a.attention.kind == k).count();
-    assert_eq!(count(AttentionKind::Exception), exceptions);
-    assert_eq!(count(AttentionKind::Late), late);
-    assert_eq!(count(AttentionKind::Stuck), stuck);
-    assert_eq!(d.attention.len(), exceptions + late + stuck);
+    // All are counted; the most urgent are listed (the exceptions outnumber the list).
+    assert_eq!(d.attention_total as usize, exceptions + late + stuck);
+    assert_eq!(d.attention.len(), DESK_ATTENTION_LIMIT);
+    assert!(exceptions > DESK_ATTENTION_LIMIT);
+    assert!(d.attention.iter().all(|a| a.attention.kind == AttentionKind::Exception));
+    // The late and the stuck are all found (the clock's query).
+    let late_and_stuck: Vec<AttentionKind> = {
+        let all = store
+            .read(move |c| {
+                desk::due_alerts(c, clock(n), &rules(), &[AttentionKind::Late, AttentionKind::Stuck])
+            })
+            .await
+            .unwrap();
+        all.iter().map(|a| a.attention.kind).collect()
+    };
+    assert_eq!(late_and_stuck.iter().filter(|k| **k == AttentionKind::Late).count(), late);
+    assert_eq!(late_and_stuck.iter().filter(|k| **k == AttentionKind::Stuck).count(), stuck);
     assert_eq!(d.arriving_today.total, today);
     assert_eq!(d.in_transit.total, moving);
     assert_eq!(d.delivered_recently.total, delivered_recently);
@@ -775,7 +787,7 @@ async fn a_busy_merchants_desk_stays_right() {
     let listed: std::collections::HashSet<i64> = d.attention.iter().map(|a| a.shipment.id).collect();
     assert!(d.in_transit.items.iter().all(|s| !listed.contains(&s.id)));
     let count_now = store.read(move |c| desk::attention_count(c, clock(n), &rules())).await.unwrap();
-    assert_eq!(count_now, d.attention.len() as i64);
+    assert_eq!(count_now, d.attention_total);
     store.close();
 }
 
