@@ -255,11 +255,11 @@ pub struct DeliveryQuery {
     /// Cursor from a previous page's `next`.
     #[ts(optional)]
     pub before: Option<String>,
-}
-
     /// A diagnosis code (`wrong_secret`, `hex_signature`, ...: see `DiagnosisCode`).
     #[ts(optional)]
     pub diagnosis: Option<String>,
+}
+
 /// One checkpoint of a shipment's timeline.
 #[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
 #[ts(export)]
@@ -375,12 +375,8 @@ pub struct DeskGroup {
 #[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
 #[ts(export)]
 pub struct Desk {
-    /// Sorted by urgency: kind (exception first), then days (most first); the most urgent
-    /// `DESK_ATTENTION_LIMIT` (200) of them.
+    /// Sorted by urgency: kind (exception first), then days (most first).
     pub attention: Vec<AttentionItem>,
-    /// How many need attention in all (`attention` may hold fewer).
-    #[ts(type = "number")]
-    pub attention_total: i64,
     /// Due today (local date) and not delivered.
     pub arriving_today: DeskGroup,
     /// Not delivered, not in `attention` nor `arriving_today`, newest scan first.

@@ -119,6 +119,7 @@ pub fn export(args: ExportArgs) -> CmdResult {
                 q: args.search.clone(),
                 tag: args.tag.clone(),
                 slug: args.slug.clone(),
+                diagnosis: args.diagnosis.clone(),
                 limit: args.limit,
                 ..Default::default()
             };
@@ -133,7 +134,6 @@ pub fn export(args: ExportArgs) -> CmdResult {
             };
             export_shipments(&conn, &query, options, &mut out, &mut progress)
         }
-                diagnosis: args.diagnosis.clone(),
     };
     bar.finish();
     let summary = result.map_err(|e| match e {

@@ -331,8 +331,8 @@ pub(crate) mod tests {
                 courier: None,
                 webhook_version: None,
                 test: false,
-            },
                 diagnosis: None,
+            },
             shipment: Some(ShipmentChange {
                 shipment_id,
                 created: false,

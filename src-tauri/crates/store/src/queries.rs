@@ -143,8 +143,8 @@ fn delivery_item(r: &Row<'_>) -> rusqlite::Result<DeliveryItem> {
         webhook_version: r.get(13)?,
         test: r.get(14)?,
         title: r.get(15)?,
-    })
         diagnosis: r.get::<_, Option<String>>(16)?.as_deref().and_then(diagnosis_from_str),
+    })
 }
 
 /// A `before` that is not a `next` this API handed out.
@@ -461,6 +461,19 @@ fn delivery_conditions(q: &DeliveryQuery) -> Result<(String, Vec<rusqlite::types
         sql.push_str(" AND slug = ?");
         args.push(slug.to_owned().into());
     }
+    if let Some(code) = q.diagnosis.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        // Served by the partial index deliveries_diagnosis (`diagnosis = ?` implies NOT NULL).
+        let Some(code) = shipwatch_aftership::DiagnosisCode::parse(code) else {
+            let known: Vec<&str> =
+                shipwatch_aftership::DiagnosisCode::ALL.iter().map(|c| c.as_str()).collect();
+            return Err(StoreError::BadQuery(format!(
+                "unknown diagnosis {code:?}: use one of {}",
+                known.join(", ")
+            )));
+        };
+        sql.push_str(" AND diagnosis = ?");
+        args.push(code.as_str().to_owned().into());
+    }
     if let Some(text) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
         // See search.rs: a delivery is found through its shipment (the shipments' indexes and the
         // full-text index), its event id, or, when it failed verification and so changed no
@@ -484,6 +497,19 @@ fn delivery_conditions(q: &DeliveryQuery) -> Result<(String, Vec<rusqlite::types
         ]);
     }
     Ok((sql, args))
+}
+
+/// SQLite's plan for the page `list_deliveries` reads for `q` (its steps joined with "; "), for the
+/// query-plan tests.
+pub fn list_deliveries_plan(conn: &Connection, q: &DeliveryQuery) -> Result<String> {
+    let (conditions, args) = delivery_conditions(q)?;
+    let sql = format!(
+        "EXPLAIN QUERY PLAN SELECT {ITEM_COLUMNS} FROM deliveries WHERE {conditions} ORDER BY id DESC LIMIT {}",
+        limit_of(q.limit) + 1
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let steps = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(3))?;
+    Ok(steps.collect::<rusqlite::Result<Vec<_>>>()?.join("; "))
 }
 
 /// How many deliveries match the filters of `list_deliveries` (`limit` and `before` ignored).
@@ -517,19 +543,6 @@ fn shipments_found_args(text: &str) -> [rusqlite::types::Value; 5] {
 /// The WHERE conditions of `list_shipments` except the cursor.
 fn shipment_conditions(q: &ShipmentQuery) -> (String, Vec<rusqlite::types::Value>) {
     let mut sql = String::from("1=1");
-    if let Some(code) = q.diagnosis.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        // Served by the partial index deliveries_diagnosis (`diagnosis = ?` implies NOT NULL).
-        let Some(code) = shipwatch_aftership::DiagnosisCode::parse(code) else {
-            let known: Vec<&str> =
-                shipwatch_aftership::DiagnosisCode::ALL.iter().map(|c| c.as_str()).collect();
-            return Err(StoreError::BadQuery(format!(
-                "unknown diagnosis {code:?}: use one of {}",
-                known.join(", ")
-            )));
-        };
-        sql.push_str(" AND diagnosis = ?");
-        args.push(code.as_str().to_owned().into());
-    }
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if let Some(tag) = q.tag.as_deref().filter(|s| !s.is_empty()) {
         sql.push_str(" AND tag = ?");
@@ -560,19 +573,6 @@ pub fn list_shipments_page(conn: &Connection, q: &ShipmentQuery) -> Result<Page<
             .split_once(':')
             .and_then(|(u, i)| Some((u.parse::<i64>().ok()?, i.parse::<i64>().ok()?)))
             .ok_or_else(|| StoreError::BadQuery(bad_cursor(before)))?;
-/// SQLite's plan for the page `list_deliveries` reads for `q` (its steps joined with "; "), for the
-/// query-plan tests.
-pub fn list_deliveries_plan(conn: &Connection, q: &DeliveryQuery) -> Result<String> {
-    let (conditions, args) = delivery_conditions(q)?;
-    let sql = format!(
-        "EXPLAIN QUERY PLAN SELECT {ITEM_COLUMNS} FROM deliveries WHERE {conditions} ORDER BY id DESC LIMIT {}",
-        limit_of(q.limit) + 1
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let steps = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(3))?;
-    Ok(steps.collect::<rusqlite::Result<Vec<_>>>()?.join("; "))
-}
-
         sql.push_str(" AND (updated_at < ? OR (updated_at = ? AND id < ?))");
         args.extend([u.into(), u.into(), i.into()]);
     }
