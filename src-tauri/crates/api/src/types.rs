@@ -375,8 +375,12 @@ pub struct DeskGroup {
 #[derive(Serialize, Deserialize, TS, Clone, Debug, PartialEq)]
 #[ts(export)]
 pub struct Desk {
-    /// Sorted by urgency: kind (exception first), then days (most first).
+    /// Sorted by urgency: kind (exception first), then days (most first); the most urgent
+    /// `DESK_ATTENTION_LIMIT` (200) of them.
     pub attention: Vec<AttentionItem>,
+    /// How many need attention in all (`attention` may hold fewer).
+    #[ts(type = "number")]
+    pub attention_total: i64,
     /// Due today (local date) and not delivered.
     pub arriving_today: DeskGroup,
     /// Not delivered, not in `attention` nor `arriving_today`, newest scan first.
