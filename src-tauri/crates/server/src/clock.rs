@@ -5,8 +5,9 @@
 //! digest and tells the UI when the desk changed; the notification task itself when the embedder
 //! gives a [`Notifications`]; and the webhook version of the newest valid delivery.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use shipwatch_api::{AttentionKind, LiveEvent};
 use shipwatch_notify::{
@@ -128,7 +129,29 @@ pub(crate) struct DeskState {
     /// One pass at a time (the task's and a test's), so an alert is never handed over twice.
     pass: tokio::sync::Mutex<()>,
     version: Mutex<VersionMemory>,
+    /// Bumped whenever a delivery changes a shipment: the cached attention count is then stale.
+    changes: AtomicU64,
+    /// Bumped when the desk changes otherwise (archive, test data removed, the clock's pass): the
+    /// next status recounts at once.
+    desk_changes: AtomicU64,
+    attention: Mutex<Option<AttentionCount>>,
 }
+
+/// The attention count the status last computed, and what it was computed for.
+#[derive(Clone, Copy, Debug)]
+struct AttentionCount {
+    changes: u64,
+    desk_changes: u64,
+    /// The clock's minute: late and stuck change as time passes.
+    minute: i64,
+    rules: AttentionRules,
+    count: i64,
+    at: Instant,
+}
+
+/// Under a steady flow of deliveries (every one may change a shipment), the status recounts at
+/// most this often: counting reads every open shipment that may need attention.
+const RECOUNT_AT_MOST_EVERY: Duration = Duration::from_secs(1);
 
 impl DeskState {
     /// The state, and the receiving end of the alerts when notifications are on.
@@ -149,12 +172,54 @@ impl DeskState {
             tick: Notify::new(),
             pass: tokio::sync::Mutex::new(()),
             version: Mutex::new(VersionMemory::default()),
+            changes: AtomicU64::new(0),
+            desk_changes: AtomicU64::new(0),
+            attention: Mutex::new(None),
         };
         (state, rx)
     }
 
     pub(crate) fn now(&self) -> DeskClock {
         self.source.now()
+    }
+
+    /// A delivery changed a shipment (the attention count may have).
+    pub(crate) fn shipment_changed(&self) {
+        self.changes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The desk changed otherwise: archive, test data removed, the clock's pass.
+    pub(crate) fn desk_changed(&self) {
+        self.desk_changes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many shipments need attention: the last count while, in the same minute under the same
+    /// rules, nothing changed, or only deliveries did and the count is younger than
+    /// [`RECOUNT_AT_MOST_EVERY`]; else `count()`.
+    pub(crate) async fn attention_count<F, Fut, E>(
+        &self,
+        clock: DeskClock,
+        rules: AttentionRules,
+        count: F,
+    ) -> Result<i64, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<i64, E>>,
+    {
+        let changes = self.changes.load(Ordering::Relaxed);
+        let desk_changes = self.desk_changes.load(Ordering::Relaxed);
+        let minute = clock.now_ms.div_euclid(60_000);
+        let cached = *self.attention.lock().expect("attention lock");
+        if let Some(c) = cached {
+            let same_desk = c.desk_changes == desk_changes && c.minute == minute && c.rules == rules;
+            if same_desk && (c.changes == changes || c.at.elapsed() < RECOUNT_AT_MOST_EVERY) {
+                return Ok(c.count);
+            }
+        }
+        let n = count().await?;
+        *self.attention.lock().expect("attention lock") =
+            Some(AttentionCount { changes, desk_changes, minute, rules, count: n, at: Instant::now() });
+        Ok(n)
     }
 
     /// Notes the webhook version of a stored delivery (valid or unverified, not a retry, not test
@@ -337,6 +402,7 @@ pub(crate) async fn pass(inner: &ApiInner) -> ClockReport {
         report.digest = digest(inner, &settings, clock, &rules).await;
     }
     if report.alerts > 0 || report.archived > 0 {
+        inner.desk.desk_changed();
         tracing::info!(alerts = report.alerts, archived = report.archived, "the clock changed the desk");
         let _ = inner.live.send(LiveEvent::Desk);
     }

@@ -257,6 +257,9 @@ impl ApiInner {
                 let _ = self.live.send(LiveEvent::Shipment { shipment: change.item.clone() });
             }
         }
+        if stored.shipment.as_ref().is_some_and(|c| c.changed) {
+            self.desk.shipment_changed();
+        }
         let _ = self.events.send(Arc::new(stored));
     }
 
@@ -359,8 +362,10 @@ impl ApiInner {
         let clock = self.desk.now();
         let rules = crate::clock::rules(&settings);
         let attention_count = self
-            .store
-            .read(move |c| shipwatch_store::desk::attention_count(c, clock, &rules))
+            .desk
+            .attention_count(clock, rules, || {
+                self.store.read(move |c| shipwatch_store::desk::attention_count(c, clock, &rules))
+            })
             .await
             .map_err(internal)?;
         let notifications_held =
@@ -560,6 +565,7 @@ impl ApiInner {
                 StoreError::NotFound => ApiError::not_found(format!("no shipment {id}")),
                 e => internal(e),
             })?;
+        self.desk.desk_changed();
         let _ = self.live.send(LiveEvent::Shipment { shipment: item.clone() });
         let _ = self.live.send(LiveEvent::Desk);
         Ok(item)
@@ -568,6 +574,7 @@ impl ApiInner {
     pub(crate) async fn remove_test_data(&self) -> Result<TestDataRemoved, ApiError> {
         let removed = self.store.write(shipwatch_store::desk::remove_test_data).await.map_err(internal)?;
         tracing::info!(shipments = removed.shipments, deliveries = removed.deliveries, "test data removed");
+        self.desk.desk_changed();
         let _ = self.live.send(LiveEvent::Desk);
         Ok(removed)
     }
@@ -825,6 +832,7 @@ impl ApiInner {
         // Pause or quiet hours may have ended: what they held is shown now.
         self.desk.wake.notify_one();
         if desk_changed {
+            self.desk.desk_changed();
             self.poke_clock();
             let _ = self.live.send(LiveEvent::Desk);
         }

@@ -168,6 +168,24 @@ async fn late_and_stuck_are_raised_once_each_never_for_test_data_or_forgeries() 
         .collect();
     assert_eq!(kinds, ["late", "stuck"], "{desk}");
     assert_eq!(desk["test_shipments"], 1);
+
+    // The status's count is kept between changes, and archiving one recounts at once.
+    assert_eq!(d.t.get_json("/api/status").await["attention_count"], 2);
+    let late_id = desk["attention"][0]["shipment"]["id"].as_i64().unwrap();
+    let archived =
+        d.t.api("POST", &format!("/api/shipments/{late_id}/archive"), Some(&json!({"archived": true}))).await;
+    assert_eq!(archived.status, 200);
+    assert_eq!(d.t.get_json("/api/status").await["attention_count"], 1, "archived: counted again at once");
+    // A delivery that makes an exception is counted (at most a second later under a flow of them).
+    let (_, exception) = update(
+        "exc9",
+        "Exception",
+        "2026-12-07T09:05:00Z",
+        vec![checkpoint("2026-12-07T09:00:00", "Exception", "Delayed (External factors)")],
+    );
+    assert_eq!(d.t.post_signed(&exception, SECRET).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(d.t.get_json("/api/status").await["attention_count"], 2, "the exception");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
