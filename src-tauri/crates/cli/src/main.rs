@@ -18,6 +18,7 @@ mod manpages;
 mod replay;
 mod send;
 mod serve;
+mod serve_output;
 mod signature;
 mod stats;
 
@@ -86,7 +87,8 @@ enum Command {
     #[command(after_help = "Examples:
   shipwatch serve
   SHIPWATCH_SECRET=... shipwatch serve --listen 127.0.0.1:8080
-  shipwatch serve --data-dir /tmp/sw --listen 127.0.0.1:0 --inspector-listen 127.0.0.1:0")]
+  shipwatch serve --data-dir /tmp/sw --listen 127.0.0.1:0 --inspector-listen 127.0.0.1:0
+  shipwatch serve --json | jq -c 'select(.verdict != \"valid\") | {id, diagnosis}'")]
     Serve {
         /// Where the database, settings and token live [default: the platform's data dir]
         #[arg(long, env = "SHIPWATCH_DATA_DIR", value_name = "DIR")]
@@ -97,6 +99,13 @@ enum Command {
         /// Inspector address, loopback only [default: 127.0.0.1:8788]
         #[arg(long, env = "SHIPWATCH_INSPECTOR_LISTEN", value_name = "ADDR", value_parser = listen_address)]
         inspector_listen: Option<SocketAddr>,
+        /// One JSON object per delivery on stdout instead of a line (the inspector API's item, with
+        /// "type" and "diagnosis_label"); the startup lines go to stderr
+        #[arg(long, conflicts_with = "quiet")]
+        json: bool,
+        /// Print no line per delivery (only the startup and stop lines)
+        #[arg(long, short = 'q')]
+        quiet: bool,
     },
 
     /// Check an aftership-hmac-sha256 signature against a body and your secret, and say why it fails.
@@ -210,9 +219,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
-        Command::Serve { data_dir, listen, inspector_listen } => {
+        Command::Serve { data_dir, listen, inspector_listen, json, quiet } => {
+            let output = match (json, quiet) {
+                (_, true) => serve_output::Output::Quiet,
+                (true, false) => serve_output::Output::Json,
+                (false, false) => serve_output::Output::Lines,
+            };
             let runtime = shipwatch_server::engine_runtime("shipwatch-async").expect("tokio runtime");
-            return runtime.block_on(serve::serve(data_dir, listen, inspector_listen));
+            return runtime.block_on(serve::serve(data_dir, listen, inspector_listen, output, local_offset));
         }
         Command::Verify(args) => signature::verify(args),
         Command::Sign(args) => signature::sign_body(args),

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use shipwatch_api::ReceiverState;
 use shipwatch_server::{Engine, EngineConfig};
 
+use crate::serve_output::Output;
+
 async fn wait_for_stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -28,6 +30,8 @@ pub async fn serve(
     data_dir: Option<PathBuf>,
     listen: Option<SocketAddr>,
     inspector_listen: Option<SocketAddr>,
+    output: Output,
+    local_offset: time::UtcOffset,
 ) -> ExitCode {
     let config = EngineConfig { data_dir, listen, inspector_listen, ..Default::default() };
     let engine = match Engine::start(config).await {
@@ -46,7 +50,24 @@ pub async fn serve(
         return ExitCode::FAILURE;
     }
     let api = engine.api();
+    // One line (or JSON object) per delivery from now on; subscribed before the address is printed,
+    // so that nothing sent to it goes unreported.
+    let (stop_printer, printer_stop) = tokio::sync::oneshot::channel();
+    let printer = (output != Output::Quiet).then(|| {
+        tokio::spawn(crate::serve_output::print_events(
+            api.subscribe_live(),
+            output,
+            local_offset,
+            printer_stop,
+        ))
+    });
     let status = api.status().await.ok();
+    // With --json, stdout carries the JSON lines only: the banner goes to stderr.
+    macro_rules! println {
+        ($($arg:tt)*) => {
+            if output == Output::Json { eprintln!($($arg)*) } else { std::println!($($arg)*) }
+        };
+    }
     println!("Shipwatch {} is running.", env!("CARGO_PKG_VERSION"));
     if let Some(url) = engine.receiver_url() {
         println!("receiver: {url}");
@@ -72,6 +93,11 @@ pub async fn serve(
     wait_for_stop_signal().await;
     println!("stopping: finishing in-flight deliveries…");
     engine.shutdown().await;
+    if let Some(printer) = printer {
+        // The deliveries answered while stopping are printed, then the printer ends.
+        let _ = stop_printer.send(());
+        let _ = printer.await;
+    }
     println!("stopped.");
     ExitCode::SUCCESS
 }
