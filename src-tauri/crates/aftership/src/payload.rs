@@ -107,6 +107,12 @@ pub struct Tracking {
     /// `origin_country_iso3` or `origin_country_region`.
     pub origin_country: Option<String>,
     pub destination_country: Option<String>,
+    /// What a person may look the shipment up by besides its identifiers, each value once, in this
+    /// order: `customer_name`, each of `customers[]`'s name, email and phone number, `emails[]`,
+    /// `smses[]`, the destination's city, state, postal code and raw location (and the legacy
+    /// `tracking_postal_code`), the values of `custom_fields` (strings and numbers), `note`,
+    /// `subtag_message` and `signed_by`. At most [`SEARCH_DETAILS_MAX`] bytes in all.
+    pub search_details: Vec<String>,
     /// Every checkpoint, in the order sent. Empty after [`parse_envelope_lean`], which keeps only
     /// [`Tracking::checkpoint_digest`].
     pub checkpoints: Vec<Checkpoint>,
@@ -499,9 +505,56 @@ fn parse_tracking(msg: &Map<String, Value>, keep_checkpoints: bool) -> Tracking 
         origin_country: text(msg, "origin_country_iso3").or_else(|| text(msg, "origin_country_region")),
         destination_country: text(msg, "destination_country_iso3")
             .or_else(|| text(msg, "destination_country_region")),
+        search_details: search_details(msg),
         checkpoints,
         checkpoint_digest,
     }
+}
+
+/// The most [`Tracking::search_details`] keeps, in bytes (a `custom_fields` blob is not a search
+/// document).
+pub const SEARCH_DETAILS_MAX: usize = 2048;
+
+fn search_details(msg: &Map<String, Value>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut size = 0;
+    let mut push = |value: Option<&str>| {
+        let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else { return };
+        if size + v.len() <= SEARCH_DETAILS_MAX && !out.iter().any(|o| o == v) {
+            size += v.len() + 1;
+            out.push(v.to_owned());
+        }
+    };
+    push(str_of(msg, "customer_name"));
+    for customer in objects(msg, "customers") {
+        for key in ["name", "email", "phone_number"] {
+            push(str_of(customer, key));
+        }
+    }
+    for key in ["emails", "smses"] {
+        for v in msg.get(key).and_then(Value::as_array).into_iter().flatten() {
+            push(non_blank(v));
+        }
+    }
+    for key in [
+        "destination_city",
+        "destination_state",
+        "destination_postal_code",
+        "destination_raw_location",
+        "tracking_postal_code",
+    ] {
+        push(str_of(msg, key));
+    }
+    for v in msg.get("custom_fields").and_then(Value::as_object).into_iter().flat_map(|m| m.values()) {
+        match v {
+            Value::Number(n) => push(Some(&n.to_string())),
+            v => push(non_blank(v)),
+        }
+    }
+    for key in ["note", "subtag_message", "signed_by"] {
+        push(str_of(msg, key));
+    }
+    out
 }
 
 /// What identifies and places a checkpoint, borrowed from the tree: all the digest needs.

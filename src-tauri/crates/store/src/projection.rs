@@ -413,6 +413,7 @@ fn project(
                 order_number: msg.order_number.as_deref(),
                 title: msg.title.as_deref(),
                 checkpoints: &checkpoints,
+                details: &crate::search::details_text(msg),
             },
             true,
         )?;
@@ -714,6 +715,7 @@ fn reindex(
         order_number: item.order_number.as_deref(),
         title: item.title.as_deref(),
         checkpoints: &checkpoints,
+        details: &crate::search::details_text(msg),
     };
     crate::search::index_shipment(conn, item.id, &doc, false)
 }

@@ -3,9 +3,17 @@
 //! - **Exact and prefix** matches of a shipment's tracking number, order id, order number (2025
 //!   onward) or title go through
 //!   `COLLATE NOCASE` indexes (`LIKE 'text%'`, which SQLite serves from such an index).
-//! - **Substrings** of those and of a shipment's checkpoint messages and locations go through the
-//!   FTS5 table `shipment_search` (trigram tokenizer, one document per shipment, queued by the
-//!   projection and written once per transaction, before the writer commits: [`flush`]).
+//! - **Substrings** of those, of a shipment's checkpoint messages and locations, and of the body
+//!   fields a person looks a shipment up by ([`details_text`]: the courier's name, customer names,
+//!   emails and phone numbers, the destination's city, state and postal code, `custom_fields`
+//!   values, `note`, `subtag_message`, `signed_by`, as the newest delivery that changed the
+//!   shipment sent them) go through the FTS5 table `shipment_search` (trigram tokenizer, one
+//!   document per shipment, queued by the projection and written once per transaction, before the
+//!   writer commits: [`flush`]). The details share the `checkpoints` column (an FTS5 table cannot
+//!   gain a column, and a search matches every column alike).
+//! - **Bodies as a whole are not indexed**: a trigram index of every body (a year is a million
+//!   deliveries of 3-8 KB) would be gigabytes; the fields above are what a developer searches
+//!   them by (docs/benchmark.md gives the index's size with and without them).
 //! - A **delivery** matches when its shipment does, when its event id starts with the text (its
 //!   index; as typed or in lower case: AfterShip's are lowercase), or, for one that failed
 //!   verification and so changed no shipment, when its tracking number or order id starts with the
@@ -47,9 +55,34 @@ pub(crate) struct ShipmentDocument<'a> {
     pub(crate) order_number: Option<&'a str>,
     pub(crate) title: Option<&'a str>,
     pub(crate) checkpoints: &'a str,
+    /// [`details_text`] of the delivery, indexed with the checkpoints.
+    pub(crate) details: &'a str,
+}
+
+/// The searchable body fields of a delivery's tracking, one per line: the courier's display name
+/// and [`shipwatch_aftership::Tracking::search_details`].
+pub(crate) fn details_text(msg: &shipwatch_aftership::Tracking) -> String {
+    let courier = msg.slug.as_deref().map(crate::queries::courier_of);
+    let mut text = String::new();
+    for part in courier.iter().chain(msg.search_details.iter()) {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(part);
+    }
+    text
 }
 
 impl ShipmentDocument<'_> {
+    /// The text of the `checkpoints` column: the checkpoints, then the details.
+    fn checkpoints_text(&self) -> std::borrow::Cow<'_, str> {
+        match (self.checkpoints.is_empty(), self.details.is_empty()) {
+            (_, true) => self.checkpoints.into(),
+            (true, false) => self.details.into(),
+            (false, false) => format!("{}\n{}", self.checkpoints, self.details).into(),
+        }
+    }
+
     /// The text of the `order_id` column: the order id and the order number, one per line.
     fn order_text(&self) -> Option<String> {
         match (self.order_id, self.order_number) {
@@ -102,7 +135,7 @@ pub(crate) fn index_shipment(
         doc.tracking_number,
         doc.order_text(),
         doc.title,
-        doc.checkpoints
+        doc.checkpoints_text()
     ])?;
     Ok(())
 }
@@ -139,6 +172,7 @@ pub(crate) fn index_every_shipment(conn: &Connection) -> Result<()> {
             order_number: None,
             title: title.as_deref(),
             checkpoints: &checkpoints,
+            details: "",
         };
         index_shipment(conn, *id, &doc, true)?;
     }
