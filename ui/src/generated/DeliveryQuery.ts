@@ -9,7 +9,9 @@ export type DeliveryQuery = {
  */
 verdict?: string, 
 /**
- * Matches tracking number, order id or event id (substring, case-insensitive).
+ * Search: the shipment's tracking number, order id or title (prefix), or (substring) those,
+ * its checkpoints and the body fields a person looks it up by (customer names and emails,
+ * destination, custom fields, note, ...); an event id (prefix). See docs/api.md.
  */
 q?: string, tag?: string, 
 /**
@@ -27,4 +29,13 @@ before?: string,
 /**
  * A diagnosis code (`wrong_secret`, `hex_signature`, ...: see `DiagnosisCode`).
  */
-diagnosis?: string, };
+diagnosis?: string, 
+/**
+ * Received at or after: RFC 3339 (`2026-12-08T09:00:00Z`, any offset) or a date
+ * (`2026-12-08`, its start in UTC).
+ */
+since?: string, 
+/**
+ * Received before: RFC 3339 or a date (a date includes that whole day, UTC).
+ */
+until?: string, };

@@ -146,6 +146,10 @@ pub struct DeliveryItem {
     /// deliveries stored before diagnosis codes.
     #[serde(default)]
     pub diagnosis: Option<DiagnosisCode>,
+    /// Forward mode: what became of forwarding this delivery (its newest forward), when it was
+    /// queued for forwarding. Absent when it never was.
+    #[serde(default)]
+    pub forward: Option<ForwardAttempt>,
 }
 
 /// The signature panel of a delivery. `expected` is only ever sent to the local UI.
@@ -240,7 +244,9 @@ pub struct DeliveryQuery {
     /// One verdict, or `failed` for invalid + missing + malformed + too_large.
     #[ts(optional)]
     pub verdict: Option<String>,
-    /// Matches tracking number, order id or event id (substring, case-insensitive).
+    /// Search: the shipment's tracking number, order id or title (prefix), or (substring) those,
+    /// its checkpoints and the body fields a person looks it up by (customer names and emails,
+    /// destination, custom fields, note, ...); an event id (prefix). See docs/api.md.
     #[ts(optional)]
     pub q: Option<String>,
     #[ts(optional)]
@@ -258,6 +264,13 @@ pub struct DeliveryQuery {
     /// A diagnosis code (`wrong_secret`, `hex_signature`, ...: see `DiagnosisCode`).
     #[ts(optional)]
     pub diagnosis: Option<String>,
+    /// Received at or after: RFC 3339 (`2026-12-08T09:00:00Z`, any offset) or a date
+    /// (`2026-12-08`, its start in UTC).
+    #[ts(optional)]
+    pub since: Option<String>,
+    /// Received before: RFC 3339 or a date (a date includes that whole day, UTC).
+    #[ts(optional)]
+    pub until: Option<String>,
 }
 
 /// One checkpoint of a shipment's timeline.

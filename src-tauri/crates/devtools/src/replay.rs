@@ -293,6 +293,7 @@ mod tests {
                 courier: None,
                 webhook_version: None,
                 test: false,
+                forward: None,
                 diagnosis: None,
             },
             method: "POST".into(),

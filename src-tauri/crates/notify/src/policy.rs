@@ -331,6 +331,7 @@ pub(crate) mod tests {
                 courier: None,
                 webhook_version: None,
                 test: false,
+                forward: None,
                 diagnosis: None,
             },
             shipment: Some(ShipmentChange {

@@ -359,6 +359,13 @@ impl ApiInner {
         if let Some(w) = self.desk.version_warning() {
             warnings.push(w);
         }
+        // Forward mode's target failing for a while: since when, how many wait (issue 20).
+        let now = crate::receiver::now_ms();
+        if let Some(failing) =
+            self.store.read(move |c| shipwatch_store::forwards::failing(c, now)).await.map_err(internal)?
+        {
+            warnings.push(failing.warning());
+        }
         let clock = self.desk.now();
         let rules = crate::clock::rules(&settings);
         let attention_count = self

@@ -148,3 +148,117 @@ pub fn for_delivery(conn: &Connection, delivery_id: i64) -> Result<Vec<ForwardAt
     let rows = stmt.query_map([delivery_id], attempt_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// The query of [`latest_for_delivery`]: a delivery's newest forward, read through the index
+/// `forwards_delivery` (public for the query-plan tests).
+pub const LATEST_FOR_DELIVERY: &str =
+    "SELECT delivery_id, target, state, attempts, status, error, last_attempt_at, next_attempt_at, round_trip_ms
+     FROM forwards WHERE delivery_id = ?1 ORDER BY id DESC LIMIT 1";
+
+/// How long an error may be in a list item (the delivery page shows it whole).
+pub const SHORT_ERROR_CHARS: usize = 120;
+
+/// `error` cut to [`SHORT_ERROR_CHARS`] characters (an ellipsis marks the cut).
+pub fn short_error(error: &str) -> String {
+    let error = error.trim();
+    match error.char_indices().nth(SHORT_ERROR_CHARS) {
+        Some((at, _)) => format!("{}…", error[..at].trim_end()),
+        None => error.to_owned(),
+    }
+}
+
+/// The newest forward of delivery `delivery_id`, if it was ever queued for forwarding.
+pub fn latest_for_delivery(conn: &Connection, delivery_id: i64) -> Result<Option<ForwardAttempt>> {
+    Ok(conn.prepare_cached(LATEST_FOR_DELIVERY)?.query_row([delivery_id], attempt_row).optional()?)
+}
+
+/// Sets `forward` of each listed delivery to its newest forward (its error shortened): one lookup
+/// per item through `forwards_delivery`, none at all when nothing was ever forwarded.
+pub fn fill_list_items(conn: &Connection, items: &mut [shipwatch_api::DeliveryItem]) -> Result<()> {
+    if items.is_empty()
+        || !conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM forwards)")?
+            .query_row([], |r| r.get::<_, bool>(0))?
+    {
+        return Ok(());
+    }
+    for item in items {
+        item.forward = latest_for_delivery(conn, item.id)?.map(|mut f| {
+            f.error = f.error.as_deref().map(short_error);
+            f
+        });
+    }
+    Ok(())
+}
+
+/// Forward mode's queue when its target keeps failing: the oldest queued forward that has failed,
+/// and how many are queued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failing {
+    pub target: String,
+    /// When the oldest failing forward was queued (Unix ms): the target has failed since then.
+    pub since_ms: i64,
+    /// Its attempts so far.
+    pub attempts: u32,
+    /// Forwards waiting (pending or retrying), to every target.
+    pub queued: i64,
+    /// Why its last attempt failed, shortened.
+    pub error: Option<String>,
+    pub status: Option<u16>,
+}
+
+/// A failing forward is worth a warning after this many attempts…
+pub const FAILING_AFTER_ATTEMPTS: u32 = 3;
+/// …or this long after it was queued (ms).
+pub const FAILING_AFTER_MS: i64 = 5 * 60 * 1000;
+
+/// The query of [`failing`]: one pass over the queued entries of `forwards_due` (pending and
+/// retrying; the delivered and given-up history is not read), giving their number and the oldest
+/// that failed (ids follow the order forwards are queued in).
+pub const QUEUE_SUMMARY: &str = "SELECT count(*), min(CASE WHEN state = 'retrying' THEN id END)
+     FROM forwards WHERE state IN ('pending', 'retrying')";
+
+/// The oldest queued forward that has failed and how many are queued, when it has failed for
+/// [`FAILING_AFTER_ATTEMPTS`] attempts or [`FAILING_AFTER_MS`] (the status bar's warning); `None`
+/// while the queue is empty or still young.
+pub fn failing(conn: &Connection, now_ms: i64) -> Result<Option<Failing>> {
+    let (queued, oldest): (i64, Option<i64>) =
+        conn.prepare_cached(QUEUE_SUMMARY)?.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let Some(oldest) = oldest else { return Ok(None) };
+    let found = conn
+        .prepare_cached("SELECT target, created_at, attempts, error, status FROM forwards WHERE id = ?1")?
+        .query_row([oldest], |r| {
+            Ok(Failing {
+                target: r.get(0)?,
+                since_ms: r.get(1)?,
+                attempts: r.get(2)?,
+                queued,
+                error: r.get::<_, Option<String>>(3)?.as_deref().map(short_error),
+                status: r.get(4)?,
+            })
+        })
+        .optional()?;
+    Ok(found.filter(|f| f.attempts >= FAILING_AFTER_ATTEMPTS || now_ms - f.since_ms >= FAILING_AFTER_MS))
+}
+
+impl Failing {
+    /// The status bar's warning: "Forwarding to … has failed since …: N deliveries queued (last
+    /// error: …)".
+    pub fn warning(&self) -> String {
+        let stamp = rfc3339_ms(self.since_ms);
+        let since = match (stamp.get(..10), stamp.get(11..19)) {
+            (Some(day), Some(time)) => format!("{day} {time} UTC"),
+            _ => stamp.clone(),
+        };
+        let queued = match self.queued {
+            1 => "1 delivery queued".to_owned(),
+            n => format!("{n} deliveries queued"),
+        };
+        let error = match (&self.error, self.status) {
+            (Some(e), _) => e.clone(),
+            (None, Some(status)) => format!("answered {status}"),
+            (None, None) => "no answer".to_owned(),
+        };
+        format!("Forwarding to {} has failed since {since}: {queued} (last error: {error})", self.target)
+    }
+}

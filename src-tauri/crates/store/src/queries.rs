@@ -104,6 +104,7 @@ pub(crate) fn delivery_item_from_parts(
         courier: msg.and_then(|m| m.slug.as_deref()).map(courier_of),
         webhook_version: d.webhook_version().map(str::to_owned),
         test: d.is_test(),
+        forward: None,
         diagnosis: d.diagnosis_code().and_then(|c| diagnosis_from_str(c.as_str())),
     }
 }
@@ -143,6 +144,7 @@ fn delivery_item(r: &Row<'_>) -> rusqlite::Result<DeliveryItem> {
         webhook_version: r.get(13)?,
         test: r.get(14)?,
         title: r.get(15)?,
+        forward: None,
         diagnosis: r.get::<_, Option<String>>(16)?.as_deref().and_then(diagnosis_from_str),
     })
 }
@@ -158,17 +160,55 @@ fn limit_of(limit: Option<u32>) -> u32 {
     limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
 }
 
-/// Newest first; `before` is the id cursor of the previous page.
-pub fn list_deliveries(conn: &Connection, q: &DeliveryQuery) -> Result<Page<DeliveryItem>> {
+/// The statement of [`list_deliveries`], its arguments and the page size (public for the
+/// query-plan tests; a cursor is looked up here, so it takes the connection).
+pub fn list_deliveries_sql(
+    conn: &Connection,
+    q: &DeliveryQuery,
+) -> Result<(String, Vec<rusqlite::types::Value>, u32)> {
     let (conditions, mut args) = delivery_conditions(q)?;
-    let mut sql = format!("SELECT {ITEM_COLUMNS} FROM deliveries WHERE {conditions}");
+    let by_time = received_range(q)?.is_some();
+    // A time range walks its index in the list's order, the other filters tested on the way (the
+    // planner would rather take a tag's or a verdict's index and sort the whole of it); a search
+    // is left to start from what it finds.
+    let searching = q.q.as_deref().is_some_and(|t| !t.trim().is_empty());
+    let table = match by_time && !searching {
+        true => "deliveries INDEXED BY deliveries_received_at",
+        false => "deliveries",
+    };
+    let mut sql = format!("SELECT {ITEM_COLUMNS} FROM {table} WHERE {conditions}");
     if let Some(before) = q.before.as_deref().filter(|s| !s.is_empty()) {
         let id: i64 = before.parse().map_err(|_| StoreError::BadQuery(bad_cursor(before)))?;
-        sql.push_str(" AND id < ?");
-        args.push(id.into());
+        let received: Option<i64> = match by_time {
+            true => conn
+                .prepare_cached("SELECT received_at FROM deliveries WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?,
+            false => None,
+        };
+        match received {
+            // After the cursor's row in (received_at, id) order, through the time index.
+            Some(at) => {
+                sql.push_str(" AND received_at <= ? AND (received_at < ? OR id < ?)");
+                args.extend([at.into(), at.into(), id.into()]);
+            }
+            None => {
+                sql.push_str(" AND id < ?");
+                args.push(id.into());
+            }
+        }
     }
     let limit = limit_of(q.limit);
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", limit + 1));
+    let order = if by_time { "received_at DESC, id DESC" } else { "id DESC" };
+    sql.push_str(&format!(" ORDER BY {order} LIMIT {}", limit + 1));
+    Ok((sql, args, limit))
+}
+
+/// Newest first; `before` is the id cursor of the previous page. With a received-time range
+/// (`since`/`until`) the list walks `deliveries_received_at` backwards: newest received first
+/// (ties by id), so that a range of an hour in a year of history reads that hour only.
+pub fn list_deliveries(conn: &Connection, q: &DeliveryQuery) -> Result<Page<DeliveryItem>> {
+    let (sql, args, limit) = list_deliveries_sql(conn, q)?;
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut items: Vec<DeliveryItem> =
         stmt.query_map(params_from_iter(args), delivery_item)?.collect::<rusqlite::Result<_>>()?;
@@ -178,7 +218,39 @@ pub fn list_deliveries(conn: &Connection, q: &DeliveryQuery) -> Result<Page<Deli
     } else {
         None
     };
+    crate::forwards::fill_list_items(conn, &mut items)?;
     Ok(Page { items, next })
+}
+
+/// A `since`/`until` value as Unix ms: RFC 3339 (any offset), or a date `YYYY-MM-DD` read as
+/// its start in UTC, or (`end_of_day`, for `until`) the start of the next day, so that
+/// `until=2026-12-08` takes in all of that day.
+pub fn parse_time_bound(name: &str, value: &str, end_of_day: bool) -> Result<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let v = value.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(v, &Rfc3339) {
+        return Ok((t.unix_timestamp_nanos() / 1_000_000) as i64);
+    }
+    let day = time::macros::format_description!("[year]-[month]-[day]");
+    if let Ok(d) = time::Date::parse(v, &day) {
+        let d = if end_of_day { d.next_day().unwrap_or(d) } else { d };
+        return Ok(d.midnight().assume_utc().unix_timestamp() * 1000);
+    }
+    Err(StoreError::BadQuery(format!(
+        "bad {name} {value:?}: use RFC 3339 (2026-12-08T09:30:00Z, or with an offset such as +01:00) or a date (2026-12-08)"
+    )))
+}
+
+/// The received-time range of a query, `[since, until)` in Unix ms, when it has one.
+pub fn received_range(q: &DeliveryQuery) -> Result<Option<(Option<i64>, Option<i64>)>> {
+    let since = q.since.as_deref().filter(|s| !s.trim().is_empty());
+    let until = q.until.as_deref().filter(|s| !s.trim().is_empty());
+    if since.is_none() && until.is_none() {
+        return Ok(None);
+    }
+    let since = since.map(|v| parse_time_bound("since", v, false)).transpose()?;
+    let until = until.map(|v| parse_time_bound("until", v, true)).transpose()?;
+    Ok(Some((since, until)))
 }
 
 /// Everything stored about one delivery.
@@ -238,6 +310,7 @@ pub fn get_delivery(conn: &Connection, id: i64) -> Result<DeliveryRecord> {
     let (headers, body) = stored.decode(conn)?;
     record.headers = serde_json::from_slice(&headers).unwrap_or_default();
     record.body = body;
+    record.item.forward = crate::forwards::latest_for_delivery(conn, id)?;
     Ok(record)
 }
 
@@ -332,7 +405,9 @@ pub fn get_shipment(conn: &Connection, id: i64) -> Result<ShipmentRecord> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ITEM_COLUMNS} FROM deliveries WHERE shipment_id = ?1 ORDER BY id DESC LIMIT 500"
     ))?;
-    let deliveries = stmt.query_map([id], delivery_item)?.collect::<rusqlite::Result<_>>()?;
+    let mut deliveries: Vec<DeliveryItem> =
+        stmt.query_map([id], delivery_item)?.collect::<rusqlite::Result<_>>()?;
+    crate::forwards::fill_list_items(conn, &mut deliveries)?;
     Ok(ShipmentRecord {
         item,
         courier_tracking_link: ctl,
@@ -473,6 +548,11 @@ fn delivery_conditions(q: &DeliveryQuery) -> Result<(String, Vec<rusqlite::types
         };
         sql.push_str(" AND diagnosis = ?");
         args.push(code.as_str().to_owned().into());
+    }
+    if let Some((since, until)) = received_range(q)? {
+        // Served by deliveries_received_at (list_deliveries orders by it when these are set).
+        sql.push_str(" AND received_at >= ? AND received_at < ?");
+        args.extend([since.unwrap_or(i64::MIN).into(), until.unwrap_or(i64::MAX).into()]);
     }
     if let Some(text) = q.q.as_deref().filter(|s| !s.trim().is_empty()) {
         // See search.rs: a delivery is found through its shipment (the shipments' indexes and the
