@@ -58,6 +58,14 @@ pub struct ExportArgs {
     /// `diagnosis` field of each row)
     #[arg(long, value_name = "CODE")]
     diagnosis: Option<String>,
+    /// Deliveries only: received at or after this time, RFC 3339 (2026-12-08T09:00:00Z, or with an
+    /// offset) or a date (2026-12-08, from its start in UTC)
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Deliveries only: received before this time, RFC 3339 or a date (a date includes that whole
+    /// day, UTC)
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
     /// Export at most N rows (newest first)
     #[arg(long, value_name = "N")]
     limit: Option<u32>,
@@ -74,9 +82,13 @@ pub struct ExportArgs {
 
 pub fn export(args: ExportArgs) -> CmdResult {
     if args.what == What::Shipments {
-        for (set, flag) in
-            [(args.verdict.is_some(), "--verdict"), (args.slug.is_some(), "--slug"), (args.full, "--full")]
-        {
+        for (set, flag) in [
+            (args.verdict.is_some(), "--verdict"),
+            (args.slug.is_some(), "--slug"),
+            (args.full, "--full"),
+            (args.since.is_some(), "--since"),
+            (args.until.is_some(), "--until"),
+        ] {
             if set {
                 return Err(Failure::Usage(format!(
                     "{flag} applies to deliveries only: drop it or export deliveries"
@@ -120,6 +132,8 @@ pub fn export(args: ExportArgs) -> CmdResult {
                 tag: args.tag.clone(),
                 slug: args.slug.clone(),
                 diagnosis: args.diagnosis.clone(),
+                since: args.since.clone(),
+                until: args.until.clone(),
                 limit: args.limit,
                 ..Default::default()
             };
