@@ -29,6 +29,7 @@ struct Serve {
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
     receiver: SocketAddr,
     path: String,
+    inspector: Option<(SocketAddr, String)>,
 }
 
 fn strip_ansi(s: &str) -> String {
@@ -126,19 +127,28 @@ impl Serve {
             }
         });
         let deadline = Instant::now() + PATIENCE;
+        let (mut url, mut inspector) = (None, None);
         let url = loop {
             let line =
                 lines.recv_timeout(Duration::from_millis(50)).ok().or_else(|| err_lines.try_recv().ok());
-            if let Some(url) =
-                line.as_deref().map(strip_ansi).and_then(|l| l.strip_prefix("receiver: ").map(str::to_owned))
-            {
-                break url;
+            let line = line.as_deref().map(strip_ansi).unwrap_or_default();
+            if let Some(rest) = line.strip_prefix("inspector: http://") {
+                let (host, rest) = rest.split_at(rest.find('/').unwrap());
+                let token = rest.strip_prefix("/?token=").unwrap().to_owned();
+                inspector = Some((host.parse::<SocketAddr>().unwrap(), token));
+            }
+            if let Some(rest) = line.strip_prefix("receiver: ") {
+                url = Some(rest.to_owned());
+            }
+            if let (Some(url), Some(_)) = (&url, &inspector) {
+                break url.clone();
             }
             assert!(Instant::now() < deadline, "serve did not start: {}", stderr.lock().unwrap());
         };
         let rest = url.strip_prefix("http://").unwrap();
         let (host, path) = rest.split_at(rest.find('/').unwrap());
-        let mut s = Serve { child, lines, stderr, receiver: host.parse().unwrap(), path: path.to_owned() };
+        let mut s =
+            Serve { child, lines, stderr, receiver: host.parse().unwrap(), path: path.to_owned(), inspector };
         // The banner ends with "Press Ctrl-C to stop." (on stderr with --json: not waited for).
         if !args.contains(&"--json") {
             s.next_line_containing("Press Ctrl-C");
@@ -369,4 +379,66 @@ fn quiet_prints_no_line_per_delivery() {
     // All three are stored (answered after the commit); stopping prints what was left to print.
     let (rest, _) = s.stop();
     assert_eq!(rest, ["stopping: finishing in-flight deliveries…", "stopped."], "{rest:?}");
+}
+
+/// A forward target on loopback that answers each request 200 once it has read it whole.
+fn forward_target() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut got = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                let Ok(n) = stream.read(&mut buf) else { break };
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0usize);
+                    if got.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            use std::io::Write as _;
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    addr
+}
+
+#[test]
+fn forward_mode_adds_a_line_per_forward_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Serve::start(dir.path(), &[], &[], false);
+    let target = forward_target();
+    let (inspector, token) = s.inspector.clone().expect("an inspector line");
+    let settings = format!(r#"{{"forward_url":"http://{target}/hook"}}"#);
+    let auth = format!("Bearer {token}");
+    let (status, answer) = try_http(
+        inspector,
+        "PUT",
+        "/api/settings",
+        &[("Authorization", &auth), ("Content-Type", "application/json")],
+        settings.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let body = sample(1);
+    assert_eq!(s.post(&body, &shipwatch_aftership::sign(SECRET, &body)), 200);
+    let delivery = strip_ansi(&s.next_line_containing("#1"));
+    assert!(delivery.contains("200 valid") && delivery.contains("current secret"), "{delivery}");
+    let forward = strip_ansi(&s.next_line_containing("↳"));
+    assert!(forward.contains("↳ #1 forwarded: 200"), "{forward}");
+    assert!(forward.ends_with(&format!("→ http://{target}/hook")), "{forward}");
+    s.stop();
 }

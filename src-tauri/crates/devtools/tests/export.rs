@@ -177,7 +177,7 @@ fn deliveries_stream_across_pages_with_the_api_filters() {
         ExportOptions { format: ExportFormat::Csv, include_bodies: false },
     );
     assert_eq!(csv.matches("\r\n").count(), 1_235);
-    assert!(csv.starts_with("id,received_at,event_id,event,verdict,status,duplicate,tracking_number,slug,tag,order_id,shipment_id,size\r\n"));
+    assert!(csv.starts_with("id,received_at,event_id,event,verdict,status,duplicate,tracking_number,slug,tag,order_id,shipment_id,size,diagnosis\r\n"));
 
     // Bodies: exactly what is stored.
     let (text, _) = export_d(
