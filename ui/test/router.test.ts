@@ -5,7 +5,7 @@ describe('hash routes', () => {
   it('parses every page', () => {
     expect(parseHash('')).toEqual({ name: 'home' });
     expect(parseHash('#/')).toEqual({ name: 'home' });
-    expect(parseHash('#/feed')).toEqual({ name: 'feed', filters: { verdict: '', tag: '', slug: '', q: '', diagnosis: '' } });
+    expect(parseHash('#/feed')).toEqual({ name: 'feed', filters: { verdict: '', tag: '', slug: '', q: '', diagnosis: '', range: '', since: '', until: '' } });
     expect(parseHash('#/delivery/12')).toEqual({ name: 'delivery', id: 12 });
     expect(parseHash('#/shipments')).toEqual({ name: 'shipments', tag: '', q: '' });
     expect(parseHash('#/shipment/3')).toEqual({ name: 'shipment', id: 3 });
@@ -15,11 +15,15 @@ describe('hash routes', () => {
   it('reads filters from the hash', () => {
     expect(parseHash('#/feed?verdict=failed&tag=Delivered&slug=usps&q=93%2061')).toEqual({
       name: 'feed',
-      filters: { verdict: 'failed', tag: 'Delivered', slug: 'usps', q: '93 61', diagnosis: '' },
+      filters: { verdict: 'failed', tag: 'Delivered', slug: 'usps', q: '93 61', diagnosis: '', range: '', since: '', until: '' },
     });
     expect(parseHash('#/feed?verdict=failed&diagnosis=wrong_secret')).toMatchObject({
       name: 'feed',
       filters: { verdict: 'failed', diagnosis: 'wrong_secret' },
+    });
+    expect(parseHash('#/feed?range=today')).toMatchObject({ filters: { range: 'today', since: '', until: '' } });
+    expect(parseHash('#/feed?since=2026-12-01&until=2026-12-07')).toMatchObject({
+      filters: { range: '', since: '2026-12-01', until: '2026-12-07' },
     });
     expect(parseHash('#/shipments?tag=Exception&q=sofa')).toEqual({ name: 'shipments', tag: 'Exception', q: 'sofa' });
   });
@@ -35,7 +39,7 @@ describe('hash routes', () => {
     expect(parseHash('#/nope')).toMatchObject({ name: 'notfound' });
   });
   it('round-trips', () => {
-    for (const h of ['#/feed', '#/feed?verdict=failed&q=x+y', '#/feed?diagnosis=hex_signature', '#/delivery/12', '#/shipments?tag=Delivered', '#/shipment/3', '#/setup', '#/settings'])
+    for (const h of ['#/feed', '#/feed?verdict=failed&q=x+y', '#/feed?diagnosis=hex_signature', '#/feed?range=7d', '#/feed?q=ada&since=2026-12-01&until=2026-12-07', '#/delivery/12', '#/shipments?tag=Delivered', '#/shipment/3', '#/setup', '#/settings'])
       expect(formatRoute(parseHash(h))).toBe(h);
   });
   it('builds links', () => {

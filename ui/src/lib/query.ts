@@ -5,6 +5,7 @@ import type { DiagnosisCode } from '../generated/DiagnosisCode';
 import type { ShipmentItem } from '../generated/ShipmentItem';
 import type { ShipmentQuery } from '../generated/ShipmentQuery';
 import type { Verdict } from '../generated/Verdict';
+import { hasRange, inRange, rangeBounds } from './range';
 import { DIAGNOSIS_LABELS, PASSING_DIAGNOSES } from './format';
 
 export interface FeedFilters {
@@ -14,13 +15,18 @@ export interface FeedFilters {
   /** Courier slug. */
   slug: string;
   q: string;
+  /** Received-time range: a preset ('hour', 'today', '7d'), 'custom' or '' (lib/range.ts). */
+  range: string;
+  /** Custom range: first and last local day (`YYYY-MM-DD`), or ''. */
+  since: string;
+  until: string;
   /** A diagnosis code (`wrong_secret`, ...), or '' for all. */
   diagnosis: string;
 }
 
-export const emptyFilters = (): FeedFilters => ({ verdict: '', tag: '', slug: '', q: '', diagnosis: '' });
+export const emptyFilters = (): FeedFilters => ({ verdict: '', tag: '', slug: '', q: '', diagnosis: '', range: '', since: '', until: '' });
 
-export const hasFilters = (f: FeedFilters) => !!(f.verdict || f.tag || f.slug || f.q.trim() || f.diagnosis);
+export const hasFilters = (f: FeedFilters) => !!(f.verdict || f.tag || f.slug || f.q.trim() || f.diagnosis) || hasRange(f);
 
 export const FAILED_VERDICTS: readonly Verdict[] = ['invalid', 'missing', 'malformed', 'too_large'];
 
@@ -55,6 +61,9 @@ export function toDeliveryQuery(f: FeedFilters, limit?: number, before?: string 
   if (f.tag) q.tag = f.tag;
   if (f.slug) q.slug = f.slug.trim().toLowerCase();
   if (f.q.trim()) q.q = f.q.trim();
+  const range = rangeBounds(f);
+  if (range.since) q.since = range.since;
+  if (range.until) q.until = range.until;
   if (limit !== undefined) q.limit = limit;
   if (before) q.before = before;
   return q;
@@ -92,8 +101,10 @@ export function matchesDelivery(d: DeliveryItem, f: FeedFilters): boolean {
   if (f.diagnosis && d.diagnosis !== f.diagnosis) return false;
   if (f.tag && d.tag !== f.tag) return false;
   if (f.slug && (d.slug ?? '').toLowerCase() !== f.slug.trim().toLowerCase()) return false;
+  if (hasRange(f) && !inRange(d.received_at, f)) return false;
   const q = f.q.trim().toLowerCase();
-  if (q && !(contains(d.tracking_number, q) || contains(d.order_id, q) || contains(d.event_id, q))) return false;
+  if (q && !(contains(d.tracking_number, q) || contains(d.order_id, q) || contains(d.event_id, q) || contains(d.title, q)))
+    return false;
   return true;
 }
 

@@ -32,7 +32,7 @@ export function parseHash(hash: string): Route {
       if (parts.length === 1)
         return {
           name: 'feed',
-          filters: { verdict: get('verdict'), tag: get('tag'), slug: get('slug'), q: get('q'), diagnosis: get('diagnosis') },
+          filters: { verdict: get('verdict'), tag: get('tag'), slug: get('slug'), q: get('q'), range: get('range'), since: get('since'), until: get('until'), diagnosis: get('diagnosis') },
         };
       break;
     case 'delivery': {

@@ -37,7 +37,7 @@ let generation = 0;
 let buffered: DeliveryItem[] | null = null;
 
 const filtersKey = (f: FeedFilters) =>
-  JSON.stringify([f.verdict, f.tag, f.slug.trim().toLowerCase(), f.q.trim(), f.diagnosis]);
+  JSON.stringify([f.verdict, f.tag, f.slug.trim().toLowerCase(), f.q.trim(), f.range, f.since, f.until, f.diagnosis]);
 
 function noteSlugs(items: DeliveryItem[]) {
   const cur = new Set(seenSlugs.value);

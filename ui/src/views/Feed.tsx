@@ -5,7 +5,8 @@ import { VirtualList } from '../components/VirtualList';
 import { ForwardMark } from '../components/Forward';
 import { TestEventDialogButton } from '../components/TestEvent';
 import { LoudWarnings } from '../components/Warnings';
-import { forwards } from '../state/forwards';
+import { RangeFilter } from '../components/RangeFilter';
+import { forwardOf, forwards } from '../state/forwards';
 import type { DeliveryItem } from '../generated/DeliveryItem';
 import { diagnosisLabel, eventLabel, formatFullTime, formatListTime, KNOWN_TAGS, plural, tagLabel, verdictInfo } from '../lib/format';
 import { DIAGNOSIS_FILTERS, emptyFilters, hasFilters, VERDICT_FILTERS, type FeedFilters } from '../lib/query';
@@ -130,7 +131,7 @@ function FeedRow({ d, selected }: { d: DeliveryItem; selected: boolean }) {
         <DuplicateMark duplicate={d.duplicate} />
       </span>
       <span class="c-fwd">
-        <ForwardMark attempt={forwards.value.get(d.id)} />
+        <ForwardMark attempt={forwardOf(d, forwards.value)} />
       </span>
     </a>
   );
@@ -244,7 +245,7 @@ function Filters({ filters }: { filters: FeedFilters }) {
         class="search-input"
         type="search"
         aria-label="Search"
-        placeholder="Search tracking no., order id, event id ( / )"
+        placeholder="Search tracking no., order, title, customer… ( / )"
         value={q}
         onInput={(e) => {
           const v = (e.currentTarget as HTMLInputElement).value;
@@ -256,6 +257,7 @@ function Filters({ filters }: { filters: FeedFilters }) {
           if (e.key === 'Enter') apply({ q: (e.currentTarget as HTMLInputElement).value });
         }}
       />
+      <RangeFilter filters={filters} apply={(patch) => apply(patch)} />
       {hasFilters(filters) && (
         <button type="button" class="btn btn-small btn-ghost" data-testid="clear-filters" onClick={() => navigate(feedHref(emptyFilters()), true)}>
           Clear
@@ -273,8 +275,9 @@ function FeedEmpty({ filters }: { filters: FeedFilters }) {
     return (
       <Empty title="No deliveries match these filters">
         <p>
-          The search looks at tracking numbers, order ids and event ids. Filters combine: every one of them must
-          match.
+          The search looks at tracking numbers, order ids and numbers, titles, event ids, checkpoints, and the
+          body fields you look a parcel up by: customer names and emails, destination, custom fields, note.
+          Filters combine: every one of them must match.
         </p>
         <button type="button" class="btn" onClick={() => navigate(feedHref(emptyFilters()), true)}>
           Clear filters
@@ -314,7 +317,7 @@ function FeedEmpty({ filters }: { filters: FeedFilters }) {
 }
 
 export function Feed({ filters }: { filters: FeedFilters }) {
-  useEffect(() => setFeedFilters(filters), [filters.verdict, filters.tag, filters.slug, filters.q, filters.diagnosis]);
+  useEffect(() => setFeedFilters(filters), [filters.verdict, filters.tag, filters.slug, filters.q, filters.range, filters.since, filters.until, filters.diagnosis]);
   const listRef = useRef<HTMLDivElement>(null);
   const pendingShift = useRef(0);
   const items = feedItems.value;
