@@ -582,12 +582,8 @@ fn delivery_conditions(q: &DeliveryQuery) -> Result<(String, Vec<rusqlite::types
 /// SQLite's plan for the page `list_deliveries` reads for `q` (its steps joined with "; "), for the
 /// query-plan tests.
 pub fn list_deliveries_plan(conn: &Connection, q: &DeliveryQuery) -> Result<String> {
-    let (conditions, args) = delivery_conditions(q)?;
-    let sql = format!(
-        "EXPLAIN QUERY PLAN SELECT {ITEM_COLUMNS} FROM deliveries WHERE {conditions} ORDER BY id DESC LIMIT {}",
-        limit_of(q.limit) + 1
-    );
-    let mut stmt = conn.prepare(&sql)?;
+    let (sql, args, _) = list_deliveries_sql(conn, q)?;
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
     let steps = stmt.query_map(params_from_iter(args), |r| r.get::<_, String>(3))?;
     Ok(steps.collect::<rusqlite::Result<Vec<_>>>()?.join("; "))
 }
