@@ -210,7 +210,7 @@ fn tracking_number(n: u64) -> String {
 
 fn sample(n: u64) -> Vec<u8> {
     let opts = shipwatch_aftership::sample::SampleOptions::new(
-        &format!("5e7ec11e-0000-4000-8000-{n:012x}"),
+        format!("5e7ec11e-0000-4000-8000-{n:012x}"),
         tracking_number(n),
         shipwatch_aftership::Tag::InTransit,
         1_700_000_000 + n as i64,
@@ -390,8 +390,7 @@ fn forward_target() -> SocketAddr {
             let Ok(mut stream) = stream else { return };
             let mut got = Vec::new();
             let mut buf = [0u8; 8192];
-            loop {
-                let Ok(n) = stream.read(&mut buf) else { break };
+            while let Ok(n) = stream.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
