@@ -99,6 +99,22 @@ describe('the feed says why a signature failed', () => {
     // Clearing the filters shows every delivery again.
     await page.getByTestId('clear-filters').click();
     await page.waitForFunction(() => document.querySelectorAll('[data-testid=feed-row]').length === 7);
+
+    // The delivery page gives the code beside the sentence, and a way to every delivery like it.
+    await rows.filter({ hasText: 'DIAG0004PROXY' }).click();
+    const code = page.getByTestId('sig-code');
+    await code.waitFor();
+    assert.equal(await code.getAttribute('data-diagnosis'), 'reserialised_body');
+    assert.match(await code.innerText(), /reserialised_body \(re-serialised body\)/);
+    assert.match(await page.getByTestId('sig-diagnosis').innerText(), /re-serialised/);
+    await page.getByTestId('signature-panel').screenshot({ path: join(ARTIFACTS, 'diagnosis-delivery.png') });
+    await page.getByTestId('sig-code-feed').click();
+    await page.waitForFunction(
+      () =>
+        location.hash.includes('diagnosis=reserialised_body') &&
+        document.querySelectorAll('[data-testid=feed-row]').length === 1 &&
+        document.querySelector('[data-testid=row-tracking]').textContent === 'DIAG0004PROXY',
+    );
     await page.close();
   });
 });

@@ -5,10 +5,11 @@ import { ApiError, errorMessage } from '../backend';
 import { CopyButton, DuplicateMark, ErrorBox, HttpStatus, Loading, TagBadge, VerdictBadge } from '../components/common';
 import { ForwardsPanel, ReplayPanel } from '../components/Replay';
 import type { DeliveryDetail } from '../generated/DeliveryDetail';
+import type { DiagnosisCode } from '../generated/DiagnosisCode';
 import type { SignatureReport } from '../generated/SignatureReport';
 import { base64ToBytes, decodeUtf8Strict, hasControlChars, hexDump } from '../lib/bytes';
 import { buildCurl } from '../lib/curl';
-import { eventLabel, formatBytes, formatFullTime, relativeTime, verdictInfo } from '../lib/format';
+import { diagnosisLabel, eventLabel, formatBytes, formatFullTime, relativeTime, verdictInfo } from '../lib/format';
 import { prettyJsonTokens, type JsonToken } from '../lib/json';
 import { deliveryHref, feedHref, shipmentHref } from '../lib/router';
 import { api, goBack, onLive, status } from '../state/app';
@@ -36,7 +37,18 @@ function Meta({ label, children }: { label: string; children: ComponentChildren 
 }
 
 /** The received vs expected comparison and the diagnosis, for the stored check or a re-verify. */
-function SignatureReportView({ report, testid, secretLabel }: { report: SignatureReport; testid: string; secretLabel: string }) {
+function SignatureReportView({
+  report,
+  testid,
+  secretLabel,
+  code,
+}: {
+  report: SignatureReport;
+  testid: string;
+  secretLabel: string;
+  /** The diagnosis code stored with the delivery (when it arrived or was last re-verified). */
+  code?: DiagnosisCode | null;
+}) {
   const v = verdictInfo(report.verdict);
   const same = report.received !== null && report.expected !== null && report.received.trim() === report.expected;
   return (
@@ -53,6 +65,14 @@ function SignatureReportView({ report, testid, secretLabel }: { report: Signatur
       <p class="sig-diagnosis" data-testid="sig-diagnosis">
         {report.diagnosis}
       </p>
+      {code && (
+        <p class="sig-code muted small" data-testid="sig-code" data-diagnosis={code}>
+          Reason <code>{code}</code> ({diagnosisLabel(code)}) ·{' '}
+          <a href={feedHref({ diagnosis: code })} data-testid="sig-code-feed">
+            every delivery with this reason →
+          </a>
+        </p>
+      )}
       {report.advice && (
         <p class="sig-advice" data-testid="sig-advice">
           <strong>What to do:</strong> {report.advice}
@@ -375,7 +395,7 @@ export function Delivery({ id }: { id: number }) {
           <h2>Signature</h2>
           <span class="muted small">HMAC-SHA256 of the raw body with your secret, base64</span>
         </div>
-        <SignatureReportView report={s} testid="sig-stored" secretLabel="current secret" />
+        <SignatureReportView report={s} testid="sig-stored" secretLabel="current secret" code={d.diagnosis} />
         {headerSig > 1 && <p class="note warn">The request carried {headerSig} aftership-hmac-sha256 headers.</p>}
         <p class="muted small">
           “Expected” is computed here from your secret and never leaves this machine: the receiver's answer to the
