@@ -33,45 +33,116 @@ const YELLOW: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor:
 const RED: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red))).bold();
 const BOLD: Style = Style::new().bold();
 
+/// Lines waiting for stdout: when a reader stalls (a paused pager), later ones are counted, not kept.
+const QUEUE: usize = 1024;
+
 /// Prints each live event until `stop` fires (then what is already queued) or the channel closes.
+///
+/// The writing is done by a thread of its own: a stdout that blocks (a pipe nobody reads) holds that
+/// thread only, never the engine's async workers.
 pub async fn print_events(
     mut events: broadcast::Receiver<LiveEvent>,
     output: Output,
     offset: UtcOffset,
     mut stop: oneshot::Receiver<()>,
 ) {
+    let (queue, texts) = std::sync::mpsc::sync_channel::<String>(QUEUE);
+    let (written, all_written) = oneshot::channel::<()>();
+    let writer = std::thread::Builder::new().name("serve-output".into()).spawn(move || {
+        for text in texts {
+            let mut out = anstream::stdout().lock();
+            // A closed stdout (the reader of a pipe went away) stops the lines, never the engine.
+            if writeln!(out, "{text}").and_then(|_| out.flush()).is_err() {
+                return;
+            }
+        }
+        let _ = written.send(());
+    });
+    if writer.is_err() {
+        return;
+    }
+    let mut printer = Printer { queue, dropped: 0, output, offset };
     loop {
         let event = tokio::select! {
             event = events.recv() => event,
             _ = &mut stop => {
                 // The engine has stopped: what it sent before is printed, then we are done.
                 loop {
-                    match events.try_recv() {
-                        Ok(event) => if !print(Ok(event), output, offset) { return },
-                        Err(TryRecvError::Lagged(missed)) => if !print(Err(RecvError::Lagged(missed)), output, offset) { return },
-                        Err(_) => return,
+                    let event = match events.try_recv() {
+                        Ok(event) => Ok(event),
+                        Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
+                        Err(_) => break,
+                    };
+                    if !printer.print(event) {
+                        break;
                     }
                 }
+                break;
             }
         };
-        if matches!(event, Err(RecvError::Closed)) || !print(event, output, offset) {
-            return;
+        if matches!(event, Err(RecvError::Closed)) || !printer.print(event) {
+            break;
         }
     }
+    printer.flush_dropped();
+    drop(printer);
+    // The last lines reach the terminal before "stopped." (unless stdout stays blocked).
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), all_written).await;
 }
 
-/// Prints one event; false once stdout is closed (the reader of a pipe went away): that stops the
-/// lines, never the engine.
-fn print(event: Result<LiveEvent, RecvError>, output: Output, offset: UtcOffset) -> bool {
-    let text = match event {
-        Ok(LiveEvent::Delivery { delivery }) => delivery_text(&delivery, output, offset),
-        Ok(LiveEvent::Forward { forward }) => forward_text(&forward, output, offset),
-        Ok(_) | Err(RecvError::Closed) => None,
-        Err(RecvError::Lagged(missed)) => lagged_text(missed, output),
-    };
-    let Some(text) = text else { return true };
-    let mut out = anstream::stdout().lock();
-    writeln!(out, "{text}").and_then(|_| out.flush()).is_ok()
+struct Printer {
+    queue: std::sync::mpsc::SyncSender<String>,
+    /// Events not shown because the writer fell behind, not yet reported.
+    dropped: u64,
+    output: Output,
+    offset: UtcOffset,
+}
+
+impl Printer {
+    /// Queues one event's text; false once the writer has stopped (stdout closed).
+    fn print(&mut self, event: Result<LiveEvent, RecvError>) -> bool {
+        let text = match event {
+            Ok(LiveEvent::Delivery { delivery }) => delivery_text(&delivery, self.output, self.offset),
+            Ok(LiveEvent::Forward { forward }) => forward_text(&forward, self.output, self.offset),
+            Ok(_) | Err(RecvError::Closed) => None,
+            Err(RecvError::Lagged(missed)) => {
+                self.dropped += missed;
+                None
+            }
+        };
+        let Some(text) = text else { return true };
+        if !self.flush_dropped() {
+            self.dropped += 1;
+            return true;
+        }
+        match self.queue.try_send(text) {
+            Ok(()) => true,
+            Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                self.dropped += 1;
+                true
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => false,
+        }
+    }
+
+    /// Says how many events were not shown, when some were and there is room; true when nothing
+    /// is left to say.
+    fn flush_dropped(&mut self) -> bool {
+        if self.dropped == 0 {
+            return true;
+        }
+        let Some(text) = lagged_text(self.dropped, self.output) else {
+            self.dropped = 0;
+            return true;
+        };
+        match self.queue.try_send(text) {
+            Ok(()) => {
+                self.dropped = 0;
+                true
+            }
+            Err(_) => false,
+        }
+    }
 }
 
 fn delivery_text(d: &DeliveryItem, output: Output, offset: UtcOffset) -> Option<String> {
