@@ -552,7 +552,7 @@ fn export_ndjson_and_csv_with_filters() {
 
     let csv = export(&["deliveries", "--format", "csv", "--tag", "Delivered"]);
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert_eq!(lines[0], "id,received_at,event_id,event,verdict,status,duplicate,tracking_number,slug,tag,order_id,shipment_id,size");
+    assert_eq!(lines[0], "id,received_at,event_id,event,verdict,status,duplicate,tracking_number,slug,tag,order_id,shipment_id,size,diagnosis");
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(lines[1].contains(",tracking_update,valid,200,false,EXP-D,usps,Delivered,,"), "{}", lines[1]);
 
