@@ -254,7 +254,7 @@ async fn the_feed_takes_a_received_time_range_through_its_index() {
         q(Some("2026-12-08"), None),
         DeliveryQuery { before: Some(late.to_string()), ..q(Some("2026-12-06"), None) },
         DeliveryQuery { tag: Some("InTransit".into()), ..q(Some("2026-12-08"), None) },
-        DeliveryQuery { verdict: Some("failed".into()), ..q(None, Some("2026-12-08")) },
+        DeliveryQuery { verdict: Some("valid".into()), ..q(None, Some("2026-12-08")) },
     ] {
         let (sql, args, _) = queries::list_deliveries_sql(&conn, &query).unwrap();
         let p = plan(&conn, &sql, &args);
@@ -262,10 +262,20 @@ async fn the_feed_takes_a_received_time_range_through_its_index() {
         assert!(!p.contains("TEMP B-TREE"), "no sort: the index is read in order: {p}");
         assert_indexed(&p);
     }
-    // A search within a range starts from what the search finds.
-    let query = DeliveryQuery { q: Some("9400TEST".into()), ..q(Some("2026-12-08"), None) };
-    let (sql, args, _) = queries::list_deliveries_sql(&conn, &query).unwrap();
-    assert_indexed(&plan(&conn, &sql, &args));
+    // A search, a failed verdict, a diagnosis: their own (small) index, by id, no sort.
+    for query in [
+        DeliveryQuery { q: Some("9400TEST".into()), ..q(Some("2026-12-08"), None) },
+        DeliveryQuery { verdict: Some("failed".into()), ..q(None, Some("2026-12-08")) },
+        DeliveryQuery { diagnosis: Some("wrong_secret".into()), ..q(Some("2026-12-06"), None) },
+    ] {
+        let (sql, args, _) = queries::list_deliveries_sql(&conn, &query).unwrap();
+        let p = plan(&conn, &sql, &args);
+        assert!(
+            !p.contains("deliveries_received_at") && !p.contains("TEMP B-TREE FOR ORDER BY"),
+            "{query:?}: {p}"
+        );
+        assert_indexed(&p);
+    }
 }
 
 fn attempt(at_ms: i64, state: &'static str, status: Option<u16>, error: Option<&str>) -> AttemptOutcome {
