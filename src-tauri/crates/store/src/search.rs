@@ -163,7 +163,8 @@ pub(crate) fn flush(conn: &Connection) -> Result<()> {
 /// Writes the search document of every shipment (migration 8, for the shipments stored before it).
 pub(crate) fn index_every_shipment(conn: &Connection) -> Result<()> {
     prepare_queue(conn)?;
-    let shipments: Vec<(i64, Option<String>, Option<String>, Option<String>)> = conn
+    type Row = (i64, Option<String>, Option<String>, Option<String>);
+    let shipments: Vec<Row> = conn
         .prepare("SELECT id, tracking_number, order_id, title FROM shipments ORDER BY id")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<rusqlite::Result<_>>()?;
