@@ -50,6 +50,8 @@ describe('forward state, search and time range', () => {
     browser = await launchBrowser();
     page = await browser.context.newPage();
     await page.goto(serve.inspectorUrl);
+    // Once the app is up (its first-run redirect to Setup has happened), then to the feed.
+    await page.getByTestId('status-bar').waitFor();
     await page.evaluate(() => (location.hash = '#/feed'));
     await page.getByTestId('feed-view').waitFor();
   });
