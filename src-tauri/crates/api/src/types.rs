@@ -40,43 +40,100 @@ pub enum SecretSlot {
     Previous,
 }
 
-/// Why a delivery's signature passed or failed, as a stable code: the mirror of the aftership
-/// crate's `DiagnosisCode` (the store's tests check that they agree), stored with each delivery
-/// when it is received or re-verified. Deliveries stored before Shipwatch knew codes have none.
+/// Why a signature passed or failed, as a stable code: one per distinct explanation
+/// `shipwatch_aftership::diagnose` gives (plus [`DiagnosisCode::TooLarge`], for a body never
+/// verified). Stored with each delivery (`deliveries.diagnosis`), so its text must never change: add
+/// codes, never rename them. Declared here, once, so the API and its TypeScript twin carry it.
 #[derive(Serialize, Deserialize, TS, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
 pub enum DiagnosisCode {
+    /// Matches the current secret.
     ValidCurrent,
+    /// Matches the previous secret: the rotation is not finished in AfterShip.
     ValidPrevious,
+    /// Signed, but no secret is configured: accepted unverified.
     UnverifiedNoSecret,
+    /// No `aftership-hmac-sha256` header, nor anything that looks like one.
     MissingHeader,
+    /// An `as-signature-hmac-sha256` header: an AfterShip Returns or Warranty webhook.
     ReturnsOrWarrantyProduct,
+    /// An `am-webhook-signature` header: AfterShip Shipping (ex-Postmen) or an old Returns account.
     ShippingProduct,
+    /// A header named like ours but renamed on the way (`X-Aftership-Hmac-Sha256`, underscores).
     RenamedHeader,
+    /// The header is present but empty.
     EmptyHeader,
+    /// The header value is wrapped in quotes.
     QuotedHeader,
+    /// The header value starts with `sha256=`, `hmac-sha256=` or `sha256:`.
     PrefixedHeader,
+    /// The header is a hex digest, not base64.
     HexSignature,
+    /// The header uses the base64url alphabet.
     Base64urlSignature,
+    /// The header lacks its `=` padding.
     UnpaddedSignature,
+    /// The header is base64 of something other than 32 bytes (another hash).
     WrongLength,
+    /// The header is not base64 at all.
     NotBase64,
+    /// Something added a newline at the end of the body.
     TrailingNewline,
+    /// Something removed the newline that ended the body.
     MissingNewline,
+    /// Something changed the body's LF line endings to CRLF.
     CrlfBody,
+    /// Something changed the body's CRLF line endings to LF.
     LfBody,
+    /// A proxy or framework re-serialised the JSON (another layout, key order or final newline).
     ReserialisedBody,
+    /// The secret saved in Shipwatch has whitespace around it.
     SecretWhitespace,
+    /// The sender keyed the HMAC with the hex- or base64-decoded secret.
     SecretDecoded,
+    /// The body arrived empty.
     EmptyBody,
+    /// The body arrived compressed (`Content-Encoding`).
     CompressedBody,
+    /// No secret matches, and no likely change of body or secret explains it.
     WrongSecret,
+    /// The body was over the size limit: answered 413, never verified.
     TooLarge,
 }
 
 impl DiagnosisCode {
-    /// The code as stored, exported and filtered on (`wrong_secret`): its JSON string.
+    /// Every code, in the order of the explanations.
+    pub const ALL: [DiagnosisCode; 26] = [
+        DiagnosisCode::ValidCurrent,
+        DiagnosisCode::ValidPrevious,
+        DiagnosisCode::UnverifiedNoSecret,
+        DiagnosisCode::MissingHeader,
+        DiagnosisCode::ReturnsOrWarrantyProduct,
+        DiagnosisCode::ShippingProduct,
+        DiagnosisCode::RenamedHeader,
+        DiagnosisCode::EmptyHeader,
+        DiagnosisCode::QuotedHeader,
+        DiagnosisCode::PrefixedHeader,
+        DiagnosisCode::HexSignature,
+        DiagnosisCode::Base64urlSignature,
+        DiagnosisCode::UnpaddedSignature,
+        DiagnosisCode::WrongLength,
+        DiagnosisCode::NotBase64,
+        DiagnosisCode::TrailingNewline,
+        DiagnosisCode::MissingNewline,
+        DiagnosisCode::CrlfBody,
+        DiagnosisCode::LfBody,
+        DiagnosisCode::ReserialisedBody,
+        DiagnosisCode::SecretWhitespace,
+        DiagnosisCode::SecretDecoded,
+        DiagnosisCode::EmptyBody,
+        DiagnosisCode::CompressedBody,
+        DiagnosisCode::WrongSecret,
+        DiagnosisCode::TooLarge,
+    ];
+
+    /// The stable snake_case code (`wrong_secret`), as stored, filtered on and exported.
     pub fn as_str(self) -> &'static str {
         match self {
             DiagnosisCode::ValidCurrent => "valid_current",
@@ -106,6 +163,49 @@ impl DiagnosisCode {
             DiagnosisCode::WrongSecret => "wrong_secret",
             DiagnosisCode::TooLarge => "too_large",
         }
+    }
+
+    /// The code of `text` (as [`DiagnosisCode::as_str`] writes it); `None` for anything else.
+    pub fn parse(text: &str) -> Option<DiagnosisCode> {
+        DiagnosisCode::ALL.into_iter().find(|code| code.as_str() == text)
+    }
+
+    /// A few words for a list row or a terminal line ("wrong secret", "re-serialised body").
+    pub fn label(self) -> &'static str {
+        match self {
+            DiagnosisCode::ValidCurrent => "current secret",
+            DiagnosisCode::ValidPrevious => "previous secret",
+            DiagnosisCode::UnverifiedNoSecret => "no secret set",
+            DiagnosisCode::MissingHeader => "no signature header",
+            DiagnosisCode::ReturnsOrWarrantyProduct => "Returns/Warranty webhook",
+            DiagnosisCode::ShippingProduct => "Shipping webhook",
+            DiagnosisCode::RenamedHeader => "renamed header",
+            DiagnosisCode::EmptyHeader => "empty header",
+            DiagnosisCode::QuotedHeader => "quoted header",
+            DiagnosisCode::PrefixedHeader => "prefixed header",
+            DiagnosisCode::HexSignature => "hex signature",
+            DiagnosisCode::Base64urlSignature => "base64url signature",
+            DiagnosisCode::UnpaddedSignature => "unpadded signature",
+            DiagnosisCode::WrongLength => "not HMAC-SHA256",
+            DiagnosisCode::NotBase64 => "not base64",
+            DiagnosisCode::TrailingNewline => "trailing newline added",
+            DiagnosisCode::MissingNewline => "final newline removed",
+            DiagnosisCode::CrlfBody => "CRLF line endings",
+            DiagnosisCode::LfBody => "LF line endings",
+            DiagnosisCode::ReserialisedBody => "re-serialised body",
+            DiagnosisCode::SecretWhitespace => "secret has whitespace",
+            DiagnosisCode::SecretDecoded => "decoded secret",
+            DiagnosisCode::EmptyBody => "empty body",
+            DiagnosisCode::CompressedBody => "compressed body",
+            DiagnosisCode::WrongSecret => "wrong secret",
+            DiagnosisCode::TooLarge => "too large",
+        }
+    }
+}
+
+impl std::fmt::Display for DiagnosisCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

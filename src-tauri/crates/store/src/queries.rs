@@ -105,17 +105,8 @@ pub(crate) fn delivery_item_from_parts(
         webhook_version: d.webhook_version().map(str::to_owned),
         test: d.is_test(),
         forward: None,
-        diagnosis: d.diagnosis_code().and_then(|c| diagnosis_from_str(c.as_str())),
+        diagnosis: d.diagnosis_code(),
     }
-}
-
-/// A stored diagnosis code as the API's; `None` for one this version does not know.
-pub fn diagnosis_from_str(code: &str) -> Option<DiagnosisCode> {
-    use serde::de::value::{Error, StrDeserializer};
-    use serde::de::IntoDeserializer;
-    use serde::Deserialize;
-    let text: StrDeserializer<'_, Error> = code.into_deserializer();
-    DiagnosisCode::deserialize(text).ok()
 }
 
 const ITEM_COLUMNS: &str =
@@ -145,7 +136,8 @@ fn delivery_item(r: &Row<'_>) -> rusqlite::Result<DeliveryItem> {
         test: r.get(14)?,
         title: r.get(15)?,
         forward: None,
-        diagnosis: r.get::<_, Option<String>>(16)?.as_deref().and_then(diagnosis_from_str),
+        // A code this version does not know (stored by a newer one) reads as none.
+        diagnosis: r.get::<_, Option<String>>(16)?.as_deref().and_then(DiagnosisCode::parse),
     })
 }
 
