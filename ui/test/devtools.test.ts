@@ -2,8 +2,6 @@ import { describe, expect, it } from 'vitest';
 import type { ForwardAttempt } from '../src/generated/ForwardAttempt';
 import type { SelfTestHop } from '../src/generated/SelfTestHop';
 import {
-  bodyEdited,
-  buildReplayRequest,
   buildTestRequest,
   checkTargetUrl,
   defaultSubtag,
@@ -21,7 +19,6 @@ import {
   TEST_TAGS,
   tunnelStateKind,
   TUNNEL_COMMAND_EXAMPLES,
-  type ReplayForm,
 } from '../src/lib/devtools';
 import { diffSettings, formFromView, validateForm } from '../src/lib/settings';
 import type { SettingsView } from '../src/generated/SettingsView';
@@ -50,26 +47,7 @@ describe('self-test hop diagram', () => {
   });
 });
 
-describe('replay request', () => {
-  const base: ReplayForm = { target: 'shipwatch', url: '', resign: false, editing: false, body: '{"a":1}', original: '{"a":1}' };
-  it('into Shipwatch, plain: an empty request (no `to`)', () => {
-    expect(buildReplayRequest(base)).toEqual({ request: {}, error: null });
-  });
-  it('to a URL: `to` trimmed; a bad URL is an error and nothing is sent to it', () => {
-    expect(buildReplayRequest({ ...base, target: 'url', url: ' http://127.0.0.1:3000/hook ' })).toEqual({ request: { to: 'http://127.0.0.1:3000/hook' }, error: null });
-    expect(buildReplayRequest({ ...base, target: 'url', url: '' }).error).toMatch(/Enter the URL/);
-    expect(buildReplayRequest({ ...base, target: 'url', url: 'ftp://x' }).error).toMatch(/http/);
-    expect(buildReplayRequest({ ...base, target: 'url', url: 'not a url' }).request.to).toBeUndefined();
-  });
-  it('re-sign and an edited body; an unchanged body is not sent', () => {
-    expect(buildReplayRequest({ ...base, resign: true }).request).toEqual({ resign: true });
-    expect(buildReplayRequest({ ...base, editing: true }).request).toEqual({});
-    const edited = { ...base, target: 'url' as const, url: 'http://h/x', editing: true, body: '{"a":2}', resign: true };
-    expect(buildReplayRequest(edited).request).toEqual({ to: 'http://h/x', resign: true, body: '{"a":2}' });
-    // Closing the editor drops the edit.
-    expect(buildReplayRequest({ ...edited, editing: false }).request).toEqual({ to: 'http://h/x', resign: true });
-    expect(bodyEdited({ editing: true, body: '', original: null })).toBe(false);
-  });
+describe('replay', () => {
   it('remembers the last URL', () => {
     const m = new Map<string, string>();
     const st = { getItem: (k: string) => m.get(k) ?? null, setItem: (k: string, v: string) => void m.set(k, v) };

@@ -1,7 +1,6 @@
-// Developer tools, the pure part: subtags for test events, replay requests, the self-test hop
+// Developer tools, the pure part: subtags for test events, the last replay URL, the self-test hop
 // diagram, forward markers, loud warnings, tunnel command examples.
 import type { ForwardAttempt } from '../generated/ForwardAttempt';
-import type { ReplayRequest } from '../generated/ReplayRequest';
 import type { SelfTestHop } from '../generated/SelfTestHop';
 import type { SelfTestResult } from '../generated/SelfTestResult';
 import type { TestDeliveryRequest } from '../generated/TestDeliveryRequest';
@@ -122,33 +121,6 @@ export function checkTargetUrl(raw: string): string | null {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'Use an http:// or https:// URL.';
   return null;
 }
-
-export interface ReplayForm {
-  target: 'shipwatch' | 'url';
-  url: string;
-  resign: boolean;
-  /** Whether the body editor is open. */
-  editing: boolean;
-  /** The editor's text. */
-  body: string;
-  /** The stored body as text (null when it is not UTF-8: it cannot be edited). */
-  original: string | null;
-}
-
-/** The ReplayRequest for the form: only what differs from a plain byte-exact replay is sent. */
-export function buildReplayRequest(f: ReplayForm): { request: ReplayRequest; error: string | null } {
-  const request: ReplayRequest = {};
-  let error: string | null = null;
-  if (f.target === 'url') {
-    error = checkTargetUrl(f.url);
-    if (!error) request.to = f.url.trim();
-  }
-  if (f.resign) request.resign = true;
-  if (bodyEdited(f)) request.body = f.body;
-  return { request, error };
-}
-
-export const bodyEdited = (f: Pick<ReplayForm, 'editing' | 'body' | 'original'>) => f.editing && f.body !== (f.original ?? '');
 
 export const LAST_REPLAY_URL_KEY = 'shipwatch.replay.lastUrl';
 
