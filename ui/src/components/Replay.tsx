@@ -25,7 +25,7 @@ import { deliveryHref } from '../lib/router';
 import { api, showToast, status } from '../state/app';
 import { noteForwards, onForward } from '../state/forwards';
 import { BodyEditor } from './BodyEditor';
-import { copyText, ErrorBox } from './common';
+import { copyText, ErrorBox, HeaderTable } from './common';
 import { ForwardList } from './Forward';
 import './replay.css';
 
@@ -56,16 +56,7 @@ function ReplayResultView({ r }: { r: ReplayResult }) {
         </button>
       </p>
       {showSent && (
-        <table class="headers" data-testid="replay-sent-headers">
-          <tbody>
-            {r.sent_headers.map(([n, v]) => (
-              <tr>
-                <th>{n}</th>
-                <td class="mono">{v}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <HeaderTable headers={r.sent_headers} testid="replay-sent-headers" />
       )}
       {r.error && (
         <p class="sig-diagnosis" data-testid="replay-error">
@@ -86,16 +77,7 @@ function ReplayResultView({ r }: { r: ReplayResult }) {
             {showHeaders ? '▾' : '▸'} {r.headers.length} response headers
           </button>
           {showHeaders && (
-            <table class="headers" data-testid="replay-headers">
-              <tbody>
-                {r.headers.map(([n, v]) => (
-                  <tr>
-                    <th>{n}</th>
-                    <td class="mono">{v}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <HeaderTable headers={r.headers} testid="replay-headers" />
           )}
           {r.body ? (
             <pre class="code raw replay-body" data-testid="replay-response-body">

@@ -151,3 +151,19 @@ export function Loading({ what = 'Loading' }: { what?: string }) {
     </div>
   );
 }
+
+/** HTTP header lines as a table, in the order given (`highlight` marks the lines it matches). */
+export function HeaderTable({ headers, testid, highlight }: { headers: [string, string][]; testid?: string; highlight?: RegExp }) {
+  return (
+    <table class="headers" data-testid={testid}>
+      <tbody>
+        {headers.map(([n, v]) => (
+          <tr class={highlight?.test(n) ? 'hl' : ''}>
+            <th>{n}</th>
+            <td class="mono">{v}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

@@ -2,7 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { webhookVersionLabel } from '../lib/desk';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, errorMessage } from '../backend';
-import { CopyButton, DuplicateMark, ErrorBox, HttpStatus, Loading, TagBadge, VerdictBadge } from '../components/common';
+import { CopyButton, DuplicateMark, ErrorBox, HeaderTable, HttpStatus, Loading, TagBadge, VerdictBadge } from '../components/common';
 import { ForwardsPanel, ReplayPanel } from '../components/Replay';
 import type { DeliveryDetail } from '../generated/DeliveryDetail';
 import type { DiagnosisCode } from '../generated/DiagnosisCode';
@@ -409,16 +409,7 @@ export function Delivery({ id }: { id: number }) {
           <h2>Headers</h2>
           <span class="muted small">{d.headers.length} in the order received</span>
         </div>
-        <table class="headers" data-testid="headers-table">
-          <tbody>
-            {d.headers.map(([n, v]) => (
-              <tr class={/hmac|signature/i.test(n) ? 'hl' : ''}>
-                <th>{n}</th>
-                <td class="mono">{v}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <HeaderTable headers={d.headers} testid="headers-table" highlight={/hmac|signature/i} />
       </section>
 
       <Body d={d} key={d.id} />
